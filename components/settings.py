@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .spec import FunctionSpec, JwtAuth, ServiceSpec, describe_error
+from .spec import ApiSpec, FunctionSpec, JwtAuth, ServiceSpec, describe_error
 
 NAMESPACE = "anycloud"
 CLOUDS = ("aws", "gcp", "azure")
@@ -165,7 +165,12 @@ def load_settings(spec: ServiceSpec) -> Settings:
     if email is not None and not EMAIL.match(email):
         raise _fail("alertEmail", email, "an e-mail address like oncall@example.com")
     api_auth = _api_auth(cfg)
-    if environment == "prod" and api_auth is None and spec.api and any(not r.public for r in spec.api.routes):
+    origins = _origins(cfg, environment)
+    if environment == "prod" and spec.api and not origins and "*" in spec.api.cors_origins:
+        raise SettingsError(
+            f"{NAMESPACE}:allowedOrigins is not set and api.cors_origins is '*'; prod allows only explicit https origins"
+        )
+    if environment == "prod" and api_auth is None and spec.api and not spec.api.auth and any(not r.public for r in spec.api.routes):
         raise SettingsError(
             f"{NAMESPACE}:apiAuth is not set; prod needs it for the non-public routes: "
             '{"issuer": "https://...", "audience": ["..."]}'
@@ -181,7 +186,7 @@ def load_settings(spec: ServiceSpec) -> Settings:
         stack=pulumi.get_stack(),
         cloud=cloud,
         environment=environment,
-        allowed_origins=_origins(cfg, environment),
+        allowed_origins=origins,
         alert_email=email,
         log_retention_days=_int(cfg, "logRetentionDays", 30, 1, 3653),
         customer_managed_keys=_bool(cfg, "customerManagedKeys", True),
@@ -208,3 +213,12 @@ def apply_overrides(spec: ServiceSpec, settings: Settings) -> ServiceSpec:
         return ServiceSpec(**{**spec.model_dump(), "functions": [f.model_dump() for f in functions]})
     except ValidationError as err:
         raise SettingsError(f"{NAMESPACE}:functions: {describe_error(err)}") from None
+
+
+def effective_auth(api: ApiSpec, settings: Settings) -> JwtAuth | None:
+    """Stack config wins over the declaration, so one service can use per-stack issuers."""
+    return settings.api_auth or api.auth
+
+
+def effective_origins(api: ApiSpec, settings: Settings) -> tuple[str, ...]:
+    return settings.allowed_origins or api.cors_origins

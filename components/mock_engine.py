@@ -1,0 +1,149 @@
+"""Render a Pulumi program with no CLI, no credentials and no network, and record it.
+
+The Pulumi SDK's mock monitor stands in for the engine; this module records what the
+engine would receive for every resource (type, parent, protect, dependencies, inputs) and
+answers with realistic outputs from the cloud's own mocks module. The offline check, the
+tests and the benchmarks all render through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from .aws import mocks as aws_mocks
+
+
+@dataclass
+class Recorded:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    protect: bool
+    provider: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str | None
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Realistic outputs per type; unknown types echo their inputs."""
+
+    def __init__(self, config: dict[str, str]):
+        self.region = config.get("aws:region", "us-east-1")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ.startswith("aws:"):
+            return aws_mocks.resource(args.typ, args.name, args.inputs, self.region)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token.startswith("aws:"):
+            answer = aws_mocks.invoke(args.token, args.args, self.region)
+            if answer is not None:
+                return answer
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping what a stack export holds."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.recorded: list[Recorded] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        self.recorded.append(
+            Recorded(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                protect=bool(request.protect),
+                provider=request.provider,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                inputs=inputs,
+                outputs=self.resources[response.urn].state if request.custom else {},
+                id=response.id or None,
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        if request.urn.endswith("::" + pulumi.get_project() + "-" + pulumi.get_stack()) or "pulumi:pulumi:Stack" in request.urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+@dataclass
+class Rendering:
+    project: str
+    stack: str
+    resources: list[Recorded]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, typ: str, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.type == typ and r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources of type {typ} named {name}")
+        return matches[0]
+
+
+def configure(config: dict[str, str], secret_keys: list[str], project: str, stack: str) -> RecordingMonitor:
+    """Point the Pulumi runtime at a fresh recording mock engine with this stack config."""
+    monitor = RecordingMonitor(CloudMocks(config))
+    pulumi.runtime.settings.reset_options(project=project, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(dict(config), secret_keys)
+    pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    return monitor
+
+
+def render(program: Callable[[], Any], config: dict[str, str], secret_keys: list[str] = (), project: str = "anycloud",
+           stack: str = "dev") -> Rendering:
+    """Run `program` under the recording mock engine and return every registered resource."""
+    monitor = configure(config, list(secret_keys), project, stack)
+    pulumi.runtime.test(lambda: program())()
+    return Rendering(project=project, stack=stack, resources=monitor.recorded, outputs=monitor.stack_outputs)
+
+
+def jsonable(value: Any) -> Any:
+    """Inputs as JSON: assets and archives become their paths and a content hash."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pulumi.AssetArchive):
+        paths = sorted(value.assets)
+        digest = hashlib.sha256()
+        for path in paths:
+            asset = value.assets[path]
+            digest.update(path.encode())
+            if isinstance(asset, pulumi.FileAsset):
+                with open(asset.path, "rb") as fh:
+                    digest.update(fh.read())
+        return {"archive": {"assets": paths}, "hash": digest.hexdigest()}
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        return {"path": value.path}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,33 @@
+"""The function code asset: everything under functions/ that runs in the cloud.
+
+Tests, caches and editor litter are left out so the asset (and its hash, which decides
+whether Pulumi updates the functions) only changes when runtime code changes.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pulumi
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+EXCLUDED_DIRS = {"tests", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def runtime_files(root: Path = FUNCTIONS_DIR) -> list[Path]:
+    """Files to ship, relative to `root`, sorted so the archive is deterministic."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not EXCLUDED_DIRS.intersection(rel.parts[:-1]) and path.suffix not in EXCLUDED_SUFFIXES:
+            if not rel.name.startswith("test_") and rel.name != "conftest.py":
+                files.append(rel)
+    return files
+
+
+@functools.cache
+def function_archive(root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
+    """One archive shared by every function of the service (built once per process)."""
+    return pulumi.AssetArchive({str(rel): pulumi.FileAsset(str(root / rel)) for rel in runtime_files(root)})
