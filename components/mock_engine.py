@@ -61,7 +61,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
-        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
@@ -85,11 +84,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
-
-    def RegisterResourceOutputs(self, request):  # noqa: N802
-        if request.urn.endswith("::" + pulumi.get_project() + "-" + pulumi.get_stack()) or "pulumi:pulumi:Stack" in request.urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
-        return super().RegisterResourceOutputs(request)
 
 
 @dataclass
@@ -122,8 +116,15 @@ def render(program: Callable[[], Any], config: dict[str, str], secret_keys: list
            stack: str = "dev") -> Rendering:
     """Run `program` under the recording mock engine and return every registered resource."""
     monitor = configure(config, list(secret_keys), project, stack)
-    pulumi.runtime.test(lambda: program())()
-    return Rendering(project=project, stack=stack, resources=monitor.recorded, outputs=monitor.stack_outputs)
+    outputs: dict[str, Any] = {}
+
+    def body() -> pulumi.Output:
+        program()
+        exported = pulumi.runtime.settings.get_root_resource().outputs
+        return pulumi.Output.from_input(dict(exported)).apply(outputs.update)
+
+    pulumi.runtime.test(body)()
+    return Rendering(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,0 +1,172 @@
+"""`python -m components check`: render a stack offline and summarise what it deploys.
+
+No Pulumi CLI, no credentials, no network: the program runs under the recording mock
+engine with the stack's config. Exit codes: 0 rendered, 2 bad config or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .export import to_export
+from .mock_engine import Rendering, render
+from .program import run
+from .settings import CLOUDS, NAMESPACE, SettingsError
+from .spec import Choice, Fail, Map, Parallel, ServiceSpec, Succeed, Task, Wait, describe_error
+from .stackfile import SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def load_service(ref: str) -> ServiceSpec:
+    """`module:ATTRIBUTE` naming the declared ServiceSpec (the program imports the same one)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr or "SERVICE")
+
+
+def prepare(stack: StackConfig, spec: ServiceSpec, cloud: str | None) -> StackConfig:
+    """Apply --cloud and stand in for secrets the stack file does not hold yet."""
+    if cloud is not None:
+        stack.config[f"{NAMESPACE}:cloud"] = cloud
+    for secret in spec.secrets:
+        key = f"{NAMESPACE}:{secret.config_key}"
+        if key not in stack.config:
+            stack.notes.append(
+                f"{key} is not set in Pulumi.{stack.stack}.yaml; `pulumi up` needs it: "
+                f"pulumi config set --secret {key} VALUE -s {stack.stack}"
+            )
+            stack.config[key] = SECRET_PLACEHOLDER
+            stack.secret_keys.append(key)
+    return stack
+
+
+def render_stack(stack: StackConfig, spec: ServiceSpec) -> Rendering:
+    return render(lambda: run(spec), stack.config, stack.secret_keys, project=stack.project, stack=stack.stack)
+
+
+# ------------------------------------------------------------------------- summary
+
+
+def _step_line(name: str, step: Any) -> str:
+    if isinstance(step, Task):
+        extra = [f"retry {'/'.join(r.errors)} x{r.attempts}" for r in step.retry]
+        extra += [f"catch {'/'.join(c.errors)} -> {c.next}" for c in step.catch]
+        text = f"task {step.function}" + (f" -> state.{step.result}" if step.result else "")
+        text += f", then {step.next or 'end'}" + (f" ({'; '.join(extra)})" if extra else "")
+    elif isinstance(step, Choice):
+        rules = [f"{r.path} {r.op} {r.value!r} -> {r.next}" for r in step.rules]
+        text = "choice " + "; ".join(rules) + (f"; else -> {step.default}" if step.default else "")
+    elif isinstance(step, Parallel):
+        text = f"parallel {' | '.join(b.start for b in step.branches)}" + (f" -> state.{step.result}" if step.result else "")
+        text += f", then {step.next or 'end'}"
+    elif isinstance(step, Map):
+        text = f"map over state.{step.items} with {step.iterator.start}, then {step.next or 'end'}"
+    elif isinstance(step, Wait):
+        text = f"wait {step.seconds} s, then {step.next or 'end'}"
+    elif isinstance(step, Fail):
+        text = f"fail {step.error}"
+    else:
+        assert isinstance(step, Succeed)
+        text = "succeed"
+    return f"{name}: {text}"
+
+
+def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, seconds: float) -> dict[str, Any]:
+    by_type = Counter(r.type for r in rendering.resources)
+    routes = []
+    if spec.api:
+        authorizers = rendering.of_type("aws:apigatewayv2/authorizer:Authorizer")
+        for route in spec.api.routes:
+            auth = "public" if route.public else ("jwt" if authorizers or spec.api.auth else "none (dev)")
+            routes.append({"route": route.key, "function": route.function, "auth": auth})
+    return {
+        "project": stack.project,
+        "stack": stack.stack,
+        "cloud": stack.config.get(f"{NAMESPACE}:cloud"),
+        "environment": stack.config.get(f"{NAMESPACE}:environment", "dev"),
+        "resources": len(rendering.resources),
+        "render_seconds": round(seconds, 3),
+        "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "routes": routes,
+        "workflows": {w.name: [_step_line(n, s) for n, s in w.steps.items()] for w in spec.workflows},
+        "outputs": rendering.outputs,
+        "notes": stack.notes,
+    }
+
+
+def print_text(summary: dict[str, Any]) -> None:
+    print(
+        f"anycloud check: stack {summary['stack']} ({summary['cloud']}, {summary['environment']}): "
+        f"{summary['resources']} resources rendered offline in {summary['render_seconds']:.2f} s"
+    )
+    print("\nResources by type:")
+    for typ, count in summary["by_type"].items():
+        print(f"  {count:4d}  {typ}")
+    if summary["routes"]:
+        print("\nRoutes:")
+        width = max(len(r["route"]) for r in summary["routes"])
+        for r in summary["routes"]:
+            print(f"  {r['route']:<{width}}  -> {r['function']:<16} {r['auth']}")
+    for name, lines in summary["workflows"].items():
+        print(f"\nWorkflow {name}:")
+        for line in lines:
+            print(f"  {line}")
+    if summary["outputs"]:
+        print("\nOutputs:")
+        for key, value in summary["outputs"].items():
+            print(f"  {key}: {json.dumps(value, sort_keys=True)}")
+    for note in summary["notes"]:
+        print(f"\nnote: {note}")
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m components", description="anycloud offline tools")
+    sub = p.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="render a stack offline and summarise it")
+    check.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    check.add_argument("--cloud", choices=CLOUDS, help="render onto this cloud instead of the stack's anycloud:cloud")
+    check.add_argument("--export", type=Path, metavar="FILE", help="write the rendered resources as a `pulumi stack export` (v3)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--dir", type=Path, default=PROJECT_DIR, help="the project directory (holds Pulumi.yaml)")
+    check.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        spec = load_service(args.service)
+        stack = prepare(load_stack(args.dir, args.stack), spec, args.cloud)
+        started = time.perf_counter()
+        rendering = render_stack(stack, spec)
+        seconds = time.perf_counter() - started
+    except (SettingsError, StackFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as err:
+        print(f"error: {describe_error(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = summarize(stack, spec, rendering, seconds)
+    if args.export:
+        args.export.write_text(json.dumps(to_export(rendering), indent=2, sort_keys=True) + "\n")
+        summary["export"] = str(args.export)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print_text(summary)
+        if args.export:
+            print(f"\nexported {summary['resources']} resources to {args.export}")
+    return EXIT_OK

@@ -1,0 +1,75 @@
+"""Read a stack's config the way the Pulumi CLI hands it to the program.
+
+Project defaults from Pulumi.yaml, overlaid with Pulumi.<stack>.yaml; structured values
+become JSON strings, scalars strings, and `secure:` values secrets. Secrets are never
+decrypted: the offline check renders them as the placeholder Pulumi itself shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class StackFileError(ValueError):
+    """A stack or project file that cannot be read; the message is one line."""
+
+
+@dataclass
+class StackConfig:
+    project: str
+    stack: str
+    config: dict[str, str]
+    secret_keys: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise StackFileError(f"{path.name}: no such file in {path.parent.name or '.'}; create it with `pulumi stack init`")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise StackFileError(f"{path.name}:{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path.name}: expected a mapping at the top level")
+    return data
+
+
+def load_stack(project_dir: Path, stack: str) -> StackConfig:
+    """The config `pulumi up -s STACK` would give the program, without decrypting secrets."""
+    project_file = _read_yaml(project_dir / "Pulumi.yaml")
+    project = project_file.get("name", "project")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, decl in (project_file.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(decl, dict) and "default" in decl:
+            config[full] = _text(decl["default"])
+        elif not isinstance(decl, dict):
+            config[full] = _text(decl)
+    stack_file = _read_yaml(project_dir / f"Pulumi.{stack}.yaml")
+    for key, value in (stack_file.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = SECRET_PLACEHOLDER
+            secret_keys.append(full)
+        else:
+            config[full] = _text(value)
+    return StackConfig(project=project, stack=stack, config=config, secret_keys=secret_keys)
