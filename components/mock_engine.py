@@ -20,6 +20,11 @@ from pulumi.runtime import rpc
 from .aws import mocks as aws_mocks
 
 
+#: How the engine marks a secret value: {SIG_KEY: SECRET_SIG, "value": ...} (Pulumi's wire format).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
 @dataclass
 class Recorded:
     urn: str
@@ -128,7 +133,10 @@ def render(program: Callable[[], Any], config: dict[str, str], secret_keys: list
 
 
 def jsonable(value: Any) -> Any:
-    """Inputs as JSON: assets and archives become their paths and a content hash."""
+    """Inputs as JSON: secrets stay opaque as in a real export (ciphertext, never the value);
+    assets and archives become their paths and a content hash."""
+    if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
+        return {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

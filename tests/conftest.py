@@ -1,0 +1,62 @@
+"""The mocks harness: render the program with stack config under the recording mock engine.
+
+`render(...)` runs the real program (components.program.run) inside `pulumi.runtime.test`
+with `preview=False`, so every Output resolves before it returns; tests then assert on the
+recorded resource inputs, as the engine would receive them (camelCase names).
+Renders are cached per config: a render takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from app import SERVICE
+from components.mock_engine import Recorded, Rendering, render
+from components.program import run
+
+SECRET_VALUE = "test-payment-key"
+BASE = {"anycloud:cloud": "aws", "aws:region": "eu-west-1", "anycloud:paymentApiKey": SECRET_VALUE}
+PROD = {
+    **BASE,
+    "anycloud:environment": "prod",
+    "anycloud:allowedOrigins": json.dumps(["https://shop.example.com"]),
+    "anycloud:apiAuth": json.dumps({"issuer": "https://auth.example.com/", "audience": ["orders-api"]}),
+    "anycloud:alertEmail": "oncall@example.com",
+    "anycloud:logRetentionDays": "365",
+    "anycloud:functions": json.dumps({"create-order": {"warmInstances": 2}}),
+}
+DEV = {**BASE, "anycloud:environment": "dev", "anycloud:allowedOrigins": json.dumps(["http://localhost:3000"])}
+
+_cache: dict[str, Rendering] = {}
+
+
+def render_config(config: dict[str, str], stack: str = "test", spec=SERVICE) -> Rendering:
+    key = json.dumps([config, stack, spec.name], sort_keys=True)
+    if key not in _cache or spec is not SERVICE:
+        rendering = render(lambda: run(spec), config, ["anycloud:paymentApiKey"], project="anycloud", stack=stack)
+        if spec is not SERVICE:
+            return rendering
+        _cache[key] = rendering
+    return _cache[key]
+
+
+@pytest.fixture(scope="session")
+def dev() -> Rendering:
+    return render_config(DEV, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Rendering:
+    return render_config(PROD, "prod")
+
+
+@pytest.fixture(scope="session")
+def no_cmk() -> Rendering:
+    return render_config({**DEV, "anycloud:customerManagedKeys": "false"}, "dev")
+
+
+def policy_of(resource: Recorded, prop: str = "policy") -> dict[str, Any]:
+    return json.loads(resource.inputs[prop])
