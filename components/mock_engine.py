@@ -17,7 +17,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from .aws import mocks as aws_mocks
+import importlib
 
 
 #: How the engine marks a secret value: {SIG_KEY: SECRET_SIG, "value": ...} (Pulumi's wire format).
@@ -41,23 +41,32 @@ class Recorded:
     id: str | None
 
 
+#: Pulumi package -> the module that knows what that cloud answers (`resource`, `invoke`).
+CLOUD_MOCKS = {"aws": "components.aws.mocks"}
+
+
 class CloudMocks(pulumi.runtime.Mocks):
-    """Realistic outputs per type; unknown types echo their inputs."""
+    """Realistic outputs per type from each cloud's mocks module; other types echo their inputs."""
 
     def __init__(self, config: dict[str, str]):
-        self.region = config.get("aws:region", "us-east-1")
+        self.config = config
+
+    def _cloud(self, token: str):
+        module = CLOUD_MOCKS.get(token.split(":", 1)[0])
+        return importlib.import_module(module) if module else None
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        if args.typ.startswith("aws:"):
-            return aws_mocks.resource(args.typ, args.name, args.inputs, self.region)
+        cloud = self._cloud(args.typ)
+        if cloud is not None:
+            return cloud.resource(args.typ, args.name, args.inputs, self.config)
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token.startswith("aws:"):
-            answer = aws_mocks.invoke(args.token, args.args, self.region)
-            if answer is not None:
-                return answer
-        raise NotImplementedError(f"no mock for invoke {args.token}")
+        cloud = self._cloud(args.token)
+        answer = cloud.invoke(args.token, args.args, self.config) if cloud is not None else None
+        if answer is None:
+            raise NotImplementedError(f"no mock for invoke {args.token}")
+        return answer
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

@@ -6,14 +6,12 @@ import pulumi
 
 from .service import Service
 from .settings import apply_overrides, load_settings
-from .platform import select_platform
 from .spec import ServiceSpec
 
 
 def run(spec: ServiceSpec) -> Service:
     """Read the stack config, render the service and export its neutral outputs."""
     settings = load_settings(spec)
-    select_platform(settings.cloud)
     service = Service(apply_overrides(spec, settings), settings)
     pulumi.export("cloud", settings.cloud)
     pulumi.export("api_url", service.api_url)

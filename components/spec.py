@@ -515,9 +515,6 @@ class ServiceSpec(Model):
     def function(self, name: str) -> FunctionSpec:
         return next(f for f in self.functions if f.name == name)
 
-    def consumers_of(self, queue: str) -> FunctionSpec:
-        return self.function(next(q.consumer for q in self.queues if q.name == queue))
-
 
 PATTERN_HELP = {
     NAME_PATTERN: "must be lowercase letters and digits in words joined by single hyphens, starting with a letter",

@@ -113,13 +113,3 @@ def service_key(ctx: AwsContext) -> aws.kms.Key | None:
     aws.kms.Alias(f"{ctx.spec.name}-key-alias", name=f"alias/anycloud/{ctx.prefix}", target_key_id=key.key_id, opts=ctx.opts(key))
     return key
 
-
-def key_statement(ctx: AwsContext, sid: str, actions: list[str], service: str) -> dict:
-    """IAM permission to use the service key only through `service` (empty when no CMK)."""
-    return {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(actions),
-        "Resource": [ctx.key.arn],
-        "Condition": {"StringEquals": {"kms:ViaService": ctx.service_principal(service)}},
-    }

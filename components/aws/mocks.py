@@ -12,7 +12,12 @@ def _suffix(name: str, n: int = 7) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:n]
 
 
-def invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any] | None:
+def _region(config: dict[str, str]) -> str:
+    return config.get("aws:region", "us-east-1")
+
+
+def invoke(token: str, args: dict[str, Any], config: dict[str, str]) -> dict[str, Any] | None:
+    region = _region(config)
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer", "userId": "AIDAEXAMPLE", "id": ACCOUNT}
     if token == "aws:index/getRegion:getRegion":
@@ -22,8 +27,9 @@ def invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any] | No
     return None
 
 
-def resource(typ: str, name: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(id, outputs) for an AWS resource type; outputs extend the inputs as the provider would."""
+    region = _region(config)
     out = dict(inputs)
     physical = inputs.get("name") or f"{name}-{_suffix(name)}"
     arn = lambda service, res, reg=region: f"arn:aws:{service}:{reg}:{ACCOUNT}:{res}"  # noqa: E731
