@@ -17,6 +17,18 @@ from .context import AwsContext
 
 DLQ_RETENTION_S = 14 * 24 * 3600
 VISIBILITY_FACTOR = 6
+#: Every action that can name a queue: denied over plain HTTP. Listed, not `sqs:*`, so no
+#: policy in the stack holds a wildcard action (a future action is covered by the TLS-only
+#: SQS endpoints the SDKs use).
+QUEUE_ACTIONS = sorted(
+    f"sqs:{a}"
+    for a in (
+        "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility", "CreateQueue", "DeleteMessage",
+        "DeleteQueue", "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues", "ListMessageMoveTasks",
+        "ListQueueTags", "PurgeQueue", "ReceiveMessage", "RemovePermission", "SendMessage", "SetQueueAttributes",
+        "StartMessageMoveTask", "TagQueue", "UntagQueue",
+    )
+)
 
 
 @dataclass
@@ -32,7 +44,7 @@ def _encryption(ctx: AwsContext) -> dict:
 
 
 def _tls_only(ctx: AwsContext, name: str, queue: aws.sqs.Queue) -> aws.sqs.QueuePolicy:
-    """Deny every SQS action on the queue over plain HTTP (the documented sqs:* deny)."""
+    """Deny every SQS action on the queue over plain HTTP."""
     policy = pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
@@ -41,7 +53,7 @@ def _tls_only(ctx: AwsContext, name: str, queue: aws.sqs.Queue) -> aws.sqs.Queue
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
-                    "Action": "sqs:*",
+                    "Action": QUEUE_ACTIONS,
                     "Resource": queue.arn,
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 }
