@@ -31,6 +31,8 @@ Attribute = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,
 StatePath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
 # Error names a task may raise (TaskError("PaymentDeclined", ...)), or "all".
 ErrorName = Annotated[str, StringConstraints(pattern=r"^(all|[A-Z][A-Za-z0-9]{0,63})$")]
+# What a Fail step raises: a real name, never "all".
+RaisedError = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{0,63}$")]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 # Prefixes the platforms own; a user variable there could shadow the wiring.
 RESERVED_ENV_PREFIXES = ("ANYCLOUD_", "AWS_", "GOOGLE_", "FUNCTION_", "AZURE_", "WEBSITE_", "POWERTOOLS_", "LAMBDA_", "_")
@@ -258,6 +260,8 @@ class SecretSpec(Model):
 
 
 class Retry(Model):
+    """Retry the listed errors; `attempts` counts retries after the first try."""
+
     errors: tuple[ErrorName, ...] = ("all",)
     attempts: int = Field(3, ge=1, le=10)
     interval_s: int = Field(1, ge=1, le=3600)
@@ -321,7 +325,7 @@ class Succeed(Model):
 
 class Fail(Model):
     type: Literal["fail"] = "fail"
-    error: ErrorName
+    error: RaisedError
     cause: str = ""
 
 
@@ -423,27 +427,31 @@ class WorkflowSpec(Model):
     @model_validator(mode="after")
     def _valid_graph(self) -> WorkflowSpec:
         check_graph(self.start, self.steps)
+        names = [name for name, _ in self.all_steps()]
+        dupes = [n for n, c in Counter(names).items() if c > 1]
+        if dupes:
+            raise ValueError(f"step names {', '.join(dupes)} are used twice; names must be unique across branches too")
         return self
+
+    def all_steps(self) -> list[tuple[str, Step]]:
+        """Every step, including those inside parallel branches and map iterators."""
+        found: list[tuple[str, Step]] = []
+
+        def walk(steps: dict[str, Step]) -> None:
+            for name, step in steps.items():
+                found.append((name, step))
+                for branch in step.branches if isinstance(step, Parallel) else (step.iterator,) if isinstance(step, Map) else ():
+                    walk(branch.steps)
+
+        walk(self.steps)
+        return found
 
     def start_access(self) -> Access:
         return Access(kind="workflow", resource=self.name, verb="start")
 
     def task_functions(self) -> list[str]:
         """Every function the workflow calls, including inside branches, once each, in order."""
-        found: dict[str, None] = {}
-
-        def walk(steps: dict[str, Step]) -> None:
-            for step in steps.values():
-                if isinstance(step, Task):
-                    found[step.function] = None
-                elif isinstance(step, Parallel):
-                    for branch in step.branches:
-                        walk(branch.steps)
-                elif isinstance(step, Map):
-                    walk(step.iterator.steps)
-
-        walk(self.steps)
-        return list(found)
+        return list(dict.fromkeys(s.function for _, s in self.all_steps() if isinstance(s, Task)))
 
 
 # -------------------------------------------------------------------------------- service

@@ -30,9 +30,9 @@ Generated state names contain a dot, which step names cannot, so they never coll
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from components.spec import Catch, Choice, Fail, Map, Parallel, Retry, Rule, SpecError, Step, Succeed, Task, Wait, WorkflowSpec
+from components.spec import Catch, Choice, Fail, Parallel, Retry, Rule, SpecError, Step, Succeed, Task, Wait, WorkflowSpec
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 # The retry AWS recommends for transient Lambda service errors on every Lambda task.
@@ -59,23 +59,7 @@ def compile_asl(workflow: WorkflowSpec, function_arns: Mapping[str, str]) -> dic
     missing = [f for f in workflow.task_functions() if f not in function_arns]
     if missing:
         raise SpecError(f"workflows.{workflow.name}: no function ARN for {', '.join(missing)}")
-    seen: set[str] = set()
-    for name in _step_names(workflow.steps):
-        if name in seen:
-            raise SpecError(
-                f"workflows.{workflow.name}: step {name!r} is declared in more than one branch; "
-                "Step Functions needs step names unique across the whole workflow"
-            )
-        seen.add(name)
     return _graph(workflow.start, workflow.steps, function_arns)
-
-
-def _step_names(steps: Mapping[str, Step]) -> Iterator[str]:
-    for name, step in steps.items():
-        yield name
-        branches = step.branches if isinstance(step, Parallel) else (step.iterator,) if isinstance(step, Map) else ()
-        for branch in branches:
-            yield from _step_names(branch.steps)
 
 
 def _graph(start: str, steps: Mapping[str, Step], arns: Mapping[str, str]) -> dict:
