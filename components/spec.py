@@ -37,6 +37,10 @@ EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 # Prefixes the platforms own; a user variable there could shadow the wiring.
 RESERVED_ENV_PREFIXES = ("ANYCLOUD_", "AWS_", "GOOGLE_", "FUNCTION_", "AZURE_", "WEBSITE_", "POWERTOOLS_", "LAMBDA_", "_")
 
+HANDLER_PATTERN = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*:[a-z_][a-z0-9_]*$"
+ROUTE_PATH_PATTERN = r"^/([a-z0-9-]+|\{[a-z_][a-z0-9_]*\})(/([a-z0-9-]+|\{[a-z_][a-z0-9_]*\}))*$"
+ISSUER_PATTERN = r"^https://[^\s*]+$"
+
 #: Verbs each resource kind accepts in a function's `uses`.
 VERBS: dict[str, tuple[str, ...]] = {
     "table": ("read", "write"),
@@ -97,7 +101,7 @@ class FunctionSpec(Model):
     """A function: code in functions/ plus the resources it may touch."""
 
     name: Name
-    handler: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*:[a-z_][a-z0-9_]*$")] = Field(
+    handler: Annotated[str, StringConstraints(pattern=HANDLER_PATTERN)] = Field(
         description="module:function inside functions/, e.g. orders.api:create_order"
     )
     memory_mb: int = Field(256, ge=128, le=4096)
@@ -140,7 +144,7 @@ class RouteSpec(Model):
     """One HTTP route; authenticated unless declared public."""
 
     method: HttpMethod
-    path: Annotated[str, StringConstraints(pattern=r"^/([a-z0-9-]+|\{[a-z_][a-z0-9_]*\})(/([a-z0-9-]+|\{[a-z_][a-z0-9_]*\}))*$")]
+    path: Annotated[str, StringConstraints(pattern=ROUTE_PATH_PATTERN)]
     function: Name
     public: bool = False
 
@@ -152,7 +156,7 @@ class RouteSpec(Model):
 class JwtAuth(Model):
     """JWT bearer authentication: tokens must come from `issuer` for `audience`."""
 
-    issuer: Annotated[str, StringConstraints(pattern=r"^https://[^\s*]+$")]
+    issuer: Annotated[str, StringConstraints(pattern=ISSUER_PATTERN)]
     audience: tuple[Annotated[str, StringConstraints(min_length=1)], ...] = Field(min_length=1)
 
 
@@ -527,6 +531,9 @@ class ServiceSpec(Model):
 PATTERN_HELP = {
     NAME_PATTERN: "must be lowercase letters and digits in words joined by single hyphens, starting with a letter",
     r"^[A-Z][A-Z0-9_]{0,63}$": "must be UPPER_SNAKE_CASE",
+    HANDLER_PATTERN: "must be module:function inside functions/, e.g. orders.api:create_order",
+    ROUTE_PATH_PATTERN: "must be a path like /orders/{order_id}: lowercase segments or {params}",
+    ISSUER_PATTERN: "must be an https:// URL",
 }
 
 
@@ -537,7 +544,11 @@ def describe_error(err: Exception) -> str:
     if not isinstance(err, ValidationError):
         return str(err)
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    # A collection that is too short only because its one item failed says nothing new.
+    failed = [e["loc"] for e in errors if e["type"] != "too_short"]
+    errors = [e for e in errors if e["type"] != "too_short" or not any(f[: len(e["loc"])] == e["loc"] for f in failed)]
+    for e in errors:
         loc = ".".join(str(p) for p in e["loc"] if not re.fullmatch(r"(task|choice|parallel|map|wait|succeed|fail|function-after)", str(p)))
         msg = e["msg"].removeprefix("Value error, ")
         for pattern, human in PATTERN_HELP.items():

@@ -8,6 +8,7 @@ decrypted: the offline check renders them as the placeholder Pulumi itself shows
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,24 @@ from typing import Any
 import yaml
 
 SECRET_PLACEHOLDER = "[secret]"
+
+
+class _Yaml12(yaml.SafeLoader):
+    """YAML 1.2 booleans (only true/false), as Pulumi's YAML reader: `no` and `yes` stay text."""
+
+
+_Yaml12.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Yaml12.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first)
+    )
+
+
+def _construct(node: yaml.Node) -> Any:
+    return _Yaml12("").construct_document(node)
 
 
 class StackFileError(ValueError):
@@ -39,17 +58,30 @@ def _text(value: Any) -> str:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping; a scalar directly under `config:` keeps its literal text,
+    as Pulumi hands it to the program (`010` stays "010"), structured values keep their types."""
     if not path.is_file():
         raise StackFileError(f"{path.name}: no such file in {path.parent.name or '.'}; create it with `pulumi stack init`")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        root = yaml.compose(path.read_text(), Loader=_Yaml12)
+        if root is None:
+            return {}
+        if not isinstance(root, yaml.MappingNode):
+            raise StackFileError(f"{path.name}: expected a mapping at the top level")
+        data: dict[str, Any] = {}
+        for key, value in root.value:
+            if key.value == "config" and isinstance(value, yaml.MappingNode):
+                data["config"] = {
+                    k.value: v.value if isinstance(v, yaml.ScalarNode) and v.tag != "tag:yaml.org,2002:null" else _construct(v)
+                    for k, v in value.value
+                }
+            else:
+                data[key.value] = _construct(value)
+        return data
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise StackFileError(f"{path.name}:{where} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise StackFileError(f"{path.name}: expected a mapping at the top level")
-    return data
 
 
 def load_stack(project_dir: Path, stack: str) -> StackConfig:

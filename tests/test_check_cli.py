@@ -338,12 +338,7 @@ def test_stack_file_values_reach_the_program_as_pulumi_passes_them(tmp_path, tex
     assert load_stack(tmp_path, "x").config["anycloud:value"] == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stackfile.py reads stack files with PyYAML (YAML 1.1): `no` becomes false and `010` becomes 8, "
-    "but Pulumi hands a scalar config value to the program as its literal text",
-)
-@pytest.mark.parametrize("text", ["no", "010"])
+@pytest.mark.parametrize("text", ["no", "010", "yes", "0x1F"])
 def test_yaml_1_1_scalars_reach_the_program_literally(tmp_path, text):
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "Pulumi.x.yaml").write_text(f"config:\n  anycloud:value: {text}\n")
