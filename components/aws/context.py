@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -24,6 +24,7 @@ class AwsContext:
     region: pulumi.Output[str]
     partition: pulumi.Output[str]
     key: aws.kms.Key | None = None
+    _outputs: dict[tuple, pulumi.Output[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource) -> AwsContext:
@@ -58,13 +59,20 @@ class AwsContext:
         return next(d for d in LOG_RETENTION_DAYS if d >= self.settings.log_retention_days)
 
     def arn(self, service: str, resource: str, region: bool = True) -> pulumi.Output[str]:
-        """An ARN in this account: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE."""
-        return pulumi.Output.all(self.partition, self.region, self.account).apply(
-            lambda v: f"arn:{v[0]}:{service}:{v[1] if region else ''}:{v[2]}:{resource}"
-        )
+        """An ARN in this account: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (one Output per ARN)."""
+        key = ("arn", service, resource, region)
+        if key not in self._outputs:
+            self._outputs[key] = pulumi.Output.all(self.partition, self.region, self.account).apply(
+                lambda v: f"arn:{v[0]}:{service}:{v[1] if region else ''}:{v[2]}:{resource}"
+            )
+        return self._outputs[key]
 
     def service_principal(self, service: str) -> pulumi.Output[str]:
-        return self.region.apply(lambda r: f"{service}.{r}.amazonaws.com")
+        """`service.REGION.amazonaws.com`, built once per service."""
+        key = ("principal", service)
+        if key not in self._outputs:
+            self._outputs[key] = self.region.apply(lambda r: f"{service}.{r}.amazonaws.com")
+        return self._outputs[key]
 
     def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Child options; prod protects what holds data (pass protect=True for those)."""
