@@ -8,6 +8,7 @@ tests and the benchmarks all render through here.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -128,7 +129,11 @@ def configure(config: dict[str, str], secret_keys: list[str], project: str, stac
 
 def render(program: Callable[[], Any], config: dict[str, str], secret_keys: list[str] = (), project: str = "anycloud",
            stack: str = "dev") -> Rendering:
-    """Run `program` under the recording mock engine and return every registered resource."""
+    """Run `program` under the recording mock engine and return every registered resource.
+
+    The heap that exists before the render (the provider SDKs are large) lives as long as the
+    process: it is frozen so the collector does not rescan it on every allocation burst of the
+    render (about a fifth of the prod check's time before)."""
     monitor = configure(config, list(secret_keys), project, stack)
     outputs: dict[str, Any] = {}
 
@@ -137,7 +142,11 @@ def render(program: Callable[[], Any], config: dict[str, str], secret_keys: list
         exported = pulumi.runtime.settings.get_root_resource().outputs
         return pulumi.Output.from_input(dict(exported)).apply(outputs.update)
 
-    pulumi.runtime.test(body)()
+    gc.freeze()
+    try:
+        pulumi.runtime.test(body)()
+    finally:
+        gc.unfreeze()
     return Rendering(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)
 
 
