@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from types import MappingProxyType
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator, model_validator
 
 # Lowercase letters, digits and single hyphens; starts with a letter, ends with a letter or
 # digit. 3-30 characters fits every cloud once prefixed (GCP service accounts allow 30, Azure
@@ -48,6 +49,15 @@ VERBS: dict[str, tuple[str, ...]] = {
     "workflow": ("start",),
     "secret": ("read",),
 }
+
+
+def frozen_map(key: object, value: object) -> object:
+    """A dict field that cannot be changed after validation (models are frozen all the way down)."""
+    return Annotated[
+        dict[key, value],  # type: ignore[valid-type]
+        AfterValidator(MappingProxyType),
+        PlainSerializer(dict, return_type=dict[key, value]),  # type: ignore[valid-type]
+    ]
 
 
 class Model(BaseModel):
@@ -108,7 +118,7 @@ class FunctionSpec(Model):
     # 540 s is the longest event-driven Cloud Function; HTTP routes are further capped below.
     timeout_s: int = Field(10, ge=1, le=540)
     uses: tuple[Access, ...] = ()
-    environment: dict[EnvName, str] = Field(default_factory=dict)
+    environment: frozen_map(EnvName, str) = Field(default_factory=dict)
     reserved_concurrency: int | None = Field(None, ge=1, le=1000)
     warm_instances: int = Field(0, ge=0, le=100)
 
@@ -337,7 +347,7 @@ class Branch(Model):
     """A sub-graph of steps: a parallel branch or a map iterator."""
 
     start: StepName
-    steps: dict[StepName, Step]
+    steps: frozen_map(StepName, "Step")
 
     @model_validator(mode="after")
     def _valid_graph(self) -> Branch:
@@ -426,7 +436,7 @@ def check_graph(start: str, steps: dict[str, Step]) -> None:
 class WorkflowSpec(Model):
     name: Name
     start: StepName
-    steps: dict[StepName, Step] = Field(min_length=1)
+    steps: frozen_map(StepName, Step) = Field(min_length=1)
 
     @model_validator(mode="after")
     def _valid_graph(self) -> WorkflowSpec:

@@ -637,15 +637,13 @@ def test_collections_are_tuples():
         assert isinstance(collection, tuple)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec.py: FunctionSpec.environment, WorkflowSpec.steps and Branch.steps are plain dicts, "
-    "so a validated model can still be mutated (e.g. a reserved env var added after validation)",
-)
 def test_mappings_inside_models_cannot_be_mutated():
     spec = ServiceSpec.model_validate(mutated(lambda d: fn(d).update(environment={"FEATURE": "on"})))
     with pytest.raises(TypeError):
         spec.function("api-fn").environment["AWS_REGION"] = "us-east-1"
+    with pytest.raises(TypeError):
+        spec.workflows[0].steps["extra"] = {"type": "succeed"}
+    assert ServiceSpec.model_validate(spec.model_dump()) == spec
 
 
 @pytest.mark.parametrize(
