@@ -1,0 +1,17 @@
+"""The anycloud CrossGuard policy pack: encryption and least privilege on AWS, GCP and Azure.
+
+Policies live in modules by concern; `POLICIES` is the whole pack, in a stable order. The
+same objects run under `pulumi preview --policy-pack policy` (see __main__.py) and offline
+(policy/offline.py, used by `python -m components check`).
+"""
+
+from . import encryption, exposure, identity, observability, resilience, transport
+
+POLICIES = [
+    *encryption.POLICIES,
+    *transport.POLICIES,
+    *identity.POLICIES,
+    *exposure.POLICIES,
+    *resilience.POLICIES,
+    *observability.POLICIES,
+]

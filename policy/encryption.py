@@ -1,0 +1,3 @@
+"""encryption policies."""
+
+POLICIES: list = []

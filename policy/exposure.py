@@ -1,0 +1,3 @@
+"""exposure policies."""
+
+POLICIES: list = []

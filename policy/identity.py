@@ -1,0 +1,3 @@
+"""identity policies."""
+
+POLICIES: list = []

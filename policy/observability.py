@@ -1,0 +1,3 @@
+"""observability policies."""
+
+POLICIES: list = []

@@ -1,0 +1,3 @@
+"""resilience policies."""
+
+POLICIES: list = []

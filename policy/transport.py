@@ -1,0 +1,3 @@
+"""transport policies."""
+
+POLICIES: list = []
