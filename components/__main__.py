@@ -4,4 +4,8 @@ import sys
 
 from .check import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error of the check
+    sys.stderr.close()
+    sys.exit(0)

@@ -1,7 +1,9 @@
-"""`python -m components check`: render a stack offline and summarise what it deploys.
+"""`python -m components check`: render a stack offline, summarise it and run the policy pack.
 
 No Pulumi CLI, no credentials, no network: the program runs under the recording mock
-engine with the stack's config. Exit codes: 0 rendered, 2 bad config or input.
+engine with the stack's config, and the CrossGuard pack in policy/ runs over the result
+(or over a `pulumi stack export` given with --from). Exit codes: 0 no mandatory violation,
+1 mandatory violations, 2 bad config or input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+
+from policy import POLICIES
+from policy.offline import PolicyInputError, Report, evaluate, load_export
 
 from .export import to_export
 from .mock_engine import Rendering, render
@@ -104,28 +109,57 @@ def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, secon
     }
 
 
+def policy_config(stack: StackConfig, spec: ServiceSpec) -> dict[str, Any]:
+    """What the pack needs to know about the stack: its environment, key choice, public routes."""
+    return {
+        "environment": stack.config.get(f"{NAMESPACE}:environment", "dev"),
+        "config": {
+            "requireCustomerManagedKeys": stack.config.get(f"{NAMESPACE}:customerManagedKeys", "true") == "true",
+            "publicRoutes": [r.key for r in spec.api.routes if r.public] if spec.api else [],
+        },
+    }
+
+
+def print_violations(report: Report) -> None:
+    grouped = report.by_policy()
+    mandatory = len(report.mandatory)
+    if not grouped:
+        print(f"\nPolicies: {len(POLICIES)} evaluated, no violations.")
+    else:
+        print(f"\nPolicy violations: {mandatory} mandatory, {len(report.violations) - mandatory} advisory")
+        for name, violations in grouped.items():
+            print(f"  [{violations[0].level}] {name}")
+            for v in violations:
+                print(f"    {v.urn}\n      {v.message}")
+    for note in report.notes:
+        print(f"  note: {note}")
+
+
 def print_text(summary: dict[str, Any]) -> None:
-    print(
-        f"anycloud check: stack {summary['stack']} ({summary['cloud']}, {summary['environment']}): "
-        f"{summary['resources']} resources rendered offline in {summary['render_seconds']:.2f} s"
-    )
+    if "source" in summary:
+        print(f"anycloud check: {summary['source']} ({summary['environment']} rules): {summary['resources']} resources")
+    else:
+        print(
+            f"anycloud check: stack {summary['stack']} ({summary['cloud']}, {summary['environment']}): "
+            f"{summary['resources']} resources rendered offline in {summary['render_seconds']:.2f} s"
+        )
     print("\nResources by type:")
     for typ, count in summary["by_type"].items():
         print(f"  {count:4d}  {typ}")
-    if summary["routes"]:
+    if summary.get("routes"):
         print("\nRoutes:")
         width = max(len(r["route"]) for r in summary["routes"])
         for r in summary["routes"]:
             print(f"  {r['route']:<{width}}  -> {r['function']:<16} {r['auth']}")
-    for name, lines in summary["workflows"].items():
+    for name, lines in summary.get("workflows", {}).items():
         print(f"\nWorkflow {name}:")
         for line in lines:
             print(f"  {line}")
-    if summary["outputs"]:
+    if summary.get("outputs"):
         print("\nOutputs:")
         for key, value in summary["outputs"].items():
             print(f"  {key}: {json.dumps(value, sort_keys=True)}")
-    for note in summary["notes"]:
+    for note in summary.get("notes", []):
         print(f"\nnote: {note}")
 
 
@@ -135,8 +169,13 @@ def print_text(summary: dict[str, Any]) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m components", description="anycloud offline tools")
     sub = p.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="render a stack offline and summarise it")
-    check.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    check = sub.add_parser("check", help="render a stack offline, summarise it and run the policy pack")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
+    source.add_argument("--from", dest="from_file", type=Path, metavar="FILE",
+                        help="evaluate the policy pack against a `pulumi stack export` (v3) file instead")
+    check.add_argument("--environment", choices=("dev", "prod"),
+                       help="with --from: which rules apply (default prod, the strictest)")
     check.add_argument("--cloud", choices=CLOUDS, help="render onto this cloud instead of the stack's anycloud:cloud")
     check.add_argument("--export", type=Path, metavar="FILE", help="write the rendered resources as a `pulumi stack export` (v3)")
     check.add_argument("--format", choices=("text", "json"), default="text")
@@ -145,28 +184,58 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Render the stack offline: its summary, its resources in export shape, the pack's config."""
+    if args.environment:
+        raise StackFileError("--environment applies to --from; a stack's environment is its anycloud:environment")
+    spec = load_service(args.service)
+    stack = prepare(load_stack(args.dir, args.stack), spec, args.cloud)
+    started = time.perf_counter()
+    rendering = render_stack(stack, spec)
+    summary = summarize(stack, spec, rendering, time.perf_counter() - started)
+    export = to_export(rendering)
+    if args.export:
+        args.export.write_text(json.dumps(export, indent=2, sort_keys=True) + "\n")
+        summary["export"] = str(args.export)
+    return summary, export["deployment"]["resources"], policy_config(stack, spec)
+
+
+def from_export(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Read a `pulumi stack export`: its summary, its resources, the pack's config."""
+    if args.cloud or args.export:
+        raise PolicyInputError("--cloud and --export apply to --stack; --from evaluates the file as it is")
+    resources = load_export(args.from_file)
+    environment = args.environment or "prod"
+    summary = {
+        "source": str(args.from_file),
+        "environment": environment,
+        "resources": len([r for r in resources if not r["type"].startswith("pulumi:")]),
+        "by_type": dict(sorted(Counter(r["type"] for r in resources if not r["type"].startswith("pulumi:")).items(),
+                               key=lambda kv: (-kv[1], kv[0]))),
+    }
+    return summary, resources, {"environment": environment}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        spec = load_service(args.service)
-        stack = prepare(load_stack(args.dir, args.stack), spec, args.cloud)
-        started = time.perf_counter()
-        rendering = render_stack(stack, spec)
-        seconds = time.perf_counter() - started
-    except (SettingsError, StackFileError) as err:
+        summary, resources, pack_config = from_export(args) if args.from_file else from_stack(args)
+        report = evaluate(resources, **pack_config)
+    except (SettingsError, StackFileError, PolicyInputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValidationError as err:
         print(f"error: {describe_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = summarize(stack, spec, rendering, seconds)
-    if args.export:
-        args.export.write_text(json.dumps(to_export(rendering), indent=2, sort_keys=True) + "\n")
-        summary["export"] = str(args.export)
+    summary["violations"] = [
+        {"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message} for v in report.violations
+    ]
+    summary["policy_notes"] = report.notes
     if args.format == "json":
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         print_text(summary)
+        print_violations(report)
         if args.export:
             print(f"\nexported {summary['resources']} resources to {args.export}")
-    return EXIT_OK
+    return EXIT_VIOLATIONS if report.mandatory else EXIT_OK

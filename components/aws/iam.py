@@ -30,7 +30,7 @@ def statement(
     condition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An Allow statement; Resource "*" only for actions without resource-level permissions."""
-    if resources == "*":
+    if resources == "*" or (not isinstance(resources, str) and "*" in resources):
         wide = [a for a in actions if a not in NO_RESOURCE_LEVEL_ACTIONS]
         if wide:
             raise ValueError(f"{sid}: {', '.join(wide)} support resource-level permissions; name the ARNs")
