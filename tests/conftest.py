@@ -9,9 +9,15 @@ Renders are cached per config: a render takes about a second.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# functions/ is the root of the function asset, as /var/task is on Lambda.
+FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
+sys.path.insert(0, str(FUNCTIONS))
 
 from app import SERVICE
 from components.mock_engine import Recorded, Rendering, render
