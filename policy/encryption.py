@@ -1,3 +1,508 @@
-"""encryption policies."""
+"""Encryption at rest on AWS, GCP and Azure: customer-managed keys, rotation, recoverable vaults.
 
-POLICIES: list = []
+With `requireCustomerManagedKeys` (the default) every data store, queue, workflow, function
+environment, log group and secret names a customer-managed key; an AWS-managed alias such as
+`alias/aws/sqs` is the provider's key, not the customer's. With it off, provider encryption must
+still be switched on explicitly wherever the resource has a switch (DynamoDB, SQS, SNS, Step
+Functions, S3, Azure Storage); where the cloud always encrypts with its own key and has no
+switch (Lambda environment, CloudWatch Logs, Secrets Manager, every GCP resource, Cosmos DB,
+Service Bus), there is then nothing to check.
+
+Unknown values (a key created in the same preview) are read like any other value: the
+`UnknownValueError` reaches the engine or the offline harness, which report the policy as not
+run for that resource.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
+
+from .common import (
+    CMK_PROPERTY,
+    as_list,
+    config,
+    get,
+    require_cmk,
+    resource_policy,
+    stack_policy,
+)
+
+# ------------------------------------------------------------------ type tokens
+
+DYNAMODB_TABLE = "aws:dynamodb/table:Table"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SNS_TOPIC = "aws:sns/topic:Topic"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+AWS_SECRET = "aws:secretsmanager/secret:Secret"
+KMS_KEY = "aws:kms/key:Key"
+#: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
+S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+S3_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+
+PUBSUB_TOPIC = "gcp:pubsub/topic:Topic"
+FIRESTORE_DATABASE = "gcp:firestore/database:Database"
+GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
+CLOUD_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+GCP_SECRET = "gcp:secretmanager/secret:Secret"
+GCP_REGIONAL_SECRET = "gcp:secretmanager/regionalSecret:RegionalSecret"
+CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
+
+COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
+KEY_VAULT = "azure-native:keyvault:Vault"
+KEY_VAULT_KEY = "azure-native:keyvault:Key"
+
+MAX_ROTATION_DAYS = "maxRotationDays"
+
+# ------------------------------------------------------------------ helpers
+
+_AWS_MANAGED_ALIAS = re.compile(r"(^|:)alias/aws/")
+_GCP_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+_DAY = 86400
+_AWS_KEY = "a key ARN arn:aws:kms:REGION:ACCOUNT:key/ID"
+_GCP_KEY = "projects/P/locations/L/keyRings/R/cryptoKeys/K"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(value[k]) for k in value}
+    if isinstance(value, (list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, str)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value as the stack file would spell it: 'text', true, 90, {"key": ...}; absent is 'not set'."""
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        return repr(value)
+    return json.dumps(_plain(value))
+
+
+def _on(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _what(args: ResourceValidationArgs, kind: str) -> str:
+    return f"{kind} '{args.name}' ({args.resource_type})"
+
+
+def _cmk_reason(example: str = "") -> str:
+    return f"a customer-managed key{f' ({example})' if example else ''} is required (requireCustomerManagedKeys=true)"
+
+
+def _aws_cmk_problem(value: Any, prop: str) -> str | None:
+    """Why `value` is not a customer-managed KMS key, or None when it is one."""
+    if value is None or value == "":
+        return f"{prop} is not set; {_cmk_reason(_AWS_KEY)}"
+    if isinstance(value, str) and _AWS_MANAGED_ALIAS.search(value):
+        return f"{prop} is {value!r}, an AWS-managed key; {_cmk_reason(_AWS_KEY)}"
+    return None
+
+
+def _gcp_cmk(args: ResourceValidationArgs, report: ReportViolation, kind: str, prop: str) -> None:
+    """GCP encrypts everything with Google-managed keys; a CMEK is only checked when required."""
+    if require_cmk(args):
+        value = get(args.props, prop)
+        if not value:
+            report(f"{_what(args, kind)}: {prop} is {_shown(value)}; {_cmk_reason(_GCP_KEY)}.")
+
+
+def _key_vault_uri(properties: Any) -> bool:
+    return bool(get(properties, "keyName")) and bool(get(properties, "keyVaultUri"))
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, cmk = args.props, require_cmk(args)
+    if args.resource_type == DYNAMODB_TABLE:
+        what = _what(args, "DynamoDB table")
+        enabled = get(props, "serverSideEncryption.enabled")
+        if not _on(enabled):
+            need = ("serverSideEncryption.enabled true with serverSideEncryption.kmsKeyArn a customer-managed key"
+                    if cmk else "serverSideEncryption.enabled true (the AWS-managed key alias/aws/dynamodb at least)")
+            report(f"{what}: serverSideEncryption.enabled is {_shown(enabled)} (AWS-owned key, no KMS); {need} is required.")
+        elif cmk and (problem := _aws_cmk_problem(get(props, "serverSideEncryption.kmsKeyArn"),
+                                                  "serverSideEncryption.kmsKeyArn")):
+            report(f"{what}: {problem}.")
+    elif args.resource_type == FIRESTORE_DATABASE:
+        _gcp_cmk(args, report, "Firestore database", "cmekConfig.kmsKeyName")
+    elif args.resource_type == COSMOS_ACCOUNT and require_cmk(args):
+        uri = get(props, "keyVaultKeyUri")
+        if not uri:
+            report(f"{_what(args, 'Cosmos DB account')}: keyVaultKeyUri is {_shown(uri)}; "
+                   f"{_cmk_reason('a Key Vault key URI https://VAULT.vault.azure.net/keys/KEY')}.")
+
+
+# ------------------------------------------------------------------ queues and topics
+
+
+def _check_queues(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, cmk, typ = args.props, require_cmk(args), args.resource_type
+    if typ == SQS_QUEUE:
+        what, key = _what(args, "SQS queue"), get(props, "kmsMasterKeyId")
+        if cmk:
+            if not key and _on(get(props, "sqsManagedSseEnabled")):
+                report(f"{what}: kmsMasterKeyId is not set and sqsManagedSseEnabled is true, which encrypts with "
+                       f"SQS-owned keys; {_cmk_reason(_AWS_KEY)}.")
+            elif problem := _aws_cmk_problem(key, "kmsMasterKeyId"):
+                report(f"{what}: {problem}.")
+        elif not key and not _on(get(props, "sqsManagedSseEnabled")):
+            report(f"{what}: kmsMasterKeyId is not set and sqsManagedSseEnabled is "
+                   f"{_shown(get(props, 'sqsManagedSseEnabled'))}; encryption at rest must be explicitly on: "
+                   "a kmsMasterKeyId or sqsManagedSseEnabled true.")
+    elif typ == SNS_TOPIC:
+        what, key = _what(args, "SNS topic"), get(props, "kmsMasterKeyId")
+        if cmk:
+            if problem := _aws_cmk_problem(key, "kmsMasterKeyId"):
+                report(f"{what}: {problem}.")
+        elif not key:
+            report(f"{what}: kmsMasterKeyId is not set, so messages are stored unencrypted; "
+                   "a KMS key (alias/aws/sns at least) is required.")
+    elif typ == PUBSUB_TOPIC:
+        _gcp_cmk(args, report, "Pub/Sub topic", "kmsKeyName")
+    elif typ == SERVICEBUS_NAMESPACE and cmk:
+        what = _what(args, "Service Bus namespace")
+        source = get(props, "encryption.keySource")
+        vaults = as_list(get(props, "encryption.keyVaultProperties"))
+        if not isinstance(source, str) or source.lower() != "microsoft.keyvault":
+            report(f"{what}: encryption.keySource is {_shown(source)}; {_cmk_reason()}: "
+                   "encryption.keySource 'Microsoft.KeyVault' with encryption.keyVaultProperties.")
+        elif not vaults or not all(_key_vault_uri(v) for v in vaults):
+            report(f"{what}: encryption.keyVaultProperties is {_shown(get(props, 'encryption.keyVaultProperties'))}; "
+                   "every entry needs keyName and keyVaultUri of the customer-managed key.")
+        sku = get(props, "sku.name")
+        if not isinstance(sku, str) or sku.lower() != "premium":
+            report(f"{what}: sku.name is {_shown(sku)}; customer-managed keys are only available on the "
+                   "'Premium' sku, which is required (requireCustomerManagedKeys=true).")
+
+
+# ------------------------------------------------------------------ workflows
+
+
+def _check_workflows(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == GCP_WORKFLOW:
+        _gcp_cmk(args, report, "Workflow", "cryptoKeyName")
+        return
+    what = _what(args, "State machine")
+    kind = get(args.props, "encryptionConfiguration.type")
+    if require_cmk(args):
+        if kind != "CUSTOMER_MANAGED_KMS_KEY":
+            report(f"{what}: encryptionConfiguration.type is {_shown(kind)}; {_cmk_reason()}: "
+                   "type 'CUSTOMER_MANAGED_KMS_KEY' with encryptionConfiguration.kmsKeyId.")
+        elif problem := _aws_cmk_problem(get(args.props, "encryptionConfiguration.kmsKeyId"),
+                                         "encryptionConfiguration.kmsKeyId"):
+            report(f"{what}: {problem}.")
+    elif kind not in ("AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY"):
+        report(f"{what}: encryptionConfiguration.type is {_shown(kind)}; encryption must be explicitly on: "
+               "'AWS_OWNED_KEY' or 'CUSTOMER_MANAGED_KMS_KEY'.")
+    elif kind == "CUSTOMER_MANAGED_KMS_KEY" and not get(args.props, "encryptionConfiguration.kmsKeyId"):
+        report(f"{what}: encryptionConfiguration.type is 'CUSTOMER_MANAGED_KMS_KEY' but "
+               "encryptionConfiguration.kmsKeyId is not set; the key is required with that type.")
+
+
+# ------------------------------------------------------------------ functions
+
+
+def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == CLOUD_FUNCTION:
+        _gcp_cmk(args, report, "Cloud Function", "kmsKeyName")
+        return
+    # Lambda always encrypts environment variables (alias/aws/lambda); a CMK is only checked when required.
+    if not require_cmk(args) or not get(args.props, "environment.variables"):
+        return
+    if problem := _aws_cmk_problem(get(args.props, "kmsKeyArn"), "kmsKeyArn"):
+        report(f"{_what(args, 'Lambda function')}: has environment.variables and {problem}.")
+
+
+# ------------------------------------------------------------------ logs
+
+
+def _check_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    # CloudWatch Logs always encrypts with its own key; a CMK is only checked when required.
+    if require_cmk(args) and (problem := _aws_cmk_problem(get(args.props, "kmsKeyId"), "kmsKeyId")):
+        report(f"{_what(args, 'Log group')}: {problem}.")
+
+
+# ------------------------------------------------------------------ secrets
+
+
+def _gcp_secret_keys(props: Mapping[str, Any]) -> tuple[bool, str]:
+    """(every replica customer-managed?, description of what is missing)."""
+    auto = get(props, "replication.auto")
+    if auto is not None:
+        key = get(auto, "customerManagedEncryption.kmsKeyName")
+        return bool(key), f"replication.auto.customerManagedEncryption.kmsKeyName is {_shown(key)}"
+    replicas = as_list(get(props, "replication.userManaged.replicas"))
+    if not replicas:
+        return False, "replication has neither auto nor userManaged replicas"
+    missing = [get(r, "location", f"#{i}") for i, r in enumerate(replicas)
+               if not get(r, "customerManagedEncryption.kmsKeyName")]
+    return not missing, f"replication.userManaged.replicas {missing!r} have no customerManagedEncryption.kmsKeyName"
+
+
+def _check_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not require_cmk(args):  # Secrets Manager and Secret Manager always encrypt with the provider's key
+        return
+    typ = args.resource_type
+    if typ == AWS_SECRET:
+        if problem := _aws_cmk_problem(get(args.props, "kmsKeyId"), "kmsKeyId"):
+            report(f"{_what(args, 'Secret')}: {problem}.")
+    elif typ == GCP_SECRET:
+        ok, missing = _gcp_secret_keys(args.props)
+        if not ok:
+            report(f"{_what(args, 'Secret')}: {missing}; {_cmk_reason()} for every replica.")
+    elif typ == GCP_REGIONAL_SECRET:
+        _gcp_cmk(args, report, "Regional secret", "customerManagedEncryption.kmsKeyName")
+
+
+# ------------------------------------------------------------------ S3 (stack: encryption is a side resource)
+
+
+def _s3_rule_problem(rules: Any, where: str, cmk: bool) -> str | None:
+    """Why the server-side encryption rules at `where` are not acceptable, or None."""
+    defaults = [get(r, "applyServerSideEncryptionByDefault") for r in as_list(rules)]
+    defaults = [d for d in defaults if d is not None]
+    if not defaults:
+        return f"{where} has no applyServerSideEncryptionByDefault rule; {'SSE-KMS with a customer-managed key' if cmk else 'an sseAlgorithm'} is required"
+    for d in defaults:
+        algorithm, key = get(d, "sseAlgorithm"), get(d, "kmsMasterKeyId")
+        if cmk:
+            if algorithm not in ("aws:kms", "aws:kms:dsse"):
+                return (f"{where} sseAlgorithm is {_shown(algorithm)}; {_cmk_reason()}: "
+                        "sseAlgorithm 'aws:kms' with kmsMasterKeyId")
+            if problem := _aws_cmk_problem(key, f"{where} kmsMasterKeyId"):
+                return problem
+        elif algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
+            return f"{where} sseAlgorithm is {_shown(algorithm)}; 'AES256', 'aws:kms' or 'aws:kms:dsse' is required"
+    return None
+
+
+def _check_s3(args: StackValidationArgs, report: ReportViolation) -> None:
+    cmk = require_cmk(args)
+    buckets = [r for r in args.resources if r.resource_type in S3_BUCKETS]
+    configs = [r for r in args.resources if r.resource_type in S3_ENCRYPTION]
+    by_urn = {b.urn: b for b in buckets}
+    covered: dict[str, list[Any]] = {}
+    for c in configs:
+        # The bucket it depends on (no need to read a name unknown during preview), else a literal name.
+        targets = [d.urn for d in c.property_dependencies.get("bucket", []) if d.urn in by_urn]
+        if targets:
+            bucket = ", ".join(f"'{by_urn[u].name}'" for u in targets)
+        else:
+            name = get(c.props, "bucket")
+            targets = [b.urn for b in buckets if name and get(b.props, "bucket") == name]
+            bucket = _shown(name)
+        for urn in targets:
+            covered.setdefault(urn, []).append(c)
+        if problem := _s3_rule_problem(get(c.props, "rules"), "rules[0].applyServerSideEncryptionByDefault", cmk):
+            report(f"S3 encryption configuration '{c.name}' ({c.resource_type}) for bucket {bucket}: {problem}.", c.urn)
+    for b in buckets:
+        if b.urn in covered:
+            continue
+        what = f"S3 bucket '{b.name}' ({b.resource_type})"
+        inline = get(b.props, "serverSideEncryptionConfiguration.rule")
+        if inline is not None:  # the deprecated inline block still configures encryption
+            if problem := _s3_rule_problem(inline, "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault", cmk):
+                report(f"{what}: {problem}.", b.urn)
+            continue
+        need = "sseAlgorithm 'aws:kms' and a customer-managed kmsMasterKeyId" if cmk else "an explicit sseAlgorithm"
+        report(f"{what}: no aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration "
+               f"has its bucket property referring to it; one with {need} is required.", b.urn)
+
+
+# ------------------------------------------------------------------ GCS and Azure Storage
+
+
+def _check_storage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == GCS_BUCKET:
+        _gcp_cmk(args, report, "Storage bucket", "encryption.defaultKmsKeyName")
+        return
+    what, props = _what(args, "Storage account"), args.props
+    infra = get(props, "encryption.requireInfrastructureEncryption")
+    if not _on(infra):
+        report(f"{what}: encryption.requireInfrastructureEncryption is {_shown(infra)}; true is required "
+               "(a second layer of platform encryption at rest).")
+    for service in ("blob", "file", "queue", "table"):
+        enabled = get(props, f"encryption.services.{service}.enabled")
+        if enabled is not None and not _on(enabled):
+            report(f"{what}: encryption.services.{service}.enabled is {_shown(enabled)}; it must not be switched off.")
+    if require_cmk(args):
+        source = get(props, "encryption.keySource")
+        if not isinstance(source, str) or source.lower() != "microsoft.keyvault":
+            report(f"{what}: encryption.keySource is {_shown(source)}; {_cmk_reason()}: "
+                   "'Microsoft.Keyvault' with encryption.keyVaultProperties.")
+        elif not _key_vault_uri(get(props, "encryption.keyVaultProperties")):
+            report(f"{what}: encryption.keyVaultProperties is {_shown(get(props, 'encryption.keyVaultProperties'))}; "
+                   "keyName and keyVaultUri of the customer-managed key are required.")
+
+
+# ------------------------------------------------------------------ key rotation
+
+
+def _gcp_seconds(value: Any) -> float | None:
+    match = _GCP_DURATION.match(value) if isinstance(value, str) else None
+    return float(match.group(1)) if match else None
+
+
+def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, typ = args.props, args.resource_type
+    if typ == KMS_KEY:
+        spec = get(props, "customerMasterKeySpec", "SYMMETRIC_DEFAULT")
+        usage = get(props, "keyUsage", "ENCRYPT_DECRYPT")
+        if spec != "SYMMETRIC_DEFAULT" or usage != "ENCRYPT_DECRYPT" or get(props, "customKeyStoreId") or get(props, "xksKeyId"):
+            return  # AWS rotates only symmetric encryption keys with KMS-generated material
+        enabled = get(props, "enableKeyRotation")
+        if not _on(enabled):
+            report(f"{_what(args, 'KMS key')}: enableKeyRotation is {_shown(enabled)}; true is required for a symmetric key.")
+    elif typ == CRYPTO_KEY:
+        if get(props, "purpose", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+            return  # automatic rotation exists only for symmetric encryption keys
+        limit = int(config(args, MAX_ROTATION_DAYS, 90))
+        period = get(props, "rotationPeriod")
+        seconds = _gcp_seconds(period)
+        if seconds is None:
+            report(f"{_what(args, 'Crypto key')}: rotationPeriod is {_shown(period)}; a period of at most "
+                   f"{limit} days is required, e.g. '{limit * _DAY}s'.")
+        elif seconds > limit * _DAY:
+            report(f"{_what(args, 'Crypto key')}: rotationPeriod is {period!r} ({seconds / _DAY:g} days); "
+                   f"at most {limit} days ('{limit * _DAY}s') is required.")
+    elif typ == KEY_VAULT_KEY:
+        actions = as_list(get(props, "properties.rotationPolicy.lifetimeActions"))
+        rotate = [a for a in actions if str(get(a, "action.type", "")).lower() == "rotate"
+                  and (get(a, "trigger.timeAfterCreate") or get(a, "trigger.timeBeforeExpiry"))]
+        if not rotate:
+            kinds = [get(a, "action.type") for a in actions]
+            report(f"{_what(args, 'Key Vault key')}: properties.rotationPolicy.lifetimeActions is "
+                   f"{kinds if actions else 'not set'}; a 'rotate' action with trigger.timeAfterCreate "
+                   "(e.g. 'P90D') is required.")
+
+
+# ------------------------------------------------------------------ Key Vault recoverability
+
+
+def _check_vaults(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    what = _what(args, "Key vault")
+    soft = get(args.props, "properties.enableSoftDelete")
+    if soft is not None and not _on(soft):
+        report(f"{what}: properties.enableSoftDelete is {_shown(soft)}; soft delete must stay on (true or unset).")
+    purge = get(args.props, "properties.enablePurgeProtection")
+    if not _on(purge):
+        report(f"{what}: properties.enablePurgeProtection is {_shown(purge)}; true is required so deleted keys "
+               "cannot be purged before the retention period ends.")
+
+
+# ------------------------------------------------------------------ the policies
+
+POLICIES = [
+    resource_policy(
+        "tables-encrypted",
+        "Tables and document databases are encrypted at rest with a customer-managed key (DynamoDB, Firestore, Cosmos DB).",
+        [DYNAMODB_TABLE, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
+        _check_tables,
+        remediation="DynamoDB: serverSideEncryption {enabled: true, kmsKeyArn: <key ARN>}; Firestore: cmekConfig.kmsKeyName; "
+                    "Cosmos DB: keyVaultKeyUri (with an identity that can use the key).",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "queues-encrypted",
+        "Queues, topics and messaging namespaces are encrypted at rest with a customer-managed key (SQS, SNS, Pub/Sub, Service Bus).",
+        [SQS_QUEUE, SNS_TOPIC, PUBSUB_TOPIC, SERVICEBUS_NAMESPACE],
+        _check_queues,
+        remediation="SQS/SNS: kmsMasterKeyId = a customer-managed key ARN (not alias/aws/*); Pub/Sub: kmsKeyName; "
+                    "Service Bus: sku Premium and encryption {keySource: 'Microsoft.KeyVault', keyVaultProperties: [{keyName, keyVaultUri}]}.",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "workflows-encrypted",
+        "Workflow definitions and execution data are encrypted with a customer-managed key (Step Functions, GCP Workflows).",
+        [STATE_MACHINE, GCP_WORKFLOW],
+        _check_workflows,
+        remediation="Step Functions: encryptionConfiguration {type: 'CUSTOMER_MANAGED_KMS_KEY', kmsKeyId: <key ARN>}; "
+                    "Workflows: cryptoKeyName.",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "functions-encrypted",
+        "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions).",
+        [LAMBDA_FUNCTION, CLOUD_FUNCTION],
+        _check_functions,
+        remediation="Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
+                    "Cloud Functions: kmsKeyName.",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "logs-encrypted",
+        "CloudWatch log groups are encrypted with a customer-managed key.",
+        [LOG_GROUP],
+        _check_logs,
+        remediation="Set kmsKeyId to a key ARN whose policy lets logs.REGION.amazonaws.com use it for this log group.",
+        severity=Severity.MEDIUM,
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "secrets-encrypted",
+        "Secrets are encrypted with a customer-managed key (Secrets Manager, Secret Manager on every replica).",
+        [AWS_SECRET, GCP_SECRET, GCP_REGIONAL_SECRET],
+        _check_secrets,
+        remediation="Secrets Manager: kmsKeyId = a customer-managed key ARN; Secret Manager: "
+                    "replication.auto.customerManagedEncryption.kmsKeyName or customerManagedEncryption on every userManaged replica.",
+        config=CMK_PROPERTY,
+    ),
+    stack_policy(
+        "s3-buckets-encrypted",
+        "Every S3 bucket has a server-side encryption configuration (a separate resource in pulumi-aws 7) using SSE-KMS with a customer-managed key.",
+        [*S3_BUCKETS, *S3_ENCRYPTION],
+        _check_s3,
+        remediation="Add an aws.s3.BucketServerSideEncryptionConfiguration with bucket=<bucket>.id and rules "
+                    "[{applyServerSideEncryptionByDefault: {sseAlgorithm: 'aws:kms', kmsMasterKeyId: <key ARN>}, bucketKeyEnabled: true}].",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "storage-encrypted",
+        "Object storage is encrypted with a customer-managed key (GCS buckets; Azure Storage accounts, with infrastructure encryption).",
+        [GCS_BUCKET, STORAGE_ACCOUNT],
+        _check_storage,
+        remediation="GCS: encryption.defaultKmsKeyName; Azure Storage: encryption {keySource: 'Microsoft.Keyvault', "
+                    "keyVaultProperties: {keyName, keyVaultUri}, requireInfrastructureEncryption: true}.",
+        config=CMK_PROPERTY,
+    ),
+    resource_policy(
+        "key-rotation",
+        "Encryption keys rotate automatically (AWS KMS symmetric keys, GCP crypto keys at most every maxRotationDays, Azure Key Vault keys).",
+        [KMS_KEY, CRYPTO_KEY, KEY_VAULT_KEY],
+        _check_rotation,
+        remediation="AWS: enableKeyRotation true; GCP: rotationPeriod '7776000s' (90 days) or shorter; "
+                    "Azure: properties.rotationPolicy.lifetimeActions [{action: {type: 'rotate'}, trigger: {timeAfterCreate: 'P90D'}}].",
+        severity=Severity.MEDIUM,
+        config={MAX_ROTATION_DAYS: {"type": "integer", "minimum": 1, "default": 90,
+                                    "description": "GCP crypto keys: the longest rotationPeriod allowed, in days."}},
+    ),
+    resource_policy(
+        "key-vaults-recoverable",
+        "Azure Key Vaults keep soft delete on and enable purge protection, so a deleted key cannot make data unreadable for good.",
+        [KEY_VAULT],
+        _check_vaults,
+        remediation="Set properties.enablePurgeProtection true and leave properties.enableSoftDelete unset or true.",
+    ),
+]
