@@ -1,3 +1,856 @@
-"""identity policies."""
+"""Least privilege on AWS, GCP and Azure: every workload gets exactly the access it needs.
 
-POLICIES: list = []
+AWS: identity policies (role inline policies, role/user/group policies, managed policies) allow
+no wildcard actions, no NotAction/NotResource, `Resource: "*"` only for the actions that have no
+resource-level permissions (`UNSCOPED_ACTIONS`, configurable) and no ARNs with a wildcard
+partition, service, region or account; no AWS-managed admin/power-user/FullAccess attachments;
+Lambda permissions for AWS services carry a `sourceArn`; roles trust only service principals;
+one role per function. Deny statements never count: they take permissions away. KMS key
+policies are resource policies (`"*"` there means "this key") and are not read here.
+
+GCP: no primitive roles, no `allUsers`/`allAuthenticatedUsers` outside the declared public
+resources, project/folder/organization data roles only with an IAM condition, one dedicated
+non-default service account per function.
+
+Azure: no Owner/Contributor/User Access Administrator for workload identities, data-plane roles
+scoped to the resource, local (key) auth off on Cosmos DB, Service Bus and Storage, one managed
+identity per function app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from .common import (
+    as_list,
+    config,
+    document,
+    get,
+    resource_policy,
+    stack_policy,
+    statements,
+)
+
+Report = Callable[..., None]
+
+#: The only actions that may use `Resource: "*"`: they have no resource-level permissions.
+#: The AWS renderer imports this tuple, so the policy and the rendering can't drift apart.
+UNSCOPED_ACTIONS: tuple[str, ...] = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+UNSCOPED_ACTIONS_KEY = "unscopedActions"
+PUBLIC_RESOURCES_KEY = "publicResources"
+DATA_ROLES_KEY = "dataPlaneRoleIds"
+
+
+def _label(args: ResourceValidationArgs) -> str:
+    return f'{args.resource_type} "{args.name}"'
+
+
+def _plain(value: Any) -> Any:
+    """Proxied props as plain JSON-able values, for messages."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(value[k]) for k in value}
+    if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and hasattr(value, "__getitem__")
+                                            and not isinstance(value, (str, bytes))):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _quote(values: Iterable[Any]) -> str:
+    return ", ".join(json.dumps(_plain(v), default=str) for v in values)
+
+
+# =================================================================================== AWS
+
+AWS_ROLE = "aws:iam/role:Role"
+AWS_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+AWS_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+AWS_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+AWS_POLICY = "aws:iam/policy:Policy"
+AWS_IDENTITY_DOCUMENT_TYPES = (AWS_ROLE, AWS_ROLE_POLICY, AWS_USER_POLICY, AWS_GROUP_POLICY, AWS_POLICY)
+AWS_LAMBDA_FUNCTION = "aws:lambda/function:Function"
+AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+#: Attachment resources and the property holding the managed policy ARN(s).
+AWS_ATTACHMENTS = {
+    AWS_ROLE: "managedPolicyArns",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": "policyArns",
+}
+
+_AWS_MANAGED_ARN = re.compile(r"^arn:aws(?:-[a-z-]+)?:iam::aws:policy/(?:.*/)?(?P<name>[^/]+)$")
+_WILDCARD = re.compile(r"[*?]")
+#: Services whose ARN resource part starts with a resource type: `table/*` means every table.
+_TYPED_RESOURCES = {
+    "dynamodb": ("table",),
+    "lambda": ("function", "layer", "event-source-mapping"),
+    "logs": ("log-group",),
+    "states": ("stateMachine", "execution", "activity"),
+    "secretsmanager": ("secret",),
+    "kms": ("key", "alias"),
+    "events": ("rule", "event-bus"),
+    "iam": ("role", "user", "group", "policy"),
+    "ssm": ("parameter",),
+    "ecr": ("repository",),
+    "apigateway": ("restapis", "apis"),
+}
+
+
+def _identity_documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
+    """(where, document) for the permission documents of an IAM resource (not trust policies)."""
+    if args.resource_type == AWS_ROLE:
+        out = []
+        for i, inline in enumerate(as_list(args.props.get("inlinePolicies"))):
+            if isinstance(inline, Mapping):
+                name = inline.get("name")
+                where = f"inlinePolicies[{i}]" + (f' ("{name}")' if name else "") + ".policy"
+                out.append((where, inline.get("policy")))
+        return out
+    return [("policy", args.props.get("policy"))]
+
+
+def _allows(statement: Mapping[str, Any]) -> bool:
+    """Anything but an explicit Deny grants (or is meant to grant) permissions."""
+    return statement.get("Effect") != "Deny"
+
+
+def _where(where: str, index: int, statement: Mapping[str, Any]) -> str:
+    sid = statement.get("Sid")
+    return f"{where} statement {index}" + (f' (Sid "{sid}")' if sid else "")
+
+
+def _check_wildcard_actions(args: ResourceValidationArgs, report: Report) -> None:
+    documents = _identity_documents(args)
+    if args.resource_type == AWS_ROLE:
+        documents.append(("assumeRolePolicy", args.props.get("assumeRolePolicy")))
+    for where, doc in documents:
+        for i, s in enumerate(statements(doc)):
+            if not _allows(s):
+                continue
+            if "NotAction" in s:
+                report(f"{_label(args)}: {_where(where, i, s)} is an Allow with NotAction {_quote(s['NotAction'])}, "
+                       "which grants every other action, including ones AWS adds later; "
+                       "required: an explicit Action list.")
+            wild = [a for a in s.get("Action", []) if _WILDCARD.search(str(a))]
+            if wild:
+                report(f"{_label(args)}: {_where(where, i, s)} allows wildcard action(s) {_quote(wild)}; "
+                       "required: the exact actions the workload calls (no '*' in an Allow).")
+
+
+def _arn_problem(arn: str) -> str | None:
+    """Why an ARN in an Allow is too wide, or None."""
+    if arn == "*" or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return "is not a complete ARN but contains a wildcard" if _WILDCARD.search(arn) else None
+    _, partition, service, region, account, resource = parts
+    fields = [name for name, value in (("partition", partition), ("service", service), ("region", region),
+                                       ("account", account)) if _WILDCARD.search(value)]
+    if fields:
+        return f"has a wildcard in its {'/'.join(fields)} field{'s' if len(fields) > 1 else ''}"
+    if re.fullmatch(r"[*?]+", resource):
+        return "matches every resource of the service in the account"
+    for kind in _TYPED_RESOURCES.get(service, ()):
+        if re.fullmatch(rf"{re.escape(kind)}[/:][*?]+", resource):
+            return f"matches every {kind} in the account"
+    return None
+
+
+def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
+    unscoped = [str(a) for a in config(args, UNSCOPED_ACTIONS_KEY, list(UNSCOPED_ACTIONS))]
+    allowed = {a.lower() for a in unscoped}
+    for where, doc in _identity_documents(args):
+        for i, s in enumerate(statements(doc)):
+            if not _allows(s):
+                continue
+            at = f"{_label(args)}: {_where(where, i, s)}"
+            if "NotResource" in s:
+                report(f"{at} is an Allow with NotResource {_quote(s['NotResource'])}, which grants every other "
+                       "resource; required: an explicit Resource list.")
+            resources = [str(r) for r in s.get("Resource", [])]
+            if "*" in resources:
+                if "NotAction" in s:
+                    report(f'{at} allows NotAction {_quote(s["NotAction"])} on Resource "*"; required: explicit '
+                           'actions, and Resource "*" only for actions without resource-level permissions.')
+                scoped = [a for a in s.get("Action", []) if str(a).lower() not in allowed]
+                if scoped:
+                    report(f'{at} allows {_quote(scoped)} on Resource "*"; required: the ARNs of the resources '
+                           f'these actions use (Resource "*" is allowed only for {", ".join(unscoped) or "no action"}).')
+            for arn in resources:
+                problem = _arn_problem(arn)
+                if problem:
+                    report(f"{at} allows Resource {json.dumps(arn)}, which {problem}; required: the concrete "
+                           "partition, service, region and account, and the resource's own name (a trailing "
+                           "'/*' or ':*' after it is fine).")
+
+
+def _check_managed_policies(args: ResourceValidationArgs, report: Report) -> None:
+    prop = AWS_ATTACHMENTS[args.resource_type]
+    for arn in as_list(args.props.get(prop)):
+        m = _AWS_MANAGED_ARN.match(str(arn))
+        if not m:
+            continue
+        name = m.group("name")
+        if name.startswith("AdministratorAccess") or name == "PowerUserAccess" or "FullAccess" in name:
+            report(f"{_label(args)}: {prop} attaches the AWS-managed policy {json.dumps(str(arn))}, which grants "
+                   "every action of one or more services on every resource; required: an inline or customer-managed "
+                   "policy listing the exact actions on the workload's own resources.")
+
+
+_SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.(?:amazonaws\.com(?:\.cn)?|amazon\.com)$")
+
+
+def _check_lambda_permission(args: ResourceValidationArgs, report: Report) -> None:
+    principal = str(args.props.get("principal") or "")
+    action = str(args.props.get("action") or "")
+    if action.lower() == "lambda:invokefunctionurl":
+        return  # function URL access is the exposure policies' business (auth type NONE/AWS_IAM)
+    source_arn = args.props.get("sourceArn")
+    if _SERVICE_PRINCIPAL.match(principal):
+        if not source_arn:
+            report(f"{_label(args)}: principal {json.dumps(principal)} may invoke the function with no sourceArn, so "
+                   "any resource of that service in any account can call it (confused deputy); required: sourceArn "
+                   "set to the one API, topic, bucket, queue or rule that invokes it.")
+    elif principal == "*" and not source_arn and not args.props.get("principalOrgId"):
+        report(f'{_label(args)}: principal "*" lets anyone invoke the function; required: a service principal '
+               "with sourceArn, or a specific account.")
+    if source_arn:
+        problem = _arn_problem(str(source_arn))
+        if problem:
+            report(f"{_label(args)}: sourceArn {json.dumps(str(source_arn))} {problem}; required: the ARN of the one "
+                   "resource that invokes the function.")
+
+
+def _principal_problem(statement: Mapping[str, Any]) -> str | None:
+    if "NotPrincipal" in statement:
+        return f"uses NotPrincipal {_quote([statement['NotPrincipal']])}, trusting everyone else"
+    principal = statement.get("Principal")
+    if principal is None:
+        return "has no Principal"
+    if not isinstance(principal, Mapping):
+        return f"trusts Principal {json.dumps(str(principal))}"
+    others = [k for k in principal if k != "Service"]
+    if others:
+        return f"trusts {json.dumps({k: _plain(principal[k]) for k in others})}"
+    services = [str(s) for s in as_list(principal.get("Service"))]
+    if not services:
+        return "has an empty Service principal"
+    wild = [s for s in services if _WILDCARD.search(s)]
+    if wild:
+        return f"trusts wildcard service principal(s) {_quote(wild)}"
+    return None
+
+
+def _check_trust(args: ResourceValidationArgs, report: Report) -> None:
+    for i, s in enumerate(statements(args.props.get("assumeRolePolicy"))):
+        if not _allows(s):
+            continue
+        problem = _principal_problem(s)
+        if problem:
+            report(f"{_label(args)}: {_where('assumeRolePolicy', i, s)} {problem}; required: Principal "
+                   '{"Service": "<service>.amazonaws.com"} only (no AWS account, "*" or Federated principals).')
+
+
+# ------------------------------------------------------------------ stack: one identity per workload
+
+
+def _union_groups(items: list[tuple[Any, set[str]]]) -> list[list[Any]]:
+    """Items that share any key, transitively; only groups of two or more."""
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, (_, keys) in enumerate(items):
+        for key in keys:
+            if key in owner:
+                parent[find(i)] = find(owner[key])
+            else:
+                owner[key] = i
+    groups: dict[int, list[Any]] = {}
+    for i, (item, _) in enumerate(items):
+        groups.setdefault(find(i), []).append(item)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _reference_keys(resource: Any, prop: str, dep_types: Iterable[str], read: Callable[[Any], Iterable[Any]]) -> set[str]:
+    """Identify what `prop` points at: its known value(s), and the resources it depends on.
+
+    During preview the value (a role ARN, an identity id) is usually unknown; the property
+    dependency still names the resource it comes from (when there is exactly one). Only when
+    neither is available does the UnknownValueError propagate (the engine then skips the
+    policy with a note).
+    """
+    wanted = set(dep_types)
+    deps = {d.urn for d in (resource.property_dependencies or {}).get(prop, []) if d.resource_type in wanted}
+    # a value computed from several such resources doesn't say which one it is
+    keys = {f"urn:{urn}" for urn in deps} if len(deps) == 1 else set()
+    try:
+        values = [v for v in read(resource.props) if v]
+    except UnknownValueError:
+        if not keys:
+            raise
+        values = []
+    return keys | {f"value:{v}" for v in values}
+
+
+def _check_one_role_per_function(args: StackValidationArgs, report: Report) -> None:
+    functions = [r for r in args.resources if r.resource_type == AWS_LAMBDA_FUNCTION]
+    items = [(f, _reference_keys(f, "role", [AWS_ROLE], lambda p: [p.get("role")])) for f in functions]
+    for group in _union_groups([(f, keys) for f, keys in items if keys]):
+        role = next((f.props.get("role") for f in group if _known(lambda f=f: f.props.get("role"))), None)
+        shown = f" role {json.dumps(role)}" if role else " one role"
+        for f in group:
+            report(f'{AWS_LAMBDA_FUNCTION} "{f.name}": shares{shown} with {_others(f, group)}; every function then holds '
+                   "the union of their permissions; required: one role per function, with only that function's "
+                   "grants.", f.urn)
+
+
+def _others(item: Any, group: list[Any]) -> str:
+    others = [o.name for o in group if o is not item]
+    return ("function " if len(others) == 1 else "functions ") + ", ".join(f'"{n}"' for n in others)
+
+
+def _known(read: Callable[[], Any]) -> bool:
+    try:
+        return bool(read())
+    except UnknownValueError:
+        return False
+
+
+# =================================================================================== GCP
+
+#: Resource IAM stems per module in pulumi-gcp 10.2: each has <stem>Member, <stem>Binding and
+#: <stem>Policy resources (`gcp:pubsub/topicIAMMember:TopicIAMMember`, ...).
+_GCP_IAM_STEMS = {
+    "accesscontextmanager": "accessPolicyIam",
+    "apigateway": "apiConfigIam apiIam gatewayIam",
+    "apigee": "environmentIam",
+    "artifactregistry": "repositoryIam",
+    "beyondcorp": "securityGatewayApplicationIam securityGatewayIam",
+    "biglake": "hiveCatalogIam hiveDatabaseIam hiveTableIam icebergCatalogIam icebergNamespaceIam icebergTableIam",
+    "bigquery": "connectionIam datapolicyv2DataPolicyIam datasetIam iam routineIam",
+    "bigqueryanalyticshub": "dataExchangeIam listingIam",
+    "bigquerydatapolicy": "dataPolicyIam",
+    "bigtable": "instanceIam tableIam",
+    "billing": "accountIam",
+    "binaryauthorization": "attestorIam",
+    "certificateauthority": "caPoolIam certificateTemplateIam",
+    "cloudbuildv2": "connectionIAM",
+    "clouddeploy": "customTargetTypeIam deliveryPipelineIam targetIam",
+    "cloudfunctions": "functionIam",
+    "cloudfunctionsv2": "functionIam",
+    "cloudrun": "iam",
+    "cloudrunv2": "jobIam serviceIam workerPoolIam",
+    "cloudtasks": "queueIam",
+    "colab": "runtimeTemplateIam",
+    "compute": "backendBucketIam backendServiceIam diskIam firewallPolicyIam imageIam instanceIAM "
+               "instanceTemplateIam instantSnapshotIam machineImageIam networkFirewallPolicyIam "
+               "regionBackendBucketIam regionBackendServiceIam regionDiskIam regionInstantSnapshotIam "
+               "regionNetworkFirewallPolicyIam snapshotIam storagePoolIam subnetworkIAM",
+    "containeranalysis": "noteIam",
+    "datacatalog": "entryGroupIam policyTagIam tagTemplateIam taxonomyIam",
+    "dataform": "repositoryIam",
+    "dataplex": "aspectTypeIam assetIam dataProductIam datascanIam entryGroupIam entryTypeIam glossaryIam "
+                "lakeIam taskIam zoneIam",
+    "dataproc": "autoscalingPolicyIam clusterIAM jobIAM metastoreDatabaseIam metastoreFederationIam "
+                "metastoreServiceIam metastoreTableIam",
+    "discoveryengine": "searchEngineIam",
+    "dns": "dnsManagedZoneIam",
+    "endpoints": "consumersIam serviceIam",
+    "eventarc": "pipelineIam",
+    "folder": "iAM",
+    "gemini": "dataAnalyticsDataAgentIam repositoryGroupIam",
+    "gkebackup": "backupPlanIam restorePlanIam",
+    "gkehub": "featureIam membershipIam scopeIam",
+    "healthcare": "consentStoreIam datasetIam dicomStoreIam fhirStoreIam hl7StoreIam",
+    "iam": "workforcePoolIam workloadIdentityPoolIam",
+    "iap": "agentRegistryAgentIam agentRegistryEndpointIam agentRegistryIam agentRegistryMcpServerIam "
+           "appEngineServiceIam appEngineVersionIam locationWebIam tunnelDestGroupIam tunnelIam tunnelInstanceIAM "
+           "webBackendServiceIam webCloudRunServiceIam webForwardingRuleServiceIam webIam "
+           "webRegionBackendServiceIam webRegionForwardingRuleServiceIam webTypeAppEngingIam webTypeComputeIam",
+    "kms": "cryptoKeyIAM ekmConnectionIam keyRingIAM",
+    "logging": "logViewIam",
+    "networkconnectivity": "hubIam",
+    "networksecurity": "addressGroupIam",
+    "organizations": "iAM",
+    "projects": "iAM",
+    "pubsub": "schemaIam subscriptionIAM topicIAM",
+    "runtimeconfig": "configIam",
+    "secretmanager": "regionalSecretIam secretIam",
+    "securesourcemanager": "instanceIam repositoryIam",
+    "securitycenter": "instanceIam sourceIam v2OrganizationSourceIam",
+    "serviceaccount": "iAM",
+    "servicedirectory": "namespaceIam serviceIam",
+    "sourcerepo": "repositoryIam",
+    "spanner": "databaseIAM instanceIAM",
+    "storage": "bucketIAM managedFolderIam",
+    "tags": "tagKeyIam tagValueIam",
+    "vertex": "aiEndpointIam aiFeatureGroupIam aiFeatureOnlineStoreFeatureviewIam aiFeatureOnlineStoreIam "
+              "aiFeatureStoreEntityTypeIam aiFeatureStoreIam aiReasoningEngineIam",
+    "workbench": "instanceIam",
+    "workstations": "workstationConfigIam workstationIam",
+}
+
+
+def _gcp_iam_types(kinds: Iterable[str], modules: Iterable[str] | None = None) -> tuple[str, ...]:
+    wanted = set(modules) if modules is not None else None
+    out = []
+    for module, stems in _GCP_IAM_STEMS.items():
+        if wanted is not None and module not in wanted:
+            continue
+        for stem in stems.split():
+            for kind in kinds:
+                out.append(f"gcp:{module}/{stem}{kind}:{stem[0].upper()}{stem[1:]}{kind}")
+    return tuple(sorted(out))
+
+
+GCP_IAM_TYPES = _gcp_iam_types(("Member", "Binding", "Policy"))
+#: Grants on the whole project, folder or organization.
+GCP_HIERARCHY_IAM_TYPES = _gcp_iam_types(("Member", "Binding", "Policy"), ("projects", "folder", "organizations"))
+#: Legacy storage ACLs: the other way to make a bucket or object public.
+GCP_STORAGE_ACL_TYPES = (
+    "gcp:storage/bucketAccessControl:BucketAccessControl",
+    "gcp:storage/objectAccessControl:ObjectAccessControl",
+    "gcp:storage/defaultObjectAccessControl:DefaultObjectAccessControl",
+    "gcp:storage/bucketACL:BucketACL",
+    "gcp:storage/objectACL:ObjectACL",
+    "gcp:storage/defaultObjectACL:DefaultObjectACL",
+)
+GCP_FUNCTION_V2 = "gcp:cloudfunctionsv2/function:Function"
+GCP_FUNCTION_V1 = "gcp:cloudfunctions/function:Function"
+GCP_SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
+
+PRIMITIVE_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+PUBLIC_ACLS = ("publicRead", "publicReadWrite", "authenticatedRead")
+#: Roles on data services that, granted on the whole project, reach every such resource in it.
+GCP_DATA_ROLE_PREFIXES = (
+    "roles/datastore.", "roles/pubsub.", "roles/secretmanager.", "roles/storage.", "roles/workflows.",
+    "roles/cloudfunctions.", "roles/run.", "roles/cloudkms.",
+)
+_DEFAULT_SERVICE_ACCOUNT = re.compile(r"(?:-compute@developer|@appspot)\.gserviceaccount\.com$")
+
+
+def _bindings(args: ResourceValidationArgs) -> list[tuple[str, str, list[str], Any]]:
+    """(where, role, members, condition) for an IAM member, binding or policy resource."""
+    props = args.props
+    kind = args.resource_type.rsplit(":", 1)[-1]
+    if kind.endswith(("Member",)):
+        return [("", str(props.get("role") or ""), [str(props.get("member") or "")], props.get("condition"))]
+    if kind.endswith(("Binding",)):
+        return [("", str(props.get("role") or ""), [str(m) for m in as_list(props.get("members"))], props.get("condition"))]
+    out = []
+    for i, b in enumerate(as_list(document(props.get("policyData")).get("bindings"))):
+        if isinstance(b, Mapping):
+            out.append((f"policyData.bindings[{i}] ", str(b.get("role") or ""), [str(m) for m in as_list(b.get("members"))],
+                        b.get("condition")))
+    return out
+
+
+def _check_primitive_roles(args: ResourceValidationArgs, report: Report) -> None:
+    for where, role, members, _ in _bindings(args):
+        if role in PRIMITIVE_ROLES:
+            report(f"{_label(args)}: {where}role {json.dumps(role)} granted to {_quote(members)} is a primitive role "
+                   "covering nearly every service; required: a predefined or custom role with only the permissions "
+                   "the workload uses.")
+
+
+def _grant_targets(args: ResourceValidationArgs) -> set[str]:
+    """The IAM resource's logical name and the ids of what it grants on (topic, bucket, name, ...)."""
+    skip = {"member", "members", "role", "condition", "project", "location", "region", "policyData", "entity",
+            "roleEntities", "predefinedAcl", "defaultAcl", "deletionPolicy"}
+    out = {args.name}
+    for key in args.props:
+        if key in skip:
+            continue
+        value = args.props[key]
+        if isinstance(value, str) and value:
+            out |= {value, value.rstrip("/").rsplit("/", 1)[-1]}
+    return out
+
+
+def _check_public_members(args: ResourceValidationArgs, report: Report) -> None:
+    found: list[str] = []
+    if args.resource_type in GCP_STORAGE_ACL_TYPES:
+        props = args.props
+        entity = str(props.get("entity") or "")
+        if entity in PUBLIC_MEMBERS:
+            found.append(f"entity {json.dumps(entity)}")
+        for re_ in as_list(props.get("roleEntities")):
+            if str(re_).rsplit(":", 1)[-1] in PUBLIC_MEMBERS:
+                found.append(f"roleEntities {json.dumps(str(re_))}")
+        for key in ("predefinedAcl", "defaultAcl"):
+            if str(props.get(key) or "") in PUBLIC_ACLS:
+                found.append(f"{key} {json.dumps(str(props.get(key)))}")
+    else:
+        for where, role, members, _ in _bindings(args):
+            public = [m for m in members if m in PUBLIC_MEMBERS]
+            if public:
+                found.append(f"{where}role {json.dumps(role)} for {_quote(public)}")
+    if not found:
+        return
+    allowed = {str(n) for n in config(args, PUBLIC_RESOURCES_KEY, [])}
+    if allowed and allowed & _grant_targets(args):
+        return
+    report(f"{_label(args)}: grants {'; '.join(found)}, opening it to anyone on the internet; required: named "
+           f"members (service accounts, groups), unless the resource is listed in config {PUBLIC_RESOURCES_KEY} "
+           f"(now {sorted(allowed)}).")
+
+
+def _has_condition(condition: Any) -> bool:
+    return isinstance(condition, Mapping) and bool(condition.get("expression"))
+
+
+def _check_hierarchy_data_roles(args: ResourceValidationArgs, report: Report) -> None:
+    level = args.resource_type.split(":", 2)[1].split("/", 1)[0].rstrip("s") or "project"
+    for where, role, members, condition in _bindings(args):
+        if role.startswith(GCP_DATA_ROLE_PREFIXES) and not _has_condition(condition):
+            report(f"{_label(args)}: {where}role {json.dumps(role)} granted to {_quote(members)} on the whole "
+                   f"{level} with no condition reaches every such resource in it; required: the grant on the "
+                   "resource itself (topic, bucket, secret, ...), or a condition (e.g. on resource.name).")
+
+
+def _gcp_function_sa(props: Mapping[str, Any], resource_type: str) -> list[Any]:
+    if resource_type == GCP_FUNCTION_V1:
+        return [props.get("serviceAccountEmail")]
+    return [get(props, "serviceConfig.serviceAccountEmail")]
+
+
+def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> None:
+    functions = [r for r in args.resources if r.resource_type in (GCP_FUNCTION_V2, GCP_FUNCTION_V1)]
+    items = []
+    for f in functions:
+        prop = "serviceAccountEmail" if f.resource_type == GCP_FUNCTION_V1 else "serviceConfig"
+        shown = "serviceAccountEmail" if f.resource_type == GCP_FUNCTION_V1 else "serviceConfig.serviceAccountEmail"
+        keys = _reference_keys(f, prop, [GCP_SERVICE_ACCOUNT], lambda p, f=f: _gcp_function_sa(p, f.resource_type))
+        emails = [k[len("value:"):] for k in keys if k.startswith("value:")]
+        if not keys:
+            report(f'{f.resource_type} "{f.name}": {shown} is not set, so the function runs as the default '
+                   "service account (often Editor on the project); required: a dedicated service account per "
+                   "function.", f.urn)
+        for email in emails:
+            if _DEFAULT_SERVICE_ACCOUNT.search(email):
+                report(f'{f.resource_type} "{f.name}": {shown} is the default service account {json.dumps(email)}, '
+                       "shared by everything in the project; required: a dedicated service account per function.",
+                       f.urn)
+        items.append((f, {k for k in keys if not _DEFAULT_SERVICE_ACCOUNT.search(k)}))
+    for group in _union_groups([(f, k) for f, k in items if k]):
+        for f in group:
+            report(f'{f.resource_type} "{f.name}": shares its service account with {_others(f, group)}; each then holds '
+                   "the union of their grants; required: one service account per function.", f.urn)
+
+
+# =================================================================================== Azure
+
+AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+AZ_COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+AZ_SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
+AZ_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+AZ_WEB_APP = "azure-native:web:WebApp"
+AZ_USER_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+
+#: Built-in roles that control the whole scope or its access control.
+PRIVILEGED_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+}
+#: Built-in roles that read or write data (or hand out the keys to it): resource scope only.
+DATA_PLANE_ROLES = {
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+    "db58b8e5-c6ad-4a2a-8342-4190687cbf4a": "Storage Blob Delegator",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "8a0f0c08-91a1-4084-bc3d-661d67233fed": "Storage Queue Data Message Processor",
+    "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a": "Storage Queue Data Message Sender",
+    "19e7f393-937e-4f77-808e-94535e297925": "Storage Queue Data Reader",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "76199698-9eea-4c19-bc75-cec21354c6b6": "Storage Table Data Reader",
+    "0c867c2a-1d8c-454a-a3db-ab2ea1bdc8bb": "Storage File Data SMB Share Contributor",
+    "a7264617-510b-434b-a828-9731dc254ea7": "Storage File Data SMB Share Elevated Contributor",
+    "aba4ae5f-2193-4029-9191-0cb91df5e314": "Storage File Data SMB Share Reader",
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor (lists account keys)",
+    "81a9662b-bebf-436f-a333-f67b29880f12": "Storage Account Key Operator Service Role",
+    "c12c1c16-33a1-487b-954d-41c89c60f349": "Reader and Data Access (lists storage keys)",
+    "090c5cfd-751d-490a-894a-3ce6f1109419": "Azure Service Bus Data Owner",
+    "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
+    "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0": "Azure Service Bus Data Receiver",
+    "f526a384-b230-433a-b45c-95f59c4a2dec": "Azure Event Hubs Data Owner",
+    "2b629674-e913-4c01-ae53-ef4638d8f975": "Azure Event Hubs Data Sender",
+    "a638d3c7-ab3a-418d-83e6-5f17a39d4fde": "Azure Event Hubs Data Receiver",
+    "d5a91429-5739-47e2-a06b-3470a27159e7": "EventGrid Data Sender",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
+    "a4417e6f-fecd-4de8-b567-7b0420556985": "Key Vault Certificates Officer",
+    "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b": "App Configuration Data Owner",
+    "516239f1-63e1-4d78-a4de-a74fb236a071": "App Configuration Data Reader",
+    "5bd9cd88-fe45-4216-938b-f97437e15450": "DocumentDB Account Contributor (lists Cosmos DB keys)",
+    "fbdf93bf-df7d-467e-a4d2-9458aa1360c8": "Cosmos DB Account Reader Role (reads Cosmos DB read-only keys)",
+}
+_RESOURCE_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
+
+
+def _role_guid(role_definition_id: Any) -> str:
+    return str(role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _is_workload(props: Mapping[str, Any]) -> bool:
+    return props.get("principalType") in (None, "", "ServicePrincipal")
+
+
+def _check_privileged_roles(args: ResourceValidationArgs, report: Report) -> None:
+    props = args.props
+    guid = _role_guid(props.get("roleDefinitionId"))
+    if guid in PRIVILEGED_ROLES and _is_workload(props):
+        kind = props.get("principalType") or "unspecified (treated as a workload identity)"
+        report(f"{_label(args)}: roleDefinitionId {json.dumps(str(props.get('roleDefinitionId')))} is "
+               f"{PRIVILEGED_ROLES[guid]} for principal {json.dumps(str(props.get('principalId')))} "
+               f"(principalType {kind}) at scope {json.dumps(str(props.get('scope')))}; required: the data-plane "
+               "roles the workload uses (e.g. Azure Service Bus Data Sender, Key Vault Secrets User) on the resource.")
+
+
+def _scope_level(scope: str) -> str:
+    s = scope.rstrip("/")
+    if not s:
+        return "the tenant root"
+    if s.lower().startswith("/providers/microsoft.management/managementgroups/"):
+        return "a management group"
+    parts = s.split("/")
+    if len(parts) == 3 and parts[1].lower() == "subscriptions":
+        return "a subscription"
+    if len(parts) == 5 and parts[1].lower() == "subscriptions" and parts[3].lower() == "resourcegroups":
+        return "a resource group"
+    return "a scope above a single resource"
+
+
+def _check_data_role_scope(args: ResourceValidationArgs, report: Report) -> None:
+    props = args.props
+    roles = {_role_guid(r) for r in config(args, DATA_ROLES_KEY, sorted(DATA_PLANE_ROLES))}
+    guid = _role_guid(props.get("roleDefinitionId"))
+    if guid not in roles:
+        return
+    scope = str(props.get("scope") or "")
+    if _RESOURCE_SCOPE.match(scope):
+        return
+    name = DATA_PLANE_ROLES.get(guid, "a data-plane role")
+    report(f"{_label(args)}: {name} ({guid}) is assigned at scope {json.dumps(scope)}, {_scope_level(scope)}, so it "
+           "reaches every such resource there; required: scope set to the one resource (namespace, queue, vault, "
+           "storage account or container) the workload uses.")
+
+
+_LOCAL_AUTH = {
+    AZ_COSMOS_ACCOUNT: ("disableLocalAuth", True, "account keys and connection strings"),
+    AZ_SERVICEBUS_NAMESPACE: ("disableLocalAuth", True, "SAS keys and connection strings"),
+    AZ_STORAGE_ACCOUNT: ("allowSharedKeyAccess", False, "account keys, connection strings and account SAS"),
+}
+
+
+def _check_local_auth(args: ResourceValidationArgs, report: Report) -> None:
+    prop, required, what = _LOCAL_AUTH[args.resource_type]
+    value = args.props.get(prop)
+    if value is not required:
+        shown = "not set" if value is None else json.dumps(value)
+        report(f"{_label(args)}: {prop} is {shown}, so {what} still work alongside Entra ID; required: {prop} "
+               f"{json.dumps(required)} (managed identities with role assignments only).")
+
+
+def _is_function_app(props: Mapping[str, Any]) -> bool:
+    return "functionapp" in str(props.get("kind") or "").lower()
+
+
+def _user_identities(props: Mapping[str, Any]) -> list[str]:
+    ids = get(props, "identity.userAssignedIdentities")
+    if isinstance(ids, Mapping):  # outputs (and ARM) key them by resource id
+        return [str(k).lower() for k in ids]
+    return [str(i).lower() for i in as_list(ids)]
+
+
+def _check_one_identity_per_function_app(args: StackValidationArgs, report: Report) -> None:
+    apps = [r for r in args.resources if r.resource_type == AZ_WEB_APP and _is_function_app(r.props)]
+    items = []
+    for app in apps:
+        kind = str(get(app.props, "identity.type") or "")
+        keys = _reference_keys(app, "identity", [AZ_USER_IDENTITY], _user_identities)
+        if "UserAssigned" not in kind and "SystemAssigned" not in kind:
+            report(f'{AZ_WEB_APP} "{app.name}": identity.type is {json.dumps(kind) if kind else "not set"}, so the '
+                   "function app can only reach other services with keys or connection strings; required: its own "
+                   "user-assigned (or system-assigned) managed identity.", app.urn)
+        elif "UserAssigned" in kind and not keys:
+            report(f'{AZ_WEB_APP} "{app.name}": identity.type is {json.dumps(kind)} but '
+                   "identity.userAssignedIdentities is empty; required: the function app's own user-assigned "
+                   "identity.", app.urn)
+        if "UserAssigned" in kind:
+            items.append((app, keys))
+    for group in _union_groups([(a, k) for a, k in items if k]):
+        for app in group:
+            others = _others(app, group).replace("function", "function app")
+            report(f'{AZ_WEB_APP} "{app.name}": shares a user-assigned identity with {others}; each then '
+                   "holds the union of their role assignments; required: one identity per function app.", app.urn)
+
+
+# =================================================================================== policies
+
+POLICIES = [
+    resource_policy(
+        "aws-iam-no-wildcard-actions",
+        "AWS IAM policies allow no wildcard actions ('*', 'sqs:*', 's3:Get*') and no NotAction in an Allow.",
+        [*AWS_IDENTITY_DOCUMENT_TYPES],
+        _check_wildcard_actions,
+        remediation="list the exact actions per statement (e.g. sqs:SendMessage, dynamodb:GetItem).",
+        severity=Severity.CRITICAL,
+    ),
+    resource_policy(
+        "aws-iam-scoped-resources",
+        'AWS IAM Allow statements name concrete resources: Resource "*" only for actions without resource-level '
+        "permissions, no NotResource, no wildcard partition/service/region/account in ARNs.",
+        [*AWS_IDENTITY_DOCUMENT_TYPES],
+        _check_resource_scope,
+        remediation='scope each statement to the ARNs it needs (e.g. arn:aws:sqs:eu-west-1:123456789012:orders); '
+                    'keep Resource "*" for the actions in config unscopedActions.',
+        severity=Severity.HIGH,
+        config={UNSCOPED_ACTIONS_KEY: {
+            "type": "array", "items": {"type": "string"}, "default": list(UNSCOPED_ACTIONS),
+            "description": 'Actions allowed on Resource "*": those without resource-level permissions.'}},
+    ),
+    resource_policy(
+        "aws-iam-no-broad-managed-policies",
+        "No AWS-managed AdministratorAccess, PowerUserAccess or *FullAccess policy is attached to a role, user or group.",
+        [*AWS_ATTACHMENTS],
+        _check_managed_policies,
+        remediation="replace the managed policy with an inline policy granting the exact actions on the workload's resources.",
+        severity=Severity.CRITICAL,
+    ),
+    resource_policy(
+        "aws-lambda-permission-source-arn",
+        "Lambda permissions granted to an AWS service name the invoking resource with sourceArn.",
+        [AWS_LAMBDA_PERMISSION],
+        _check_lambda_permission,
+        remediation="set sourceArn to the invoking API route, topic, bucket, queue or rule ARN.",
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "aws-iam-service-principal-trust",
+        "AWS IAM roles are assumable only by service principals (no account, '*', or federated principals).",
+        [AWS_ROLE],
+        _check_trust,
+        remediation='set assumeRolePolicy to Allow sts:AssumeRole for Principal {"Service": "lambda.amazonaws.com"} '
+                    "(or the one service that uses the role).",
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "aws-one-role-per-function",
+        "Every Lambda function has its own IAM role, not shared with another function.",
+        [AWS_LAMBDA_FUNCTION, AWS_ROLE],
+        _check_one_role_per_function,
+        remediation="create one role per function with only that function's grants.",
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "gcp-iam-no-primitive-roles",
+        "GCP IAM grants no primitive role (roles/owner, roles/editor, roles/viewer) on any resource.",
+        GCP_IAM_TYPES,
+        _check_primitive_roles,
+        remediation="grant a predefined role scoped to the need (e.g. roles/pubsub.publisher on the topic).",
+        severity=Severity.CRITICAL,
+    ),
+    resource_policy(
+        "gcp-iam-no-public-members",
+        "GCP IAM and storage ACLs grant nothing to allUsers/allAuthenticatedUsers except on declared public resources.",
+        [*GCP_IAM_TYPES, *GCP_STORAGE_ACL_TYPES],
+        _check_public_members,
+        remediation="grant the role to the calling service account instead, or declare the resource in config publicResources.",
+        severity=Severity.CRITICAL,
+        config={PUBLIC_RESOURCES_KEY: {
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "IAM resource names, or names/ids of the resources they grant on, that may be public "
+                           "(the declared public entry point)."}},
+    ),
+    resource_policy(
+        "gcp-iam-project-data-roles-conditional",
+        "GCP data roles (Firestore, Pub/Sub, Secret Manager, Storage, Workflows, Functions, Run, KMS) granted on a "
+        "project, folder or organization carry an IAM condition.",
+        GCP_HIERARCHY_IAM_TYPES,
+        _check_hierarchy_data_roles,
+        remediation="grant the role on the resource (topic, bucket, secret, key) or add a condition on resource.name.",
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "gcp-one-service-account-per-function",
+        "Every GCP Cloud Function runs as its own non-default service account.",
+        [GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_SERVICE_ACCOUNT],
+        _check_gcp_function_accounts,
+        remediation="create a gcp.serviceaccount.Account per function and set serviceConfig.serviceAccountEmail to it.",
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-no-privileged-workload-roles",
+        "Azure workload identities (service principals) hold no Owner, Contributor, User Access Administrator or "
+        "RBAC Administrator role.",
+        [AZ_ROLE_ASSIGNMENT],
+        _check_privileged_roles,
+        remediation="assign the specific data-plane role on the specific resource instead.",
+        severity=Severity.CRITICAL,
+    ),
+    resource_policy(
+        "azure-data-roles-resource-scope",
+        "Azure data-plane role assignments are scoped to a resource, not a subscription, resource group or management group.",
+        [AZ_ROLE_ASSIGNMENT],
+        _check_data_role_scope,
+        remediation="set scope to the resource id (e.g. the Service Bus queue or Key Vault), not its resource group.",
+        severity=Severity.HIGH,
+        config={DATA_ROLES_KEY: {
+            "type": "array", "items": {"type": "string"}, "default": sorted(DATA_PLANE_ROLES),
+            "description": "Role definition GUIDs that must be assigned at resource scope."}},
+    ),
+    resource_policy(
+        "azure-local-auth-disabled",
+        "Cosmos DB accounts and Service Bus namespaces disable local (key) auth; Storage accounts disable shared-key access.",
+        [*_LOCAL_AUTH],
+        _check_local_auth,
+        remediation="set disableLocalAuth true (Cosmos DB, Service Bus) / allowSharedKeyAccess false (Storage) and use "
+                    "managed identities with role assignments.",
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "azure-one-identity-per-function-app",
+        "Every Azure function app has its own managed identity, not shared with another function app.",
+        [AZ_WEB_APP, AZ_USER_IDENTITY],
+        _check_one_identity_per_function_app,
+        remediation="create one managedidentity.UserAssignedIdentity per function app (or use its system-assigned identity).",
+        severity=Severity.HIGH,
+    ),
+]
