@@ -6,21 +6,11 @@ from typing import Any, Sequence
 
 import pulumi
 
-#: The only actions that may use Resource "*": they have no resource-level permissions.
-NO_RESOURCE_LEVEL_ACTIONS = (
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-)
+from policy.identity import UNSCOPED_ACTIONS
+
+#: The only actions that may use Resource "*": they have no resource-level permissions. The
+#: policy pack's allow-list is the one source, so renderer and guardrail cannot drift apart.
+NO_RESOURCE_LEVEL_ACTIONS = UNSCOPED_ACTIONS
 
 
 def statement(
