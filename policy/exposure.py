@@ -1,3 +1,542 @@
-"""exposure policies."""
+"""Exposure: nothing is reachable without authentication unless declared public, nothing is world-readable.
 
-POLICIES: list = []
+Lambda function URLs always use IAM auth; API routes (API Gateway HTTP and REST APIs, GCP API
+Gateway OpenAPI configs, Azure API Management operations) are authenticated unless their
+"METHOD /path" is in `publicRoutes`; GCS buckets enforce public access prevention; Azure
+Storage accounts forbid anonymous blob access; CORS `*` is refused in prod.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from .common import MANDATORY, as_list, config, get, is_prod, resource_policy, stack_policy
+
+# AWS
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+HTTP_API = "aws:apigatewayv2/api:Api"
+HTTP_ROUTE = "aws:apigatewayv2/route:Route"
+HTTP_AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+REST_API = "aws:apigateway/restApi:RestApi"
+REST_RESOURCE = "aws:apigateway/resource:Resource"
+REST_METHOD = "aws:apigateway/method:Method"
+REST_AUTHORIZER = "aws:apigateway/authorizer:Authorizer"
+S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
+S3_CORS_V2 = "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2"
+# GCP
+GCP_API_CONFIG = "gcp:apigateway/apiConfig:ApiConfig"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+# Azure
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
+WEB_APP = "azure-native:web:WebApp"
+APIM_OPERATION = "azure-native:apimanagement:ApiOperation"
+APIM_OPERATION_POLICY = "azure-native:apimanagement:ApiOperationPolicy"
+APIM_API_POLICY = "azure-native:apimanagement:ApiPolicy"
+APIM_SERVICE_POLICY = "azure-native:apimanagement:Policy"
+
+PUBLIC_ROUTES = "publicRoutes"
+ALLOW_PREFLIGHT = "allowUnauthenticatedPreflight"
+ROUTE_CONFIG = {
+    PUBLIC_ROUTES: {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["GET /health"],
+        "description": 'Routes declared public, as "METHOD /path" (the path as the API declares it, e.g. '
+        '"GET /orders/{order_id}"; "$default" for an HTTP API default route). Every other route needs auth.',
+    },
+    ALLOW_PREFLIGHT: {
+        "type": "boolean",
+        "default": True,
+        "description": "OPTIONS routes may be unauthenticated: CORS preflight requests never carry credentials.",
+    },
+}
+OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _known(props: Any, key: str) -> Any:
+    """A value used only to correlate resources; None when absent or unknown during preview."""
+    try:
+        return get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def _deps(resource: Any, key: str) -> set[str]:
+    return {r.urn for r in (resource.property_dependencies or {}).get(key, [])}
+
+
+def _same(a: Any, a_key: str, b: Any, b_key: str | None = None) -> bool:
+    """Whether a.<a_key> and b.<b_key> name the same thing: a shared or direct dependency, or equal values."""
+    b_key = b_key or a_key
+    a_deps, b_deps = _deps(a, a_key), _deps(b, b_key)
+    if a_deps & b_deps or b.urn in a_deps or a.urn in b_deps:
+        return True
+    a_value, b_value = _known(a.props, a_key), _known(b.props, b_key)
+    return isinstance(a_value, str) and a_value == b_value
+
+
+def _refers(a: Any, key: str, b: Any, b_id_keys: Iterable[str] = ("id",)) -> bool:
+    """Whether a.<key> is b (depends on it, or equals one of b's id properties)."""
+    if b.urn in _deps(a, key):
+        return True
+    value = _known(a.props, key)
+    return isinstance(value, str) and any(value == _known(b.props, k) for k in b_id_keys)
+
+
+def _of(args: StackValidationArgs, *types: str) -> list[Any]:
+    return [r for r in args.resources if r.resource_type in types]
+
+
+def route_key(method: Any, path: Any) -> str:
+    """ "GET /orders/{id}" from any spelling: upper-case method, one leading slash, no trailing slash."""
+    path = "/" + str(path or "").split("?", 1)[0].strip().strip("/")
+    return f"{str(method or '').strip().upper()} {path}"
+
+
+def _normalize(key: str) -> str:
+    key = key.strip()
+    if " " not in key:
+        return key  # "$default", "$connect"
+    method, path = key.split(None, 1)
+    return route_key(method, path)
+
+
+def _public(args: Any) -> set[str]:
+    return {_normalize(k) for k in as_list(config(args, PUBLIC_ROUTES, ["GET /health"])) if isinstance(k, str)}
+
+
+def _exempt(args: Any, key: str) -> bool:
+    """A declared public route, or a CORS preflight when those are allowed."""
+    if _normalize(key) in _public(args):
+        return True
+    return bool(config(args, ALLOW_PREFLIGHT, True)) and key.upper().startswith("OPTIONS ")
+
+
+# ------------------------------------------------------------------ Lambda function URLs
+
+
+def _function_url_auth(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    auth = get(args.props, "authorizationType")
+    if auth != "AWS_IAM":
+        shown = "not set" if auth is None else repr(auth)
+        report(f"Lambda function URL {args.name}: authorizationType is {shown}; required: 'AWS_IAM' (never 'NONE').")
+
+
+# ------------------------------------------------------------------ API routes
+
+
+def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
+    routes = _of(args, HTTP_ROUTE)
+    apis = _of(args, HTTP_API)
+    authorizers = _of(args, HTTP_AUTHORIZER)
+    for route in routes:
+        key = get(route.props, "routeKey") or ""
+        auth = get(route.props, "authorizationType") or "NONE"
+        if auth != "NONE":
+            continue
+        api = next((a for a in apis if _refers(route, "apiId", a)), None)
+        if api is not None and str(_known(api.props, "protocolType") or "").upper() == "WEBSOCKET" and key != "$connect":
+            continue  # WebSocket APIs authorize on $connect only
+        if _exempt(args, key):
+            continue
+        if not prod:
+            # dev may run without apiAuth: only an API that has auth elsewhere must not leave a route open
+            has_auth = any(_same(route, "apiId", a) for a in authorizers) or any(
+                _same(route, "apiId", r) and (_known(r.props, "authorizationType") or "NONE") != "NONE" for r in routes
+            )
+            if not has_auth:
+                continue
+        report(
+            f"API Gateway route {route.name}: authorizationType is {auth!r} on routeKey {key!r}, which is not in "
+            f"publicRoutes; required: 'JWT', 'CUSTOM' or 'AWS_IAM' with an authorizerId, or declare {key!r} public.",
+            route.urn,
+        )
+
+
+def _rest_path(args: StackValidationArgs, method: Any) -> str | None:
+    """The full path of a REST method's resource, following parentId up to the API root."""
+    resources = _of(args, REST_RESOURCE)
+    rest_apis = _of(args, REST_API)
+    node, key, parts = method, "resourceId", []
+    for _ in range(32):
+        if any(_refers(node, key, api, ("rootResourceId",)) for api in rest_apis):
+            return "/" + "/".join(reversed(parts))
+        parent = next((r for r in resources if _refers(node, key, r)), None)
+        if parent is None:
+            return None
+        full = _known(parent.props, "path")
+        if isinstance(full, str) and full.startswith("/"):
+            return "/" + "/".join([full.strip("/"), *reversed(parts)]).strip("/")
+        part = _known(parent.props, "pathPart")
+        if not isinstance(part, str):
+            return None
+        parts.append(part)
+        node, key = parent, "parentId"
+    return None
+
+
+def _check_rest_methods(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
+    methods = _of(args, REST_METHOD)
+    authorizers = _of(args, REST_AUTHORIZER)
+    for method in methods:
+        auth = get(method.props, "authorization") or "NONE"
+        if auth != "NONE":
+            continue
+        http_method = get(method.props, "httpMethod") or "?"
+        path = _rest_path(args, method)
+        key = route_key(http_method, path) if path is not None else f"{str(http_method).upper()} <unresolved resource>"
+        if path is not None and _exempt(args, key):
+            continue
+        if path is None and str(http_method).upper() == "OPTIONS" and config(args, ALLOW_PREFLIGHT, True):
+            continue
+        if not prod:
+            has_auth = any(_same(method, "restApi", a) for a in authorizers) or any(
+                _same(method, "restApi", m) and (_known(m.props, "authorization") or "NONE") != "NONE" for m in methods
+            )
+            if not has_auth:
+                continue
+        report(
+            f"API Gateway REST method {method.name}: authorization is {auth!r} on {key!r}, which is not in publicRoutes; "
+            "required: 'CUSTOM', 'COGNITO_USER_POOLS' or 'AWS_IAM', or declare the route public.",
+            method.urn,
+        )
+
+
+def _decode_openapi(contents: Any) -> Any:
+    text = contents
+    if isinstance(contents, str):
+        try:
+            text = base64.b64decode(contents, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            text = contents  # not base64: read it as the document itself
+    if not isinstance(text, str):
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return None
+
+
+def _requires_auth(security: Any) -> bool:
+    """An OpenAPI security requirement list with at least one scheme and no anonymous `{}` alternative."""
+    requirements = as_list(security)
+    return bool(requirements) and all(isinstance(r, Mapping) and len(r) > 0 for r in requirements)
+
+
+def openapi_open_operations(doc: Mapping[str, Any]) -> list[str]:
+    """ "METHOD /path" of every operation that can be called without credentials."""
+    top = doc.get("security")
+    out = []
+    for path, item in (doc.get("paths") or {}).items():
+        if not isinstance(item, Mapping):
+            continue
+        for method, operation in item.items():
+            if str(method).lower() not in OPENAPI_METHODS or not isinstance(operation, Mapping):
+                continue
+            security = operation.get("security", top)
+            if not _requires_auth(security):
+                out.append(route_key(method, path))
+    return out
+
+
+def _openapi_has_auth(doc: Mapping[str, Any]) -> bool:
+    schemes = doc.get("securityDefinitions") or get(doc, "components.securitySchemes")
+    return bool(schemes) or _requires_auth(doc.get("security"))
+
+
+def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
+    for cfg in _of(args, GCP_API_CONFIG):
+        for i, entry in enumerate(as_list(get(cfg.props, "openapiDocuments"))):
+            path = get(entry, "document.path") or f"document {i}"
+            doc = _decode_openapi(get(entry, "document.contents"))
+            where = f"API Gateway config {cfg.name}: openapiDocuments[{i}] ({path})"
+            if not isinstance(doc, Mapping):
+                report(
+                    f"{where}: document.contents is not a base64-encoded OpenAPI YAML or JSON document; required: a "
+                    "readable OpenAPI document so that every operation's security can be checked.",
+                    cfg.urn,
+                )
+                continue
+            if not prod and not _openapi_has_auth(doc):
+                continue
+            open_ops = [k for k in openapi_open_operations(doc) if not _exempt(args, k)]
+            if open_ops:
+                report(
+                    f"{where}: {', '.join(open_ops)}: security is missing, empty or allows anonymous {{}}, and the "
+                    f"route{'' if len(open_ops) == 1 else 's'} not in publicRoutes; required: a security requirement "
+                    "(top-level or per operation) backed by securityDefinitions, or declare the routes public.",
+                    cfg.urn,
+                )
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _section(xml: str, name: str) -> str | None:
+    """The inside of <name>...</name> in an APIM policy document (comments removed); None if absent."""
+    text = _COMMENT.sub("", xml)
+    match = re.search(rf"<{name}\b[^>]*?(?:/>|>(.*?)</{name}\s*>)", text, re.DOTALL | re.IGNORECASE)
+    if not match:
+        return None
+    return match.group(1) or ""
+
+
+def _validates_token(inbound: str) -> bool:
+    return re.search(r"<(validate-jwt|validate-azure-ad-token)\b", inbound, re.IGNORECASE) is not None
+
+
+def _inherits(inbound: str) -> bool:
+    return re.search(r"<base\s*/?>", inbound, re.IGNORECASE) is not None
+
+
+def apim_chain_authenticates(levels: list[str | None]) -> bool:
+    """Whether token validation applies to an operation, given its policy texts from operation to global.
+
+    A level without a policy inherits the next one; a policy inherits it only through <base /> in
+    <inbound>; validate-jwt (or validate-azure-ad-token) in the first effective <inbound> wins.
+    """
+    for text in levels:
+        if text is None:
+            continue
+        inbound = _section(text, "inbound")
+        if inbound is None:
+            return False
+        if _validates_token(inbound):
+            return True
+        if not _inherits(inbound):
+            return False
+    return False
+
+
+def _policy_text(resource: Any) -> str | None:
+    value = get(resource.props, "value")
+    return value if isinstance(value, str) else None
+
+
+_APIM_ID = re.compile(r"/service/([^/]+)(?:/apis/([^/]+))?(?:/operations/([^/]+))?", re.IGNORECASE)
+_APIM_KEYS = ("serviceName", "apiId", "operationId")
+
+
+def _apim_path(resource: Any) -> tuple[str | None, str | None, str | None]:
+    """(service, API, operation) names of an APIM resource: from its inputs, else from its ARM id (outputs)."""
+    values = [_known(resource.props, k) for k in _APIM_KEYS]
+    arm_id = _known(resource.props, "id")
+    match = _APIM_ID.search(arm_id) if isinstance(arm_id, str) else None
+    if match:
+        values = [v if isinstance(v, str) else match.group(i + 1) for i, v in enumerate(values)]
+    return tuple(v.lower() if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
+
+
+def _apim_scoped(policy: Any, op: Any, depth: int) -> bool:
+    """Whether `policy` applies to `op` at depth 1 (service), 2 (API) or 3 (operation)."""
+    key = _APIM_KEYS[depth - 1]
+    policy_deps = _deps(policy, key)
+    if op.urn in policy_deps or policy_deps & _deps(op, key):
+        return True
+    mine, theirs = _apim_path(policy)[:depth], _apim_path(op)[:depth]
+    return all(v is not None for v in mine) and mine == theirs
+
+
+def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
+    operations = _of(args, APIM_OPERATION)
+    if not operations:
+        return
+    op_policies = _of(args, APIM_OPERATION_POLICY)
+    api_policies = _of(args, APIM_API_POLICY)
+    service_policies = _of(args, APIM_SERVICE_POLICY)
+    for op in operations:
+        key = route_key(get(op.props, "method"), get(op.props, "urlTemplate"))
+        if _exempt(args, key):
+            continue
+        own = [p for p in op_policies if _apim_scoped(p, op, 3)]
+        api_level = [p for p in api_policies if _apim_scoped(p, op, 2)]
+        service_level = [p for p in service_policies if _apim_scoped(p, op, 1)]
+        inline = get(op.props, "policies")
+        levels = [
+            _policy_text(own[0]) if own else (inline if isinstance(inline, str) and inline else None),
+            _policy_text(api_level[0]) if api_level else None,
+            _policy_text(service_level[0]) if service_level else None,
+        ]
+        if apim_chain_authenticates(levels):
+            continue
+        if not prod:
+            # dev may run without apiAuth: only a service that validates tokens somewhere must not leave operations open
+            same_service = [p for p in (*op_policies, *api_policies, *service_policies) if _apim_scoped(p, op, 1)]
+            if not any(_validates_token(_section(_policy_text(p) or "", "inbound") or "") for p in same_service):
+                continue
+        report(
+            f"API Management operation {op.name}: {key!r} is not in publicRoutes and no <validate-jwt> (or "
+            "<validate-azure-ad-token>) applies to it in <inbound> (operation policy, then API policy through "
+            "<base />, then the service policy); required: token validation in effect, or declare the route public.",
+            op.urn,
+        )
+
+
+def _api_routes_require_auth(args: StackValidationArgs, report: ReportViolation) -> None:
+    prod = is_prod(args)
+    _check_http_api_routes(args, report, prod)
+    _check_rest_methods(args, report, prod)
+    _check_gcp_api_configs(args, report, prod)
+    _check_apim_operations(args, report, prod)
+
+
+# ------------------------------------------------------------------ storage exposure
+
+
+def _gcs_public_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    pap = get(props, "publicAccessPrevention")
+    if pap != "enforced":
+        shown = "not set (defaults to 'inherited')" if pap is None else repr(pap)
+        report(f"Storage bucket {args.name}: publicAccessPrevention is {shown}; required: 'enforced'.")
+    ubla = get(props, "uniformBucketLevelAccess")
+    if ubla is not True:
+        shown = "not set" if ubla is None else repr(ubla)
+        report(f"Storage bucket {args.name}: uniformBucketLevelAccess is {shown}; required: true (no per-object ACLs).")
+
+
+def _azure_blob_public_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    value = get(args.props, "allowBlobPublicAccess")
+    if value is not False:
+        shown = "not set (older API versions default to true)" if value is None else repr(value)
+        report(f"Storage account {args.name}: allowBlobPublicAccess is {shown}; "
+               "required: false (no anonymous blob or container access).")
+
+
+# ------------------------------------------------------------------ CORS
+
+
+def wildcard_origin(origin: Any) -> bool:
+    """`*`, or a scheme with `*` for the host (https://*): any origin."""
+    return isinstance(origin, str) and re.fullmatch(r"\s*(?:[a-z][a-z0-9+.-]*://)?\*\s*/?\s*", origin, re.IGNORECASE) is not None
+
+
+def apim_wildcard_origins(xml: str) -> bool:
+    """An APIM policy with <cors> allowing <origin>*</origin>."""
+    text = _COMMENT.sub("", xml)
+    for block in re.findall(r"<cors\b.*?</cors\s*>", text, re.DOTALL | re.IGNORECASE):
+        for origin in re.findall(r"<origin>\s*(.*?)\s*</origin>", block, re.DOTALL | re.IGNORECASE):
+            if wildcard_origin(origin):
+                return True
+    return False
+
+
+LABELS = {
+    HTTP_API: "API Gateway HTTP API",
+    FUNCTION_URL: "Lambda function URL",
+    S3_CORS: "S3 bucket CORS configuration",
+    S3_CORS_V2: "S3 bucket CORS configuration",
+    GCS_BUCKET: "Storage bucket",
+    WEB_APP: "App Service app",
+    BLOB_SERVICE: "Blob service",
+}
+
+
+def _origin_lists(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(property path, origins) pairs for each CORS origin list of a resource."""
+    if resource_type == HTTP_API:
+        return [("corsConfiguration.allowOrigins", as_list(get(props, "corsConfiguration.allowOrigins")))]
+    if resource_type == FUNCTION_URL:
+        return [("cors.allowOrigins", as_list(get(props, "cors.allowOrigins")))]
+    if resource_type in (S3_CORS, S3_CORS_V2):
+        return [(f"corsRules[{i}].allowedOrigins", as_list(get(rule, "allowedOrigins")))
+                for i, rule in enumerate(as_list(get(props, "corsRules")))]
+    if resource_type == GCS_BUCKET:
+        return [(f"cors[{i}].origins", as_list(get(rule, "origins"))) for i, rule in enumerate(as_list(get(props, "cors")))]
+    if resource_type == WEB_APP:
+        return [("siteConfig.cors.allowedOrigins", as_list(get(props, "siteConfig.cors.allowedOrigins")))]
+    if resource_type == BLOB_SERVICE:
+        return [(f"cors.corsRules[{i}].allowedOrigins", as_list(get(rule, "allowedOrigins")))
+                for i, rule in enumerate(as_list(get(props, "cors.corsRules")))]
+    return []
+
+
+def _cors_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_prod(args):
+        return
+    if args.resource_type in (APIM_SERVICE_POLICY, APIM_API_POLICY, APIM_OPERATION_POLICY):
+        value = get(args.props, "value")
+        if isinstance(value, str) and apim_wildcard_origins(value):
+            report(
+                f"API Management policy {args.name}: value has <cors> with <origin>*</origin>; required in prod: "
+                "the explicit origins of the site (<origin>https://shop.example.com</origin>)."
+            )
+        return
+    for path, origins in _origin_lists(args.resource_type, args.props):
+        bad = [o for o in origins if wildcard_origin(o)]
+        if bad:
+            label = LABELS.get(args.resource_type, args.resource_type)
+            report(f"{label} {args.name}: {path} contains {bad[0]!r}; required in prod: "
+                   "explicit https origins (from the stack's allowedOrigins), never any origin.")
+
+
+POLICIES = [
+    resource_policy(
+        "lambda-function-url-auth",
+        "Lambda function URLs require IAM auth (authorizationType AWS_IAM), never NONE; public HTTP goes through the API.",
+        [FUNCTION_URL],
+        _function_url_auth,
+        remediation="set authorization_type='AWS_IAM' on the function URL, or expose the function through an API route.",
+        level=MANDATORY,
+        severity=Severity.CRITICAL,
+    ),
+    stack_policy(
+        "api-routes-require-auth",
+        "API routes are authenticated unless their 'METHOD /path' is in publicRoutes: API Gateway HTTP routes and "
+        "REST methods, GCP API Gateway OpenAPI operations (security), Azure API Management operations (validate-jwt); "
+        "in dev an API without any auth configured may stay open.",
+        [HTTP_ROUTE, HTTP_API, HTTP_AUTHORIZER, REST_METHOD, REST_RESOURCE, REST_API, REST_AUTHORIZER, GCP_API_CONFIG,
+         APIM_OPERATION, APIM_OPERATION_POLICY, APIM_API_POLICY, APIM_SERVICE_POLICY],
+        _api_routes_require_auth,
+        remediation="attach the API's JWT authorizer (AWS), a security requirement (GCP OpenAPI) or a <validate-jwt> "
+        "inbound policy (Azure APIM) to the route, or declare it public in the service spec (publicRoutes).",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+        config=ROUTE_CONFIG,
+    ),
+    resource_policy(
+        "gcs-public-access-prevention",
+        "Cloud Storage buckets enforce public access prevention and uniform bucket-level access.",
+        [GCS_BUCKET],
+        _gcs_public_access,
+        remediation="set public_access_prevention='enforced' and uniform_bucket_level_access=True on the bucket.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-blob-public-access-off",
+        "Azure Storage accounts set allowBlobPublicAccess to false explicitly (the default differs by API version).",
+        [STORAGE_ACCOUNT],
+        _azure_blob_public_access,
+        remediation="set allow_blob_public_access=False on the storage account.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "cors-no-wildcard-in-prod",
+        "In prod, CORS never allows any origin ('*'): API Gateway HTTP APIs, Lambda function URLs, S3 CORS, Cloud "
+        "Storage buckets, Azure Function/Web apps, Blob service CORS and API Management <cors> policies; dev may use '*'.",
+        [HTTP_API, FUNCTION_URL, S3_CORS, S3_CORS_V2, GCS_BUCKET, WEB_APP, BLOB_SERVICE, APIM_SERVICE_POLICY,
+         APIM_API_POLICY, APIM_OPERATION_POLICY],
+        _cors_wildcard,
+        remediation="list the site's origins (stack config allowedOrigins) instead of '*'.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+]

@@ -1,3 +1,309 @@
-"""transport policies."""
+"""Encryption in transit: TLS 1.2+ and HTTPS only on Azure data and app services; SQS denies plain HTTP.
 
-POLICIES: list = []
+Azure's defaults for these settings depend on the API version and on when the resource was
+created (Storage still reads a missing `minimumTlsVersion` as TLS 1.0, App Service leaves FTP
+on, older Service Bus namespaces and Cosmos DB accounts accept TLS 1.0), so every policy here
+requires the setting explicitly: the rendered template, not the account's history, decides.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from .common import MANDATORY, as_list, get, resource_policy, stack_policy, statements
+
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+WEB_APP = "azure-native:web:WebApp"
+COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+
+#: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
+SQS_DATA_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage")
+
+_VERSION = re.compile(r"^(?:tls)?[ _v]*(\d)(?:[._]?(\d))?$", re.IGNORECASE)
+
+
+def tls_version(value: Any) -> tuple[int, int] | None:
+    """(1, 2) for "TLS1_2", "Tls12", "1.2"; (1, 0) for Cosmos DB's bare "Tls"; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.lower() == "tls":
+        return (1, 0)
+    match = _VERSION.match(text)
+    if not match:
+        return None
+    return (int(match.group(1)), int(match.group(2) or 0))
+
+
+def _tls_problem(value: Any, required: str) -> str | None:
+    """Why `value` is not a minimum TLS version of 1.2 or newer; None when it is."""
+    if value is None:
+        return f"is not set (the service may then accept TLS 1.0); required: {required} or newer"
+    version = tls_version(value)
+    if version is None or version < (1, 2):
+        return f"is {value!r}; required: {required} or newer"
+    return None
+
+
+# ------------------------------------------------------------------ Azure resource policies
+
+
+def _storage_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    https_only = get(props, "enableHttpsTrafficOnly")
+    if https_only is not True:
+        shown = "not set" if https_only is None else repr(https_only)
+        report(f"Storage account {args.name}: enableHttpsTrafficOnly is {shown}; required: true (HTTPS only).")
+    problem = _tls_problem(get(props, "minimumTlsVersion"), "'TLS1_2'")
+    if problem:
+        report(f"Storage account {args.name}: minimumTlsVersion {problem}.")
+
+
+def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    https_only = get(props, "httpsOnly")
+    if https_only is not True:
+        shown = "not set" if https_only is None else repr(https_only)
+        report(f"App Service app {args.name}: httpsOnly is {shown}; required: true (plain HTTP is redirected, never served).")
+    problem = _tls_problem(get(props, "siteConfig.minTlsVersion"), "'1.2'")
+    if problem:
+        report(f"App Service app {args.name}: siteConfig.minTlsVersion {problem}.")
+    scm = get(props, "siteConfig.scmMinTlsVersion")
+    if scm is not None:
+        problem = _tls_problem(scm, "'1.2'")
+        if problem:
+            report(f"App Service app {args.name}: siteConfig.scmMinTlsVersion {problem}.")
+    ftps = get(props, "siteConfig.ftpsState")
+    if ftps != "Disabled":
+        shown = "not set (App Service then allows plain FTP)" if ftps is None else repr(ftps)
+        report(f"App Service app {args.name}: siteConfig.ftpsState is {shown}; required: 'Disabled' "
+               "(deploy with zip deploy or run-from-package, not FTP).")
+
+
+def _cosmos_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    problem = _tls_problem(get(args.props, "minimalTlsVersion"), "'Tls12'")
+    if problem:
+        report(f"Cosmos DB account {args.name}: minimalTlsVersion {problem}.")
+
+
+def _servicebus_namespace(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    problem = _tls_problem(get(args.props, "minimumTlsVersion"), "'1.2'")
+    if problem:
+        report(f"Service Bus namespace {args.name}: minimumTlsVersion {problem}.")
+
+
+# ------------------------------------------------------------------ SQS: deny non-TLS access
+
+
+def queue_arn_from_url(url: Any) -> str | None:
+    """arn:aws:sqs:REGION:ACCOUNT:NAME from https://sqs.REGION.amazonaws.com/ACCOUNT/NAME."""
+    if not isinstance(url, str):
+        return None
+    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(\d{12})/([^/?#]+)/?$", url)
+    if not match:
+        match = re.match(r"^https://([a-z0-9-]+)\.queue\.amazonaws\.com/(\d{12})/([^/?#]+)/?$", url)
+    if not match:
+        return None
+    region, account, name = match.groups()
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:sqs:{region}:{account}:{name}"
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _insecure_transport_only(condition: Any) -> bool:
+    """The Condition is exactly `{"Bool"|"BoolIfExists": {"aws:SecureTransport": "false"}}`."""
+    if not isinstance(condition, Mapping) or len(condition) != 1:
+        return False
+    operator, tests = next(iter(condition.items()))
+    if operator not in ("Bool", "BoolIfExists") or not isinstance(tests, Mapping) or len(tests) != 1:
+        return False
+    key, value = next(iter(tests.items()))
+    values = [str(v).lower() for v in (value if isinstance(value, Sequence) and not isinstance(value, str) else [value])]
+    return key.lower() == "aws:securetransport" and values == ["false"]
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        return "*" in as_list(principal.get("AWS"))
+    return False
+
+
+def _covers_actions(statement: Mapping[str, Any]) -> bool:
+    if "NotAction" in statement:
+        excluded = [a for a in as_list(statement["NotAction"]) if isinstance(a, str)]
+        return not any(_matches(p, a) for p in excluded for a in SQS_DATA_ACTIONS)
+    actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
+    return all(any(_matches(p, a) for p in actions) for a in SQS_DATA_ACTIONS)
+
+
+def _covers_resource(statement: Mapping[str, Any], arn: str | None, name: str | None) -> bool:
+    if "NotResource" in statement:
+        return False
+    resources = [r for r in as_list(statement.get("Resource")) if isinstance(r, str)]
+    if "*" in resources:
+        return True
+    if arn:
+        return any(_matches(r, arn) for r in resources)
+    # The queue's ARN is not in its inputs (it is an output): accept an SQS ARN naming the queue.
+    sqs_arns = [r for r in resources if r.lower().startswith("arn:") and ":sqs:" in r.lower()]
+    if name:
+        return any(_matches(r.rsplit(":", 1)[-1], name) for r in sqs_arns)
+    return bool(sqs_arns)
+
+
+def tls_deny_problem(policy: Any, arn: str | None, name: str | None = None) -> str | None:
+    """Why a queue policy document does not deny insecure transport to `arn`; None if it does."""
+    denies = [s for s in statements(policy) if s.get("Effect") == "Deny" and _insecure_transport_only(s.get("Condition"))]
+    if not denies:
+        return 'has no Deny statement conditioned only on {"Bool": {"aws:SecureTransport": "false"}}'
+    reasons = []
+    for s in denies:
+        missing = []
+        if not _everyone(s.get("Principal")):
+            missing.append(f"its Principal is {s.get('Principal')!r}, not \"*\"")
+        if not _covers_actions(s):
+            shown = s.get("NotAction", s.get("Action"))
+            missing.append(f"its Action {list(as_list(shown))!r} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
+        if not _covers_resource(s, arn, name):
+            shown = s.get("NotResource", s.get("Resource"))
+            missing.append(f"its Resource {list(as_list(shown))!r} is not {arn or 'the queue ARN'} or \"*\"")
+        if not missing:
+            return None
+        reasons.append(f"{s.get('Sid') or 'Deny'}: {', '.join(missing)}")
+    return "denies insecure transport, but " + "; ".join(reasons)
+
+
+def _dependency_urns(resource: Any, key: str) -> set[str]:
+    return {r.urn for r in (resource.property_dependencies or {}).get(key, [])}
+
+
+def _known(props: Any, key: str) -> Any:
+    """A value used only to correlate resources; None when absent or unknown during preview.
+
+    Correlation falls back to property dependencies, so an unknown ARN or URL must not stop the
+    policy; the values the policy judges (the policy documents) are read with `get` and raise.
+    """
+    try:
+        return get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def _queue_identity(queue: Any) -> tuple[str | None, str | None, set[str]]:
+    """(ARN, name, {url, id}) of a queue as far as its props tell (inputs offline, outputs in the engine)."""
+    props = queue.props
+    arn, name = _known(props, "arn"), _known(props, "name")
+    ids = {v for v in (_known(props, "url"), _known(props, "id")) if isinstance(v, str)}
+    if not isinstance(arn, str):
+        arn = next((queue_arn_from_url(v) for v in sorted(ids) if queue_arn_from_url(v)), None)
+    return arn, name if isinstance(name, str) else None, ids
+
+
+def _targets(policy: Any, queue: Any, name: str | None, ids: set[str]) -> bool:
+    """Whether a QueuePolicy is attached to `queue`: its queueUrl depends on the queue or names it."""
+    if queue.urn in _dependency_urns(policy, "queueUrl"):
+        return True
+    url = _known(policy.props, "queueUrl")
+    if not isinstance(url, str):
+        return False
+    return url in ids or (name is not None and url.rstrip("/").rsplit("/", 1)[-1] == name)
+
+
+def _sqs_deny_insecure_transport(args: StackValidationArgs, report: ReportViolation) -> None:
+    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
+    policies = [r for r in args.resources if r.resource_type == SQS_QUEUE_POLICY]
+    for queue in queues:
+        arn, name, ids = _queue_identity(queue)
+        problems = []
+        inline = get(queue.props, "policy")
+        if inline:
+            problem = tls_deny_problem(inline, arn, name)
+            if problem is None:
+                continue
+            problems.append(f"its policy input {problem}")
+        covered = False
+        for qp in (p for p in policies if _targets(p, queue, name, ids)):
+            target = arn or queue_arn_from_url(_known(qp.props, "queueUrl"))
+            problem = tls_deny_problem(get(qp.props, "policy"), target, name)
+            if problem is None:
+                covered = True
+                break
+            problems.append(f"queue policy {qp.name} {problem}")
+        if covered:
+            continue
+        if not problems:
+            problems.append("no aws:sqs/queuePolicy:QueuePolicy targets it (queueUrl) and it has no policy input")
+        report(
+            f"SQS queue {queue.name}: {'; '.join(problems)}; required: a Deny for Principal \"*\" on sqs:* "
+            "(or at least sqs:SendMessage and sqs:ReceiveMessage) on this queue when aws:SecureTransport is \"false\".",
+            queue.urn,
+        )
+
+
+POLICIES = [
+    resource_policy(
+        "azure-storage-https-tls12",
+        "Azure Storage accounts serve HTTPS only with TLS 1.2 or newer, both set explicitly "
+        "(a missing minimumTlsVersion is read as TLS 1.0).",
+        [STORAGE_ACCOUNT],
+        _storage_account,
+        remediation="set enableHttpsTrafficOnly=true and minimumTlsVersion='TLS1_2' on the storage account.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-app-service-https-tls12-no-ftp",
+        "Azure Function and Web apps are HTTPS only, require TLS 1.2 or newer (site and SCM) and have FTP and FTPS "
+        "disabled, all set explicitly (App Service leaves FTP on and HTTP served by default).",
+        [WEB_APP],
+        _web_app,
+        remediation="set httpsOnly=true, siteConfig.minTlsVersion='1.2' and siteConfig.ftpsState='Disabled' on the app.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-cosmosdb-tls12",
+        "Azure Cosmos DB accounts set minimalTlsVersion to Tls12 or newer explicitly (accounts created before the "
+        "Tls12 default accept TLS 1.0).",
+        [COSMOS_ACCOUNT],
+        _cosmos_account,
+        remediation="set minimalTlsVersion='Tls12' on the Cosmos DB account.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-servicebus-tls12",
+        "Azure Service Bus namespaces set minimumTlsVersion to 1.2 or newer explicitly (unset, older namespaces accept "
+        "TLS 1.0 and 1.1).",
+        [SERVICEBUS_NAMESPACE],
+        _servicebus_namespace,
+        remediation="set minimumTlsVersion='1.2' on the Service Bus namespace.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "sqs-deny-insecure-transport",
+        "Every SQS queue has a queue policy (a QueuePolicy on its queueUrl, or its own policy input) that denies "
+        "everyone sqs:* or at least SendMessage and ReceiveMessage on the queue when aws:SecureTransport is false.",
+        [SQS_QUEUE, SQS_QUEUE_POLICY],
+        _sqs_deny_insecure_transport,
+        remediation='attach an aws.sqs.QueuePolicy with {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", '
+        '"Resource": <queue ARN>, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+]
