@@ -30,7 +30,8 @@ ENVIRONMENT = "environment"
 REQUIRE_CMK = "requireCustomerManagedKeys"
 CONFIG_PROPERTIES: dict[str, dict[str, Any]] = {
     ENVIRONMENT: {"type": "string", "enum": ["dev", "prod"], "default": "prod",
-                  "description": "dev relaxes the prod-only rules (CORS '*', table backups and deletion protection)."},
+                  "description": "dev relaxes the prod-only rules: CORS '*', table backups and deletion protection, "
+                                 "open routes on an API with no authentication configured at all."},
 }
 CMK_PROPERTY = {
     REQUIRE_CMK: {"type": "boolean", "default": True,
@@ -132,9 +133,10 @@ def require_cmk(args: ResourceValidationArgs | StackValidationArgs) -> bool:
 
 
 def as_list(value: Any) -> list[Any]:
+    """A value or a sequence of values as a list (IAM fields take either)."""
     if value is None:
         return []
-    if isinstance(value, (str, bytes)) or isinstance(value, Mapping):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         return [value]
     return list(value)
 

@@ -109,11 +109,12 @@ def _options(resource: Mapping[str, Any]) -> PolicyResourceOptions:
     )
 
 
-def _props(resource: Mapping[str, Any]) -> Mapping[str, Any]:
-    inputs = resource.get("inputs")
-    if inputs is None:
-        inputs = resource.get("outputs") or {}
-    return unknown_checking_proxy(_plain(inputs))
+def _props(resource: Mapping[str, Any], stack: bool = False) -> Mapping[str, Any]:
+    """Resource policies see the inputs (as in preview); stack policies see the outputs, as the
+    engine passes them, falling back to the inputs for what an export's outputs leave out."""
+    inputs = resource.get("inputs") or {}
+    props = {**inputs, **(resource.get("outputs") or {})} if stack else (inputs or resource.get("outputs") or {})
+    return unknown_checking_proxy(_plain(props))
 
 
 def _policy_config(policy: Policy, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,7 +136,7 @@ def _stack_resources(resources: list[Mapping[str, Any]]) -> list[PolicyResource]
     for r in resources:
         built[r["urn"]] = PolicyResource(
             resource_type=r["type"],
-            props=_props(r),
+            props=_props(r, stack=True),
             urn=r["urn"],
             name=_name(r["urn"]),
             opts=_options(r),
@@ -183,19 +184,19 @@ def evaluate(
 
         try:
             if isinstance(policy, ResourceValidationPolicy):
-                for res in stack:
-                    args = ResourceValidationArgs(res.resource_type, res.props, res.urn, res.name, res.opts, None, cfg)
+                for res, raw in zip(stack, resources):
+                    args = ResourceValidationArgs(res.resource_type, _props(raw), res.urn, res.name, res.opts, None, cfg)
                     try:
                         _run(lambda: policy.validate(args, reporter(res.urn)))
                     except UnknownValueError as err:
-                        report.notes.append(f"{policy.name}: can't run on {res.urn}: {err}")
+                        report.notes.append(f"{policy.name}: can't run on {res.urn}: {err.message}")
                     except _NotApplicableError:
                         pass
             else:
                 args = StackValidationArgs(stack, cfg)
                 _run(lambda: policy.validate(args, reporter("")))
         except UnknownValueError as err:
-            report.notes.append(f"{policy.name}: can't run: {err}")
+            report.notes.append(f"{policy.name}: can't run: {err.message}")
         except _NotApplicableError:
             pass
     return report
