@@ -13,7 +13,7 @@ import logging
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from runtime.contracts import MAX_BODY_BYTES, ConditionFailed, Context, HttpError, Request, Response, idempotent
-from runtime.http import body_hash, json_body, load_handler, run_route
+from runtime.http import body_hash, load_handler, run_route
 from runtime.memory import IdempotencyStore, MemoryResources, Queue, Secret, Table, Workflow, memory_context
 
 from app import SERVICE
@@ -34,7 +34,7 @@ class Thing(BaseModel):
 
 
 def make_thing(req: Request, ctx: Context) -> Response:
-    thing = Thing.model_validate(json_body(req))
+    thing = Thing.model_validate(req.json())
     return Response(201, {"name": thing.name})
 
 

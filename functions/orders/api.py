@@ -9,7 +9,6 @@ leaves no trace.
 from __future__ import annotations
 
 from runtime.contracts import Context, HttpError, Request, Response, idempotent
-from runtime.http import json_body
 
 from . import models
 from .models import CreateOrder, Order, is_order_id
@@ -19,7 +18,7 @@ JSON = {"content-type": "application/json"}
 
 @idempotent
 def create_order(request: Request, ctx: Context) -> Response:
-    body = CreateOrder.model_validate(json_body(request))
+    body = CreateOrder.model_validate(request.json())
     order = Order.new(body, models.now())
     ctx.tables["orders"].put(order.to_item(), if_absent=True)
     ctx.queues["orders"].send({"order_id": order.order_id})

@@ -64,7 +64,7 @@ class Request:
             raise HttpError(415, "UnsupportedMediaType", "send the body as application/json")
         try:
             return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # bad UTF-8 or JSON, huge integers, absurd nesting
             raise HttpError(400, "MalformedJson", "the body is not valid JSON") from None
 
 

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -34,7 +34,6 @@ __all__ = [
     "body_hash",
     "field_errors",
     "idempotency_key",
-    "json_body",
     "load_handler",
     "run_route",
 ]
@@ -75,21 +74,6 @@ def idempotency_key(request: Request) -> str | None:
     if not _IDEMPOTENCY_KEY.fullmatch(raw):
         raise HttpError(400, "InvalidIdempotencyKey", "the Idempotency-Key header must be 1-128 printable ASCII characters")
     return raw
-
-
-def json_body(request: Request) -> Any:
-    """`request.json()` (413/415/400), plus 400 for JSON that is too deep or has a too-long integer.
-
-    json.loads raises RecursionError for deeply nested arrays and a plain ValueError for
-    integers over Python's digit limit; neither is a JSONDecodeError, and bad input must never
-    be a 500.
-    """
-    try:
-        return request.json()
-    except HttpError:
-        raise
-    except (ValueError, RecursionError):
-        raise HttpError(400, "MalformedJson", "the body is not valid JSON") from None
 
 
 def field_errors(err: ValidationError) -> list[dict[str, str]]:
