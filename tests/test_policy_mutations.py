@@ -1,0 +1,108 @@
+"""Mutation tests: break the AWS renderer on purpose and the pack must name the right policy.
+
+Each case patches one piece of the renderer, renders the prod stack under mocks and runs
+the whole pack over the result, as `python -m components check --stack prod` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+import components.aws.api as api
+import components.aws.function as function
+import components.aws.platform as platform
+import components.aws.queue as queue
+from app import SERVICE
+from components.aws import iam
+from components.export import to_export
+from components.mock_engine import render
+from components.program import run
+from policy.offline import evaluate
+from tests.conftest import PROD
+
+
+def unguarded_statement(sid, actions, resources, condition=None) -> dict[str, Any]:
+    """The renderer's statement() without its own wildcard guard, as a careless renderer would be."""
+    body = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+    return {**body, "Condition": condition} if condition else body
+
+
+def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
+    patches(monkeypatch)
+    rendering = render(lambda: run(SERVICE), PROD, ["anycloud:paymentApiKey"], stack="prod")
+    report = evaluate(to_export(rendering)["deployment"]["resources"], "prod", config={"publicRoutes": ["GET /health"]})
+    return {v.policy for v in report.mandatory}
+
+
+def drop_key(mp):
+    mp.setattr(platform, "service_key", lambda ctx: None)
+
+
+def widen_table_grants(mp):
+    mp.setattr(platform, "statement", unguarded_statement)
+    mp.setattr(platform, "TABLE_READ", ["dynamodb:*"])
+
+
+def resource_star_helper(mp):
+    mp.setattr(platform, "statement", unguarded_statement)
+    mp.setattr(platform, "index_arns", lambda table, spec: ["*"])
+
+
+def managed_full_access(mp):
+    original = function.role
+
+    def role_with_full_access(ctx, name, service, parent, description):
+        identity = original(ctx, name, service, parent, description)
+        function.aws.iam.RolePolicyAttachment(f"{name}-full", role=identity.role.name,
+                                              policy_arn="arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess", opts=ctx.opts(parent))
+        return identity
+
+    mp.setattr(function, "role", role_with_full_access)
+
+
+def remove_dlq(mp):
+    real_queue = queue.aws.sqs.Queue
+
+    def no_redrive(name, **kwargs):
+        kwargs.pop("redrive_policy", None)
+        return real_queue(name, **kwargs)
+
+    mp.setattr(queue.aws.sqs, "Queue", no_redrive)
+    mp.setattr(queue.aws.sqs, "RedriveAllowPolicy", lambda *a, **k: None)
+
+
+def short_visibility(mp):
+    mp.setattr(queue, "VISIBILITY_FACTOR", 1)
+
+
+def no_tls_policy(mp):
+    mp.setattr(queue, "_tls_only", lambda ctx, name, q: None)
+
+
+def open_routes(mp):
+    mp.setattr(platform, "effective_auth", lambda spec, settings: None)
+
+
+CASES = {
+    "drop the key": (drop_key, {"tables-encrypted", "queues-encrypted", "logs-encrypted", "secrets-encrypted", "workflows-encrypted"}),
+    "widen a grant to dynamodb:*": (widen_table_grants, {"aws-iam-no-wildcard-actions"}),
+    "Resource * helper statement": (resource_star_helper, {"aws-iam-scoped-resources"}),
+    "managed FullAccess attachment": (managed_full_access, {"aws-iam-no-broad-managed-policies"}),
+    "remove the DLQ": (remove_dlq, {"queues-dead-lettered"}),
+    "visibility below 6x the consumer timeout": (short_visibility, {"sqs-visibility-covers-consumer"}),
+    "no TLS-only queue policy": (no_tls_policy, {"sqs-deny-insecure-transport"}),
+    "routes without the authorizer in prod": (open_routes, {"api-routes-require-auth"}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_breaking_the_renderer_fails_the_right_policy(monkeypatch, case):
+    patches, expected = CASES[case]
+    found = violated(monkeypatch, patches)
+    assert expected <= found, f"{case}: expected {expected}, got {found}"
+
+
+def test_the_unbroken_renderer_passes(monkeypatch):
+    assert violated(monkeypatch, lambda mp: None) == set()
