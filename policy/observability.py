@@ -1,3 +1,137 @@
-"""observability policies."""
+"""Observability (advisory): logs kept for a bounded time, traces on, API and workflow calls logged.
 
-POLICIES: list = []
+These policies advise; they never fail a check on their own. Log *encryption* is not repeated
+here: `logs-encrypted` (policy/encryption.py) already requires a customer-managed key on every
+CloudWatch log group, as a mandatory rule, and an advisory twin would report the same
+property twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
+
+from .common import ADVISORY, get, resource_policy
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+LOG_ANALYTICS_WORKSPACE = "azure-native:operationalinsights:Workspace"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+HTTP_STAGE = "aws:apigatewayv2/stage:Stage"
+REST_STAGE = "aws:apigateway/stage:Stage"
+GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
+
+#: Workflows call log levels that record calls; LOG_NONE and CALL_LOG_LEVEL_UNSPECIFIED log nothing.
+WORKFLOW_LOG_LEVELS = ("LOG_ALL_CALLS", "LOG_ERRORS_ONLY")
+
+
+def _shown(value: Any) -> str:
+    """A value as the stack file would spell it: 'text', true, 30; absent is 'not set'."""
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(_plain(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """Proxied props as plain JSON-able values, for messages."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or (not isinstance(value, (str, bytes)) and hasattr(value, "__iter__")):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _what(args: ResourceValidationArgs, kind: str) -> str:
+    return f"{kind} '{args.name}' ({args.resource_type})"
+
+
+def _positive(value: Any) -> bool:
+    """A retention that expires: a number (or numeric string) of days above 0."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_log_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    days = get(args.props, "retentionInDays")
+    if _positive(days):
+        return
+    if args.resource_type == LOG_GROUP:
+        report(f"{_what(args, 'Log group')}: retentionInDays is {_shown(days)} (0 or unset keeps logs forever); "
+               "required: a retention in days, e.g. 30 in dev and 365 in prod.")
+    else:
+        report(f"{_what(args, 'Log Analytics workspace')}: retentionInDays is {_shown(days)} (the pricing tier's "
+               "default applies silently); required: an explicit retention in days (30-730).")
+
+
+def _check_tracing(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == LAMBDA_FUNCTION:
+        mode = get(args.props, "tracingConfig.mode")
+        if mode != "Active":
+            report(f"{_what(args, 'Lambda function')}: tracingConfig.mode is {_shown(mode)}; required: 'Active' "
+                   "(X-Ray traces every invocation).")
+    else:
+        enabled = get(args.props, "tracingConfiguration.enabled")
+        if enabled is not True:
+            report(f"{_what(args, 'State machine')}: tracingConfiguration.enabled is {_shown(enabled)}; required: true.")
+
+
+def _check_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == GCP_WORKFLOW:
+        level = get(args.props, "callLogLevel")
+        if level not in WORKFLOW_LOG_LEVELS:
+            report(f"{_what(args, 'Workflow')}: callLogLevel is {_shown(level)}; required: "
+                   f"{' or '.join(repr(v) for v in WORKFLOW_LOG_LEVELS)} (calls and their responses are logged).")
+        return
+    destination = get(args.props, "accessLogSettings.destinationArn")
+    if not destination:
+        report(f"{_what(args, 'API stage')}: accessLogSettings.destinationArn is {_shown(destination)}; required: a "
+               "CloudWatch log group ARN (with accessLogSettings.format) so every request is logged.")
+
+
+POLICIES = [
+    resource_policy(
+        "log-retention-set",
+        "CloudWatch log groups and Log Analytics workspaces set a finite retention (retentionInDays > 0), so logs "
+        "neither live (and cost) forever nor fall back to an implicit default.",
+        [LOG_GROUP, LOG_ANALYTICS_WORKSPACE],
+        _check_log_retention,
+        remediation="set retentionInDays (e.g. 30 in dev, 365 in prod) on the log group or workspace.",
+        level=ADVISORY,
+        severity=Severity.LOW,
+    ),
+    resource_policy(
+        "tracing-enabled",
+        "Lambda functions trace actively with X-Ray and Step Functions state machines have tracing enabled.",
+        [LAMBDA_FUNCTION, STATE_MACHINE],
+        _check_tracing,
+        remediation="Lambda: tracingConfig={mode: 'Active'}; Step Functions: tracingConfiguration={enabled: true} "
+                    "(and xray:PutTraceSegments / PutTelemetryRecords on the role).",
+        level=ADVISORY,
+        severity=Severity.LOW,
+    ),
+    resource_policy(
+        "access-logs-enabled",
+        "API Gateway stages write access logs to a destination, and GCP Workflows log their calls "
+        "(callLogLevel LOG_ALL_CALLS or LOG_ERRORS_ONLY).",
+        [HTTP_STAGE, REST_STAGE, GCP_WORKFLOW],
+        _check_access_logs,
+        remediation="API Gateway: accessLogSettings={destinationArn: <log group ARN>, format: <JSON format>}; "
+                    "Workflows: callLogLevel='LOG_ERRORS_ONLY' (or 'LOG_ALL_CALLS').",
+        level=ADVISORY,
+        severity=Severity.LOW,
+    ),
+]

@@ -1,3 +1,608 @@
-"""resilience policies."""
+"""Resilience and data protection: dead-letter paths, consumer timeouts, batch failures, recoverable tables.
 
-POLICIES: list = []
+Stack policies see each resource's outputs over its inputs, as the engine passes them. They
+correlate resources by property dependencies first, then by the identifiers the props carry
+(ARNs, URLs, ids and names). Values only used to correlate are read leniently: an unknown one
+(computed in the same preview) just fails to match. Values the policies judge are read with
+`get`, so an unknown one raises `UnknownValueError`; stack policies check every other resource
+first and then re-raise it, so the engine notes the policy as not run and still shows what it found.
+
+SQS visibility: AWS asks for at least six times the function timeout, plus the mapping's
+maximumBatchingWindowInSeconds when batching is on (messages are in flight, invisible, while
+Lambda gathers a batch); missing values take the services' defaults (30 s visibility, 3 s timeout).
+The prod-only rules (backups, deletion protection, Cosmos DB delete locks) read the pack's
+`environment` config; dev stacks are not held to them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+from .common import MANDATORY, as_list, config, get, is_prod, resource_policy, stack_policy
+
+# ------------------------------------------------------------------ type tokens
+
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SQS_REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_ALIAS = "aws:lambda/alias:Alias"
+DYNAMODB_TABLE = "aws:dynamodb/table:Table"
+
+PUBSUB_SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+FIRESTORE_DATABASE = "gcp:firestore/database:Database"
+
+SERVICEBUS_QUEUE = "azure-native:servicebus:Queue"
+SERVICEBUS_SUBSCRIPTION = "azure-native:servicebus:Subscription"
+COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
+LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
+LOCK_AT_RESOURCE_GROUP = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
+LOCK_AT_SUBSCRIPTION = "azure-native:authorization:ManagementLockAtSubscriptionLevel"
+LOCKS = (LOCK_AT_RESOURCE, LOCK_BY_SCOPE, LOCK_AT_RESOURCE_GROUP, LOCK_AT_SUBSCRIPTION)
+
+#: Defaults the services apply when the property is absent.
+SQS_DEFAULT_VISIBILITY = 30
+LAMBDA_DEFAULT_TIMEOUT = 3
+SQS_MAX_RECEIVE_COUNT = (1, 1000)
+PUBSUB_DELIVERY_ATTEMPTS = (5, 100)
+
+VISIBILITY_MULTIPLIER = "visibilityTimeoutMultiplier"
+DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
+
+# ------------------------------------------------------------------ helpers
+
+
+def _shown(value: Any) -> str:
+    """A value as the stack file would spell it: 'text', true, 30, ["a"]; absent is 'not set'."""
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(_plain(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """Proxied props as plain JSON-able values, for messages."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or (not isinstance(value, (str, bytes)) and hasattr(value, "__iter__")):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _known(props: Any, key: str) -> Any:
+    """A value used only to correlate resources; None when absent or unknown during preview."""
+    try:
+        return get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def _text(props: Any, key: str) -> str | None:
+    value = _known(props, key)
+    return value if isinstance(value, str) and value else None
+
+
+def _deps(resource: Any, key: str) -> list[Any]:
+    return list((resource.property_dependencies or {}).get(key) or [])
+
+
+def _dep_urns(resource: Any, key: str) -> set[str]:
+    return {r.urn for r in _deps(resource, key)}
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number or numeric string as a float; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _n(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _each(items: Iterable[Any], check: Callable[[Any], None]) -> None:
+    """`check` on every item; an unknown value skips only its item, and is re-raised at the end."""
+    unknown: UnknownValueError | None = None
+    for item in items:
+        try:
+            check(item)
+        except UnknownValueError as err:
+            unknown = unknown or err
+    if unknown is not None:
+        raise unknown
+
+
+def _of(args: StackValidationArgs, *types: str) -> list[Any]:
+    return [r for r in args.resources if r.resource_type in types]
+
+
+def _last(value: str, sep: str) -> str:
+    return value.rstrip(sep).rsplit(sep, 1)[-1]
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON object from a string or a mapping; None when absent or not an object."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+# ------------------------------------------------------------------ SQS identities
+
+
+def _queue_ids(queue: Any) -> tuple[str | None, str | None, set[str]]:
+    """(ARN, name, {url, id}) of an SQS queue as far as its props tell."""
+    props = queue.props
+    arn, name = _text(props, "arn"), _text(props, "name")
+    ids = {v for v in (_text(props, "url"), _text(props, "id")) if v}
+    if name is None and arn:
+        name = _last(arn, ":")
+    if name is None and ids:
+        name = _last(min(ids), "/")
+    return arn, name, ids
+
+
+def _names_queue(arn: Any, queue: Any) -> bool:
+    """Whether an SQS ARN string is this queue (equal ARN, or the same queue name)."""
+    if not isinstance(arn, str) or ":sqs:" not in arn:
+        return False
+    q_arn, q_name, _ = _queue_ids(queue)
+    return arn == q_arn or (q_name is not None and _last(arn, ":") == q_name)
+
+
+def _attached_to(side: Any, queue: Any) -> bool:
+    """Whether a side resource (RedrivePolicy) targets `queue` through its queueUrl."""
+    if queue.urn in _dep_urns(side, "queueUrl"):
+        return True
+    url = _text(side.props, "queueUrl")
+    if url is None:
+        return False
+    _, name, ids = _queue_ids(queue)
+    return url in ids or (name is not None and _last(url, "/") == name)
+
+
+def _redrive_target(resource: Any) -> str | None:
+    """deadLetterTargetArn of a queue's or RedrivePolicy's redrive policy, read leniently."""
+    policy = _json_object(_known(resource.props, "redrivePolicy"))
+    target = (policy or {}).get("deadLetterTargetArn")
+    return target if isinstance(target, str) else None
+
+
+def _is_dead_letter_target(queue: Any, redrivers: list[Any]) -> Any:
+    """The queue or RedrivePolicy that sends its failures to `queue`, if any."""
+    for other in redrivers:
+        if other is queue:
+            continue
+        if queue.urn in _dep_urns(other, "redrivePolicy") or _names_queue(_redrive_target(other), queue):
+            return other
+    return None
+
+
+def _redrive_problem(policy: Any) -> str | None:
+    """Why a redrive policy value is not a usable dead-letter path; None when it is."""
+    parsed = _json_object(policy)
+    if parsed is None:
+        return f"redrivePolicy is {_shown(policy)}, not a JSON object"
+    problems = []
+    target = parsed.get("deadLetterTargetArn")
+    if not isinstance(target, str) or not re.match(r"^arn:aws[\w-]*:sqs:", target):
+        problems.append(f"deadLetterTargetArn is {_shown(target)} (required: the dead-letter queue's ARN)")
+    count = _number(parsed.get("maxReceiveCount"))
+    low, high = SQS_MAX_RECEIVE_COUNT
+    if count is None or not count.is_integer() or not low <= count <= high:
+        problems.append(f"maxReceiveCount is {_shown(parsed.get('maxReceiveCount'))} (required: an integer {low}-{high})")
+    return f"redrivePolicy {'; '.join(problems)}" if problems else None
+
+
+def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    queues = _of(args, SQS_QUEUE)
+    side_policies = _of(args, SQS_REDRIVE_POLICY)
+    redrivers = queues + side_policies
+
+    def check(queue: Any) -> None:
+        what = f"SQS queue '{queue.name}' ({SQS_QUEUE})"
+        inline = get(queue.props, "redrivePolicy")
+        sides = [p for p in side_policies if _attached_to(p, queue)]
+        if inline:
+            problem = _redrive_problem(inline)
+            if problem:
+                report(f"{what}: {problem}.", queue.urn)
+            return
+        if sides:
+            for side in sides:
+                problem = _redrive_problem(get(side.props, "redrivePolicy"))
+                if problem:
+                    report(f"{what}: {SQS_REDRIVE_POLICY} '{side.name}' {problem}.", queue.urn)
+            return
+        if _is_dead_letter_target(queue, redrivers):
+            return
+        report(f"{what}: redrivePolicy is not set, no {SQS_REDRIVE_POLICY} targets it, and no queue in the stack "
+               "uses it as its dead-letter queue; required: a redrivePolicy with deadLetterTargetArn (a dead-letter "
+               "queue's ARN) and maxReceiveCount.", queue.urn)
+
+    _each(queues, check)
+
+
+# ------------------------------------------------------------------ Pub/Sub and Service Bus dead letters
+
+
+def _topic_key(value: Any, project: Any) -> tuple[str | None, str] | None:
+    """(project or None, topic) from 'projects/P/topics/T' or a bare topic name."""
+    if not isinstance(value, str) or not value:
+        return None
+    match = re.match(r"^(?://pubsub\.googleapis\.com/)?projects/([^/]+)/topics/([^/]+)$", value)
+    if match:
+        return match.group(1), match.group(2)
+    return (project if isinstance(project, str) and project else None), _last(value, "/")
+
+
+def _same_topic(a: tuple[str | None, str] | None, b: tuple[str | None, str] | None) -> bool:
+    if a is None or b is None or a[1] != b[1]:
+        return False
+    return a[0] is None or b[0] is None or a[0] == b[0]
+
+
+def _is_dead_letter_subscription(sub: Any, subs: list[Any]) -> bool:
+    """Whether `sub` reads a topic another subscription dead-letters to (the DLQ's own subscription)."""
+    topic_urns = _dep_urns(sub, "topic")
+    topic = _topic_key(_known(sub.props, "topic"), _known(sub.props, "project"))
+    for other in subs:
+        if other is sub:
+            continue
+        if topic_urns & _dep_urns(other, "deadLetterPolicy"):
+            return True
+        target = _topic_key(_known(other.props, "deadLetterPolicy.deadLetterTopic"), _known(other.props, "project"))
+        if _same_topic(topic, target):
+            return True
+    return False
+
+
+def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    subs = _of(args, PUBSUB_SUBSCRIPTION)
+
+    def check(sub: Any) -> None:
+        what = f"Pub/Sub subscription '{sub.name}' ({PUBSUB_SUBSCRIPTION})"
+        topic = get(sub.props, "deadLetterPolicy.deadLetterTopic")
+        if not topic:
+            if not _is_dead_letter_subscription(sub, subs):
+                report(f"{what}: deadLetterPolicy.deadLetterTopic is {_shown(topic)}; required: a dead-letter topic "
+                       "(projects/P/topics/T), unless this subscription reads another subscription's dead-letter topic.",
+                       sub.urn)
+            return
+        attempts = get(sub.props, "deadLetterPolicy.maxDeliveryAttempts")
+        number, (low, high) = _number(attempts), PUBSUB_DELIVERY_ATTEMPTS
+        if attempts is not None and number != 0 and (number is None or not number.is_integer() or not low <= number <= high):
+            report(f"{what}: deadLetterPolicy.maxDeliveryAttempts is {_shown(attempts)}; required: an integer {low}-{high} "
+                   f"(or unset for the default {low}).", sub.urn)
+
+    _each(subs, check)
+
+
+def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    def check(entity: Any) -> None:
+        kind = "Service Bus queue" if entity.resource_type == SERVICEBUS_QUEUE else "Service Bus subscription"
+        what = f"{kind} '{entity.name}' ({entity.resource_type})"
+        count = get(entity.props, "maxDeliveryCount")
+        number = _number(count)
+        if number is None or not number.is_integer() or number < 1:
+            report(f"{what}: maxDeliveryCount is {_shown(count)}; required: an explicit integer >= 1 after which "
+                   "messages are dead-lettered.", entity.urn)
+        expiry = get(entity.props, "deadLetteringOnMessageExpiration")
+        if expiry is not True:
+            report(f"{what}: deadLetteringOnMessageExpiration is {_shown(expiry)}; required: true (expired messages "
+                   "go to the dead-letter sub-queue instead of being dropped).", entity.urn)
+
+    _each(_of(args, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION), check)
+
+
+def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    unknown: UnknownValueError | None = None
+    for check in (_check_sqs_dead_letters, _check_pubsub_dead_letters, _check_servicebus_dead_letters):
+        try:
+            check(args, report)
+        except UnknownValueError as err:
+            unknown = unknown or err
+    if unknown is not None:
+        raise unknown
+
+
+# ------------------------------------------------------------------ SQS visibility vs consumer timeout
+
+
+def _function_name_of(reference: Any) -> str | None:
+    """The function name in a name, 'name:alias', a partial ARN or a function/version/alias ARN."""
+    if not isinstance(reference, str) or not reference:
+        return None
+    if ":function:" in reference:
+        return reference.split(":function:", 1)[1].split(":", 1)[0] or None
+    return reference.split(":", 1)[0]
+
+
+def _function_ids(function: Any) -> set[str]:
+    names = {_text(function.props, "name"), _function_name_of(_text(function.props, "arn"))}
+    return {n for n in names if n}
+
+
+def _consumer(esm: Any, functions: list[Any]) -> Any:
+    """The Lambda function an event source mapping invokes (directly or through an alias), if in the stack."""
+    for dep in _deps(esm, "functionName"):
+        if dep.resource_type == LAMBDA_FUNCTION:
+            return dep
+        if dep.resource_type == LAMBDA_ALIAS:
+            for target in _deps(dep, "functionName"):
+                if target.resource_type == LAMBDA_FUNCTION:
+                    return target
+            name = _function_name_of(_text(dep.props, "functionName"))
+            found = next((f for f in functions if name and name in _function_ids(f)), None)
+            if found is not None:
+                return found
+    name = _function_name_of(_text(esm.props, "functionName"))
+    return next((f for f in functions if name and name in _function_ids(f)), None)
+
+
+def _source_queue(esm: Any, queues: list[Any]) -> Any:
+    for dep in _deps(esm, "eventSourceArn"):
+        if dep.resource_type == SQS_QUEUE:
+            return dep
+    arn = _text(esm.props, "eventSourceArn")
+    return next((q for q in queues if _names_queue(arn, q)), None)
+
+
+def _check_visibility(args: StackValidationArgs, report: ReportViolation) -> None:
+    queues, functions = _of(args, SQS_QUEUE), _of(args, LAMBDA_FUNCTION)
+    multiplier = _number(config(args, VISIBILITY_MULTIPLIER, 6)) or 6.0
+
+    def check(esm: Any) -> None:
+        queue = _source_queue(esm, queues)
+        function = _consumer(esm, functions) if queue is not None else None
+        if queue is None or function is None:
+            return  # a queue or consumer outside this stack: nothing to compare
+        visibility_raw = get(queue.props, "visibilityTimeoutSeconds")
+        timeout_raw = get(function.props, "timeout")
+        window_raw = get(esm.props, "maximumBatchingWindowInSeconds")
+        visibility = _number(visibility_raw)
+        visibility = SQS_DEFAULT_VISIBILITY if visibility is None else visibility
+        timeout = _number(timeout_raw)
+        timeout = LAMBDA_DEFAULT_TIMEOUT if timeout is None else timeout
+        window = _number(window_raw) or 0.0
+        required = multiplier * timeout + window
+        if visibility < required:
+            shown_vis = _n(visibility) + (" (default)" if visibility_raw is None else "")
+            shown_timeout = _n(timeout) + (" (default)" if timeout_raw is None else "")
+            report(f"SQS queue '{queue.name}' ({SQS_QUEUE}): visibilityTimeoutSeconds is {shown_vis}, but its consumer "
+                   f"Lambda function '{function.name}' has timeout {shown_timeout} s (event source mapping '{esm.name}', "
+                   f"maximumBatchingWindowInSeconds {_n(window)}); required: visibilityTimeoutSeconds >= "
+                   f"{_n(multiplier)} x {_n(timeout)} + {_n(window)} = {_n(required)}.", queue.urn)
+
+    _each(_of(args, EVENT_SOURCE_MAPPING), check)
+
+
+# ------------------------------------------------------------------ batch item failures
+
+#: Event source mappings whose source is one of these (ARN service / resource) support partial batch responses.
+_PARTIAL_BATCH_SOURCES = (
+    (re.compile(r"^arn:aws[\w-]*:sqs:"), "SQS queue"),
+    (re.compile(r"^arn:aws[\w-]*:kinesis:[^:]*:[^:]*:stream/"), "Kinesis stream"),
+    (re.compile(r"^arn:aws[\w-]*:dynamodb:[^:]*:[^:]*:table/[^/]+/stream/"), "DynamoDB stream"),
+)
+#: Properties only Kafka, Amazon MQ and DocumentDB sources have (no ReportBatchItemFailures there).
+_OTHER_SOURCE_PROPS = ("selfManagedEventSource", "selfManagedKafkaEventSourceConfig",
+                       "amazonManagedKafkaEventSourceConfig", "documentDbEventSourceConfig", "queues", "topics")
+
+
+def _check_batch_failures(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    types = get(props, "functionResponseTypes")
+    if "ReportBatchItemFailures" in as_list(types):
+        return
+    if any(_known(props, key) for key in _OTHER_SOURCE_PROPS):
+        return
+    source = get(props, "eventSourceArn")
+    kind = next((k for pattern, k in _PARTIAL_BATCH_SOURCES if isinstance(source, str) and pattern.match(source)), None)
+    if kind is None:
+        return
+    report(f"Event source mapping '{args.name}' ({EVENT_SOURCE_MAPPING}) from {kind} {source}: functionResponseTypes "
+           f"is {_shown(types)}; required: [\"ReportBatchItemFailures\"] so one failing record "
+           "does not return or retry the whole batch.")
+
+
+# ------------------------------------------------------------------ prod tables
+
+
+def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_prod(args):
+        return
+    props, typ = args.props, args.resource_type
+    if typ == DYNAMODB_TABLE:
+        what = f"DynamoDB table '{args.name}' ({typ})"
+        pitr = get(props, "pointInTimeRecovery.enabled")
+        if pitr is not True:
+            report(f"{what}: pointInTimeRecovery.enabled is {_shown(pitr)}; required in prod: true.")
+        protect = get(props, "deletionProtectionEnabled")
+        if protect is not True:
+            report(f"{what}: deletionProtectionEnabled is {_shown(protect)}; required in prod: true.")
+    elif typ == FIRESTORE_DATABASE:
+        what = f"Firestore database '{args.name}' ({typ})"
+        pitr = get(props, "pointInTimeRecoveryEnablement")
+        if pitr != "POINT_IN_TIME_RECOVERY_ENABLED":
+            report(f"{what}: pointInTimeRecoveryEnablement is {_shown(pitr)}; required in prod: "
+                   "'POINT_IN_TIME_RECOVERY_ENABLED'.")
+        protect = get(props, "deleteProtectionState")
+        if protect != "DELETE_PROTECTION_ENABLED":
+            report(f"{what}: deleteProtectionState is {_shown(protect)}; required in prod: 'DELETE_PROTECTION_ENABLED'.")
+    elif typ == COSMOS_ACCOUNT:
+        kind = get(props, "backupPolicy.type")
+        if not isinstance(kind, str) or kind.lower() != "continuous":
+            report(f"Cosmos DB account '{args.name}' ({typ}): backupPolicy.type is {_shown(kind)} (periodic backups "
+                   "restore only whole snapshots); required in prod: 'Continuous' (point-in-time restore).")
+
+
+# ------------------------------------------------------------------ Cosmos DB delete locks
+
+_COSMOS_ID = re.compile(r"/providers/microsoft\.documentdb/databaseaccounts/([^/]+)$", re.IGNORECASE)
+_GROUP_ID = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)$", re.IGNORECASE)
+_SUBSCRIPTION_ID = re.compile(r"^/subscriptions/[^/]+$", re.IGNORECASE)
+
+
+def _ci(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def _account_ids(account: Any) -> tuple[set[str], str | None]:
+    """({lower-case account names}, lower-case resource group) of a Cosmos DB account."""
+    props = account.props
+    names = {_ci(_known(props, "accountName")), _ci(_known(props, "name"))}
+    match = _COSMOS_ID.search(_text(props, "id") or "")
+    if match:
+        names.add(match.group(1).lower())
+    return {n for n in names if n}, _ci(_known(props, "resourceGroupName"))
+
+
+def _same_group(lock: Any, account: Any, group: str | None) -> bool:
+    lock_group_deps = {d.urn for d in _deps(lock, "resourceGroupName")}
+    if lock_group_deps & {d.urn for d in _deps(account, "resourceGroupName")}:
+        return True
+    lock_group = _ci(_known(lock.props, "resourceGroupName"))
+    return lock_group is not None and lock_group == group
+
+
+def _covers(lock: Any, account: Any) -> bool:
+    """Whether a management lock applies to the Cosmos DB account (its resource, group or subscription)."""
+    names, group = _account_ids(account)
+    typ, props = lock.resource_type, lock.props
+    if typ == LOCK_AT_SUBSCRIPTION:
+        return True
+    if typ == LOCK_AT_RESOURCE_GROUP:
+        return _same_group(lock, account, group)
+    if typ == LOCK_AT_RESOURCE:
+        if _ci(_known(props, "resourceProviderNamespace")) != "microsoft.documentdb":
+            return False
+        if _ci(_known(props, "resourceType")) != "databaseaccounts" or _known(props, "parentResourcePath"):
+            return False
+        named = account.urn in _dep_urns(lock, "resourceName") or _ci(_known(props, "resourceName")) in names
+        lock_group = _ci(_known(props, "resourceGroupName"))
+        return named and (group is None or lock_group is None or lock_group == group)
+    if typ == LOCK_BY_SCOPE:
+        if account.urn in _dep_urns(lock, "scope"):
+            return True
+        scope = (_text(props, "scope") or "").rstrip("/")
+        if (match := _COSMOS_ID.search(scope)) is not None:
+            return match.group(1).lower() in names
+        if (match := _GROUP_ID.match(scope)) is not None:
+            return group is not None and match.group(1).lower() == group
+        return bool(_SUBSCRIPTION_ID.match(scope))
+    return False
+
+
+def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> None:
+    if not is_prod(args):
+        return
+    locks = _of(args, *LOCKS)
+
+    def check(account: Any) -> None:
+        levels = [(lock, get(lock.props, "level")) for lock in locks if _covers(lock, account)]
+        if any(level in DELETE_LOCK_LEVELS for _, level in levels):
+            return
+        found = "; ".join(f"{lock.name} has level {_shown(level)}" for lock, level in levels)
+        report(f"Cosmos DB account '{account.name}' ({COSMOS_ACCOUNT}): no management lock with level "
+               f"{' or '.join(DELETE_LOCK_LEVELS)} covers it{f' ({found})' if found else ''}; required in prod: a "
+               f"'CanNotDelete' lock on the account ({LOCK_BY_SCOPE} with scope the account id, or "
+               f"{LOCK_AT_RESOURCE} with resourceProviderNamespace Microsoft.DocumentDB, resourceType "
+               "databaseAccounts and resourceName the account), its resource group or the subscription.", account.urn)
+
+    _each(_of(args, COSMOS_ACCOUNT), check)
+
+
+# ------------------------------------------------------------------ the policies
+
+POLICIES = [
+    stack_policy(
+        "queues-dead-lettered",
+        "Every queue has a dead-letter path: SQS queues a redrive policy (unless they are another queue's "
+        "dead-letter queue), Pub/Sub subscriptions a dead-letter topic, Service Bus queues and subscriptions a "
+        "max delivery count and dead-lettering on expiry.",
+        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION],
+        _check_dead_letters,
+        remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5}; Pub/Sub: "
+                    "deadLetterPolicy={deadLetterTopic: projects/P/topics/T-dlq, maxDeliveryAttempts: 5-100}; "
+                    "Service Bus: maxDeliveryCount=10 and deadLetteringOnMessageExpiration=true.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "sqs-visibility-covers-consumer",
+        "An SQS queue consumed by a Lambda event source mapping has a visibility timeout of at least "
+        "visibilityTimeoutMultiplier (6) times the function's timeout plus the mapping's batching window.",
+        [SQS_QUEUE, EVENT_SOURCE_MAPPING, LAMBDA_FUNCTION, LAMBDA_ALIAS],
+        _check_visibility,
+        remediation="raise the queue's visibilityTimeoutSeconds to 6 x the function timeout + "
+                    "maximumBatchingWindowInSeconds (or lower the function timeout).",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+        config={VISIBILITY_MULTIPLIER: {
+            "type": "number", "default": 6, "minimum": 1,
+            "description": "Required ratio of the queue's visibility timeout to the consumer function's timeout "
+                           "(AWS recommends 6, so throttled batches can be retried before messages reappear).",
+        }},
+    ),
+    resource_policy(
+        "event-sources-report-batch-failures",
+        "Lambda event source mappings from SQS, Kinesis and DynamoDB streams report batch item failures, so one "
+        "bad record does not fail, retry or block the whole batch.",
+        [EVENT_SOURCE_MAPPING],
+        _check_batch_failures,
+        remediation='set functionResponseTypes=["ReportBatchItemFailures"] and return {"batchItemFailures": [...]} '
+                    "from the handler.",
+        level=MANDATORY,
+        severity=Severity.MEDIUM,
+    ),
+    resource_policy(
+        "prod-tables-recoverable",
+        "In prod, tables have point-in-time recovery and deletion protection: DynamoDB PITR and "
+        "deletionProtectionEnabled, Firestore PITR and delete protection, Cosmos DB continuous backup.",
+        [DYNAMODB_TABLE, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
+        _check_tables,
+        remediation="DynamoDB: pointInTimeRecovery={enabled: true}, deletionProtectionEnabled=true; Firestore: "
+                    "pointInTimeRecoveryEnablement='POINT_IN_TIME_RECOVERY_ENABLED', "
+                    "deleteProtectionState='DELETE_PROTECTION_ENABLED'; Cosmos DB: backupPolicy={type: 'Continuous', "
+                    "continuousModeProperties: {tier: 'Continuous30Days'}}.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "prod-cosmos-delete-locked",
+        "In prod, every Cosmos DB account is covered by a CanNotDelete (or ReadOnly) management lock on the "
+        "account, its resource group or the subscription (Azure's deletion protection).",
+        [COSMOS_ACCOUNT, *LOCKS],
+        _check_cosmos_locks,
+        remediation="add azure-native.authorization.ManagementLockByScope(scope=account.id, level='CanNotDelete').",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+]
