@@ -125,3 +125,13 @@ def test_pack_entry_point_only_builds_the_pack():
     assert len(calls) == 1
     assert "PolicyPack(" not in (ROOT / "policy" / "offline.py").read_text()
     assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file() and (ROOT / "policy" / "requirements.txt").is_file()
+
+
+def test_readme_lists_every_policy_with_its_level():
+    from policy import POLICIES
+
+    readme = (ROOT / "README.md").read_text()
+    for policy in POLICIES:
+        assert f"| {policy.name} |" in readme and readme.split(f"| {policy.name} |")[1].split("\n")[0].strip().endswith(
+            f"| {policy.enforcement_level.value} |"
+        ), policy.name
