@@ -135,3 +135,10 @@ def test_readme_lists_every_policy_with_its_level():
         assert f"| {policy.name} |" in readme and readme.split(f"| {policy.name} |")[1].split("\n")[0].strip().endswith(
             f"| {policy.enforcement_level.value} |"
         ), policy.name
+
+
+def test_dev_policy_config_sets_dev_rules_for_every_policy():
+    from policy import POLICIES
+
+    config = json.loads((ROOT / "policy" / "config.dev.json").read_text())
+    assert config == {p.name: {"environment": "dev"} for p in POLICIES}
