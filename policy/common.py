@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -117,6 +118,46 @@ def get(props: Mapping[str, Any] | None, path: str, default: Any = None) -> Any:
             return default
         value = value[part]
     return default if value is None else value
+
+
+def known(props: Mapping[str, Any] | None, path: str) -> Any:
+    """A value used only to correlate resources: None when absent or unknown during preview.
+
+    Stack policies correlate through property dependencies first, so an unknown ARN or URL must
+    not stop them; the values a policy judges are read with `get`, which raises.
+    """
+    try:
+        return get(props, path)
+    except UnknownValueError:
+        return None
+
+
+def plain(value: Any) -> Any:
+    """Proxied props as plain JSON-able values, for messages."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(value[k]) for k in value}
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def shown(value: Any) -> str:
+    """A value as the stack file would spell it: 'text', true, 30, ["a"]; absent is 'not set'."""
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(plain(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def named(args: ResourceValidationArgs, kind: str) -> str:
+    """How a message names the resource: kind 'name' (type)."""
+    return f"{kind} '{args.name}' ({args.resource_type})"
 
 
 def config(args: ResourceValidationArgs | StackValidationArgs, key: str, default: Any) -> Any:

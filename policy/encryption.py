@@ -15,9 +15,8 @@ run for that resource.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -32,8 +31,10 @@ from .common import (
     as_list,
     config,
     get,
+    named,
     require_cmk,
     resource_policy,
+    shown,
     stack_policy,
 )
 
@@ -80,29 +81,14 @@ _AWS_KEY = "a key ARN arn:aws:kms:REGION:ACCOUNT:key/ID"
 _GCP_KEY = "projects/P/locations/L/keyRings/R/cryptoKeys/K"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(value[k]) for k in value}
-    if isinstance(value, (list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, str)):
-        return [_plain(v) for v in value]
-    return value
 
 
-def _shown(value: Any) -> str:
-    """A value as the stack file would spell it: 'text', true, 90, {"key": ...}; absent is 'not set'."""
-    if value is None or value == "":
-        return "not set"
-    if isinstance(value, str):
-        return repr(value)
-    return json.dumps(_plain(value))
 
 
 def _on(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _what(args: ResourceValidationArgs, kind: str) -> str:
-    return f"{kind} '{args.name}' ({args.resource_type})"
 
 
 def _cmk_reason(example: str = "") -> str:
@@ -123,7 +109,7 @@ def _gcp_cmk(args: ResourceValidationArgs, report: ReportViolation, kind: str, p
     if require_cmk(args):
         value = get(args.props, prop)
         if not value:
-            report(f"{_what(args, kind)}: {prop} is {_shown(value)}; {_cmk_reason(_GCP_KEY)}.")
+            report(f"{named(args, kind)}: {prop} is {shown(value)}; {_cmk_reason(_GCP_KEY)}.")
 
 
 def _key_vault_uri(properties: Any) -> bool:
@@ -136,12 +122,12 @@ def _key_vault_uri(properties: Any) -> bool:
 def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, cmk = args.props, require_cmk(args)
     if args.resource_type == DYNAMODB_TABLE:
-        what = _what(args, "DynamoDB table")
+        what = named(args, "DynamoDB table")
         enabled = get(props, "serverSideEncryption.enabled")
         if not _on(enabled):
             need = ("serverSideEncryption.enabled true with serverSideEncryption.kmsKeyArn a customer-managed key"
                     if cmk else "serverSideEncryption.enabled true (the AWS-managed key alias/aws/dynamodb at least)")
-            report(f"{what}: serverSideEncryption.enabled is {_shown(enabled)} (AWS-owned key, no KMS); {need} is required.")
+            report(f"{what}: serverSideEncryption.enabled is {shown(enabled)} (AWS-owned key, no KMS); {need} is required.")
         elif cmk and (problem := _aws_cmk_problem(get(props, "serverSideEncryption.kmsKeyArn"),
                                                   "serverSideEncryption.kmsKeyArn")):
             report(f"{what}: {problem}.")
@@ -150,7 +136,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
     elif args.resource_type == COSMOS_ACCOUNT and require_cmk(args):
         uri = get(props, "keyVaultKeyUri")
         if not uri:
-            report(f"{_what(args, 'Cosmos DB account')}: keyVaultKeyUri is {_shown(uri)}; "
+            report(f"{named(args, 'Cosmos DB account')}: keyVaultKeyUri is {shown(uri)}; "
                    f"{_cmk_reason('a Key Vault key URI https://VAULT.vault.azure.net/keys/KEY')}.")
 
 
@@ -160,7 +146,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
 def _check_queues(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, cmk, typ = args.props, require_cmk(args), args.resource_type
     if typ == SQS_QUEUE:
-        what, key = _what(args, "SQS queue"), get(props, "kmsMasterKeyId")
+        what, key = named(args, "SQS queue"), get(props, "kmsMasterKeyId")
         if cmk:
             if not key and _on(get(props, "sqsManagedSseEnabled")):
                 report(f"{what}: kmsMasterKeyId is not set and sqsManagedSseEnabled is true, which encrypts with "
@@ -169,10 +155,10 @@ def _check_queues(args: ResourceValidationArgs, report: ReportViolation) -> None
                 report(f"{what}: {problem}.")
         elif not key and not _on(get(props, "sqsManagedSseEnabled")):
             report(f"{what}: kmsMasterKeyId is not set and sqsManagedSseEnabled is "
-                   f"{_shown(get(props, 'sqsManagedSseEnabled'))}; encryption at rest must be explicitly on: "
+                   f"{shown(get(props, 'sqsManagedSseEnabled'))}; encryption at rest must be explicitly on: "
                    "a kmsMasterKeyId or sqsManagedSseEnabled true.")
     elif typ == SNS_TOPIC:
-        what, key = _what(args, "SNS topic"), get(props, "kmsMasterKeyId")
+        what, key = named(args, "SNS topic"), get(props, "kmsMasterKeyId")
         if cmk:
             if problem := _aws_cmk_problem(key, "kmsMasterKeyId"):
                 report(f"{what}: {problem}.")
@@ -182,18 +168,18 @@ def _check_queues(args: ResourceValidationArgs, report: ReportViolation) -> None
     elif typ == PUBSUB_TOPIC:
         _gcp_cmk(args, report, "Pub/Sub topic", "kmsKeyName")
     elif typ == SERVICEBUS_NAMESPACE and cmk:
-        what = _what(args, "Service Bus namespace")
+        what = named(args, "Service Bus namespace")
         source = get(props, "encryption.keySource")
         vaults = as_list(get(props, "encryption.keyVaultProperties"))
         if not isinstance(source, str) or source.lower() != "microsoft.keyvault":
-            report(f"{what}: encryption.keySource is {_shown(source)}; {_cmk_reason()}: "
+            report(f"{what}: encryption.keySource is {shown(source)}; {_cmk_reason()}: "
                    "encryption.keySource 'Microsoft.KeyVault' with encryption.keyVaultProperties.")
         elif not vaults or not all(_key_vault_uri(v) for v in vaults):
-            report(f"{what}: encryption.keyVaultProperties is {_shown(get(props, 'encryption.keyVaultProperties'))}; "
+            report(f"{what}: encryption.keyVaultProperties is {shown(get(props, 'encryption.keyVaultProperties'))}; "
                    "every entry needs keyName and keyVaultUri of the customer-managed key.")
         sku = get(props, "sku.name")
         if not isinstance(sku, str) or sku.lower() != "premium":
-            report(f"{what}: sku.name is {_shown(sku)}; customer-managed keys are only available on the "
+            report(f"{what}: sku.name is {shown(sku)}; customer-managed keys are only available on the "
                    "'Premium' sku, which is required (requireCustomerManagedKeys=true).")
 
 
@@ -204,17 +190,17 @@ def _check_workflows(args: ResourceValidationArgs, report: ReportViolation) -> N
     if args.resource_type == GCP_WORKFLOW:
         _gcp_cmk(args, report, "Workflow", "cryptoKeyName")
         return
-    what = _what(args, "State machine")
+    what = named(args, "State machine")
     kind = get(args.props, "encryptionConfiguration.type")
     if require_cmk(args):
         if kind != "CUSTOMER_MANAGED_KMS_KEY":
-            report(f"{what}: encryptionConfiguration.type is {_shown(kind)}; {_cmk_reason()}: "
+            report(f"{what}: encryptionConfiguration.type is {shown(kind)}; {_cmk_reason()}: "
                    "type 'CUSTOMER_MANAGED_KMS_KEY' with encryptionConfiguration.kmsKeyId.")
         elif problem := _aws_cmk_problem(get(args.props, "encryptionConfiguration.kmsKeyId"),
                                          "encryptionConfiguration.kmsKeyId"):
             report(f"{what}: {problem}.")
     elif kind not in ("AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY"):
-        report(f"{what}: encryptionConfiguration.type is {_shown(kind)}; encryption must be explicitly on: "
+        report(f"{what}: encryptionConfiguration.type is {shown(kind)}; encryption must be explicitly on: "
                "'AWS_OWNED_KEY' or 'CUSTOMER_MANAGED_KMS_KEY'.")
     elif kind == "CUSTOMER_MANAGED_KMS_KEY" and not get(args.props, "encryptionConfiguration.kmsKeyId"):
         report(f"{what}: encryptionConfiguration.type is 'CUSTOMER_MANAGED_KMS_KEY' but "
@@ -232,7 +218,7 @@ def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> N
     if not require_cmk(args) or not get(args.props, "environment.variables"):
         return
     if problem := _aws_cmk_problem(get(args.props, "kmsKeyArn"), "kmsKeyArn"):
-        report(f"{_what(args, 'Lambda function')}: has environment.variables and {problem}.")
+        report(f"{named(args, 'Lambda function')}: has environment.variables and {problem}.")
 
 
 # ------------------------------------------------------------------ logs
@@ -241,7 +227,7 @@ def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> N
 def _check_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # CloudWatch Logs always encrypts with its own key; a CMK is only checked when required.
     if require_cmk(args) and (problem := _aws_cmk_problem(get(args.props, "kmsKeyId"), "kmsKeyId")):
-        report(f"{_what(args, 'Log group')}: {problem}.")
+        report(f"{named(args, 'Log group')}: {problem}.")
 
 
 # ------------------------------------------------------------------ secrets
@@ -252,7 +238,7 @@ def _gcp_secret_keys(props: Mapping[str, Any]) -> tuple[bool, str]:
     auto = get(props, "replication.auto")
     if auto is not None:
         key = get(auto, "customerManagedEncryption.kmsKeyName")
-        return bool(key), f"replication.auto.customerManagedEncryption.kmsKeyName is {_shown(key)}"
+        return bool(key), f"replication.auto.customerManagedEncryption.kmsKeyName is {shown(key)}"
     replicas = as_list(get(props, "replication.userManaged.replicas"))
     if not replicas:
         return False, "replication has neither auto nor userManaged replicas"
@@ -267,11 +253,11 @@ def _check_secrets(args: ResourceValidationArgs, report: ReportViolation) -> Non
     typ = args.resource_type
     if typ == AWS_SECRET:
         if problem := _aws_cmk_problem(get(args.props, "kmsKeyId"), "kmsKeyId"):
-            report(f"{_what(args, 'Secret')}: {problem}.")
+            report(f"{named(args, 'Secret')}: {problem}.")
     elif typ == GCP_SECRET:
         ok, missing = _gcp_secret_keys(args.props)
         if not ok:
-            report(f"{_what(args, 'Secret')}: {missing}; {_cmk_reason()} for every replica.")
+            report(f"{named(args, 'Secret')}: {missing}; {_cmk_reason()} for every replica.")
     elif typ == GCP_REGIONAL_SECRET:
         _gcp_cmk(args, report, "Regional secret", "customerManagedEncryption.kmsKeyName")
 
@@ -289,12 +275,12 @@ def _s3_rule_problem(rules: Any, where: str, cmk: bool) -> str | None:
         algorithm, key = get(d, "sseAlgorithm"), get(d, "kmsMasterKeyId")
         if cmk:
             if algorithm not in ("aws:kms", "aws:kms:dsse"):
-                return (f"{where} sseAlgorithm is {_shown(algorithm)}; {_cmk_reason()}: "
+                return (f"{where} sseAlgorithm is {shown(algorithm)}; {_cmk_reason()}: "
                         "sseAlgorithm 'aws:kms' with kmsMasterKeyId")
             if problem := _aws_cmk_problem(key, f"{where} kmsMasterKeyId"):
                 return problem
         elif algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
-            return f"{where} sseAlgorithm is {_shown(algorithm)}; 'AES256', 'aws:kms' or 'aws:kms:dsse' is required"
+            return f"{where} sseAlgorithm is {shown(algorithm)}; 'AES256', 'aws:kms' or 'aws:kms:dsse' is required"
     return None
 
 
@@ -312,7 +298,7 @@ def _check_s3(args: StackValidationArgs, report: ReportViolation) -> None:
         else:
             name = get(c.props, "bucket")
             targets = [b.urn for b in buckets if name and get(b.props, "bucket") == name]
-            bucket = _shown(name)
+            bucket = shown(name)
         for urn in targets:
             covered.setdefault(urn, []).append(c)
         if problem := _s3_rule_problem(get(c.props, "rules"), "rules[0].applyServerSideEncryptionByDefault", cmk):
@@ -338,22 +324,22 @@ def _check_storage(args: ResourceValidationArgs, report: ReportViolation) -> Non
     if args.resource_type == GCS_BUCKET:
         _gcp_cmk(args, report, "Storage bucket", "encryption.defaultKmsKeyName")
         return
-    what, props = _what(args, "Storage account"), args.props
+    what, props = named(args, "Storage account"), args.props
     infra = get(props, "encryption.requireInfrastructureEncryption")
     if not _on(infra):
-        report(f"{what}: encryption.requireInfrastructureEncryption is {_shown(infra)}; true is required "
+        report(f"{what}: encryption.requireInfrastructureEncryption is {shown(infra)}; true is required "
                "(a second layer of platform encryption at rest).")
     for service in ("blob", "file", "queue", "table"):
         enabled = get(props, f"encryption.services.{service}.enabled")
         if enabled is not None and not _on(enabled):
-            report(f"{what}: encryption.services.{service}.enabled is {_shown(enabled)}; it must not be switched off.")
+            report(f"{what}: encryption.services.{service}.enabled is {shown(enabled)}; it must not be switched off.")
     if require_cmk(args):
         source = get(props, "encryption.keySource")
         if not isinstance(source, str) or source.lower() != "microsoft.keyvault":
-            report(f"{what}: encryption.keySource is {_shown(source)}; {_cmk_reason()}: "
+            report(f"{what}: encryption.keySource is {shown(source)}; {_cmk_reason()}: "
                    "'Microsoft.Keyvault' with encryption.keyVaultProperties.")
         elif not _key_vault_uri(get(props, "encryption.keyVaultProperties")):
-            report(f"{what}: encryption.keyVaultProperties is {_shown(get(props, 'encryption.keyVaultProperties'))}; "
+            report(f"{what}: encryption.keyVaultProperties is {shown(get(props, 'encryption.keyVaultProperties'))}; "
                    "keyName and keyVaultUri of the customer-managed key are required.")
 
 
@@ -374,7 +360,7 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
             return  # AWS rotates only symmetric encryption keys with KMS-generated material
         enabled = get(props, "enableKeyRotation")
         if not _on(enabled):
-            report(f"{_what(args, 'KMS key')}: enableKeyRotation is {_shown(enabled)}; true is required for a symmetric key.")
+            report(f"{named(args, 'KMS key')}: enableKeyRotation is {shown(enabled)}; true is required for a symmetric key.")
     elif typ == CRYPTO_KEY:
         if get(props, "purpose", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
             return  # automatic rotation exists only for symmetric encryption keys
@@ -382,10 +368,10 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
         period = get(props, "rotationPeriod")
         seconds = _gcp_seconds(period)
         if seconds is None:
-            report(f"{_what(args, 'Crypto key')}: rotationPeriod is {_shown(period)}; a period of at most "
+            report(f"{named(args, 'Crypto key')}: rotationPeriod is {shown(period)}; a period of at most "
                    f"{limit} days is required, e.g. '{limit * _DAY}s'.")
         elif seconds > limit * _DAY:
-            report(f"{_what(args, 'Crypto key')}: rotationPeriod is {period!r} ({seconds / _DAY:g} days); "
+            report(f"{named(args, 'Crypto key')}: rotationPeriod is {period!r} ({seconds / _DAY:g} days); "
                    f"at most {limit} days ('{limit * _DAY}s') is required.")
     elif typ == KEY_VAULT_KEY:
         actions = as_list(get(props, "properties.rotationPolicy.lifetimeActions"))
@@ -393,7 +379,7 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
                   and (get(a, "trigger.timeAfterCreate") or get(a, "trigger.timeBeforeExpiry"))]
         if not rotate:
             kinds = [get(a, "action.type") for a in actions]
-            report(f"{_what(args, 'Key Vault key')}: properties.rotationPolicy.lifetimeActions is "
+            report(f"{named(args, 'Key Vault key')}: properties.rotationPolicy.lifetimeActions is "
                    f"{kinds if actions else 'not set'}; a 'rotate' action with trigger.timeAfterCreate "
                    "(e.g. 'P90D') is required.")
 
@@ -402,13 +388,13 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 
 def _check_vaults(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    what = _what(args, "Key vault")
+    what = named(args, "Key vault")
     soft = get(args.props, "properties.enableSoftDelete")
     if soft is not None and not _on(soft):
-        report(f"{what}: properties.enableSoftDelete is {_shown(soft)}; soft delete must stay on (true or unset).")
+        report(f"{what}: properties.enableSoftDelete is {shown(soft)}; soft delete must stay on (true or unset).")
     purge = get(args.props, "properties.enablePurgeProtection")
     if not _on(purge):
-        report(f"{what}: properties.enablePurgeProtection is {_shown(purge)}; true is required so deleted keys "
+        report(f"{what}: properties.enablePurgeProtection is {shown(purge)}; true is required so deleted keys "
                "cannot be purged before the retention period ends.")
 
 

@@ -17,9 +17,17 @@ from typing import Any
 
 import yaml
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
-from pulumi_policy.proxy import UnknownValueError
 
-from .common import MANDATORY, as_list, config, get, is_prod, resource_policy, stack_policy
+from .common import (
+    MANDATORY,
+    as_list,
+    config,
+    get,
+    is_prod,
+    known,
+    resource_policy,
+    stack_policy,
+)
 
 # AWS
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
@@ -66,12 +74,6 @@ OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "
 # ------------------------------------------------------------------ helpers
 
 
-def _known(props: Any, key: str) -> Any:
-    """A value used only to correlate resources; None when absent or unknown during preview."""
-    try:
-        return get(props, key)
-    except UnknownValueError:
-        return None
 
 
 def _deps(resource: Any, key: str) -> set[str]:
@@ -84,7 +86,7 @@ def _same(a: Any, a_key: str, b: Any, b_key: str | None = None) -> bool:
     a_deps, b_deps = _deps(a, a_key), _deps(b, b_key)
     if a_deps & b_deps or b.urn in a_deps or a.urn in b_deps:
         return True
-    a_value, b_value = _known(a.props, a_key), _known(b.props, b_key)
+    a_value, b_value = known(a.props, a_key), known(b.props, b_key)
     return isinstance(a_value, str) and a_value == b_value
 
 
@@ -92,8 +94,8 @@ def _refers(a: Any, key: str, b: Any, b_id_keys: Iterable[str] = ("id",)) -> boo
     """Whether a.<key> is b (depends on it, or equals one of b's id properties)."""
     if b.urn in _deps(a, key):
         return True
-    value = _known(a.props, key)
-    return isinstance(value, str) and any(value == _known(b.props, k) for k in b_id_keys)
+    value = known(a.props, key)
+    return isinstance(value, str) and any(value == known(b.props, k) for k in b_id_keys)
 
 
 def _of(args: StackValidationArgs, *types: str) -> list[Any]:
@@ -148,14 +150,14 @@ def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, p
         if auth != "NONE":
             continue
         api = next((a for a in apis if _refers(route, "apiId", a)), None)
-        if api is not None and str(_known(api.props, "protocolType") or "").upper() == "WEBSOCKET" and key != "$connect":
+        if api is not None and str(known(api.props, "protocolType") or "").upper() == "WEBSOCKET" and key != "$connect":
             continue  # WebSocket APIs authorize on $connect only
         if _exempt(args, key):
             continue
         if not prod:
             # dev may run without apiAuth: only an API that has auth elsewhere must not leave a route open
             has_auth = any(_same(route, "apiId", a) for a in authorizers) or any(
-                _same(route, "apiId", r) and (_known(r.props, "authorizationType") or "NONE") != "NONE" for r in routes
+                _same(route, "apiId", r) and (known(r.props, "authorizationType") or "NONE") != "NONE" for r in routes
             )
             if not has_auth:
                 continue
@@ -177,10 +179,10 @@ def _rest_path(args: StackValidationArgs, method: Any) -> str | None:
         parent = next((r for r in resources if _refers(node, key, r)), None)
         if parent is None:
             return None
-        full = _known(parent.props, "path")
+        full = known(parent.props, "path")
         if isinstance(full, str) and full.startswith("/"):
             return "/" + "/".join([full.strip("/"), *reversed(parts)]).strip("/")
-        part = _known(parent.props, "pathPart")
+        part = known(parent.props, "pathPart")
         if not isinstance(part, str):
             return None
         parts.append(part)
@@ -204,7 +206,7 @@ def _check_rest_methods(args: StackValidationArgs, report: ReportViolation, prod
             continue
         if not prod:
             has_auth = any(_same(method, "restApi", a) for a in authorizers) or any(
-                _same(method, "restApi", m) and (_known(m.props, "authorization") or "NONE") != "NONE" for m in methods
+                _same(method, "restApi", m) and (known(m.props, "authorization") or "NONE") != "NONE" for m in methods
             )
             if not has_auth:
                 continue
@@ -335,8 +337,8 @@ _APIM_KEYS = ("serviceName", "apiId", "operationId")
 
 def _apim_path(resource: Any) -> tuple[str | None, str | None, str | None]:
     """(service, API, operation) names of an APIM resource: from its inputs, else from its ARM id (outputs)."""
-    values = [_known(resource.props, k) for k in _APIM_KEYS]
-    arm_id = _known(resource.props, "id")
+    values = [known(resource.props, k) for k in _APIM_KEYS]
+    arm_id = known(resource.props, "id")
     match = _APIM_ID.search(arm_id) if isinstance(arm_id, str) else None
     if match:
         values = [v if isinstance(v, str) else match.group(i + 1) for i, v in enumerate(values)]

@@ -32,6 +32,7 @@ from .common import (
     config,
     document,
     get,
+    plain,
     resource_policy,
     stack_policy,
     statements,
@@ -64,18 +65,10 @@ def _label(args: ResourceValidationArgs) -> str:
     return f'{args.resource_type} "{args.name}"'
 
 
-def _plain(value: Any) -> Any:
-    """Proxied props as plain JSON-able values, for messages."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(value[k]) for k in value}
-    if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and hasattr(value, "__getitem__")
-                                            and not isinstance(value, (str, bytes))):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _quote(values: Iterable[Any]) -> str:
-    return ", ".join(json.dumps(_plain(v), default=str) for v in values)
+    return ", ".join(json.dumps(plain(v), default=str) for v in values)
 
 
 # =================================================================================== AWS
@@ -254,7 +247,7 @@ def _principal_problem(statement: Mapping[str, Any]) -> str | None:
         return f"trusts Principal {json.dumps(str(principal))}"
     others = [k for k in principal if k != "Service"]
     if others:
-        return f"trusts {json.dumps({k: _plain(principal[k]) for k in others})}"
+        return f"trusts {json.dumps({k: plain(principal[k]) for k in others})}"
     services = [str(s) for s in as_list(principal.get("Service"))]
     if not services:
         return "has an empty Service principal"

@@ -8,13 +8,17 @@ property twice.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from .common import ADVISORY, get, resource_policy
+from .common import (
+    ADVISORY,
+    get,
+    named,
+    resource_policy,
+    shown,
+)
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 LOG_ANALYTICS_WORKSPACE = "azure-native:operationalinsights:Workspace"
@@ -28,31 +32,10 @@ GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
 WORKFLOW_LOG_LEVELS = ("LOG_ALL_CALLS", "LOG_ERRORS_ONLY")
 
 
-def _shown(value: Any) -> str:
-    """A value as the stack file would spell it: 'text', true, 30; absent is 'not set'."""
-    if value is None or value == "":
-        return "not set"
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(_plain(value))
-    except (TypeError, ValueError):
-        return repr(value)
 
 
-def _plain(value: Any) -> Any:
-    """Proxied props as plain JSON-able values, for messages."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or (not isinstance(value, (str, bytes)) and hasattr(value, "__iter__")):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
-def _what(args: ResourceValidationArgs, kind: str) -> str:
-    return f"{kind} '{args.name}' ({args.resource_type})"
 
 
 def _positive(value: Any) -> bool:
@@ -70,10 +53,10 @@ def _check_log_retention(args: ResourceValidationArgs, report: ReportViolation) 
     if _positive(days):
         return
     if args.resource_type == LOG_GROUP:
-        report(f"{_what(args, 'Log group')}: retentionInDays is {_shown(days)} (0 or unset keeps logs forever); "
+        report(f"{named(args, 'Log group')}: retentionInDays is {shown(days)} (0 or unset keeps logs forever); "
                "required: a retention in days, e.g. 30 in dev and 365 in prod.")
     else:
-        report(f"{_what(args, 'Log Analytics workspace')}: retentionInDays is {_shown(days)} (the pricing tier's "
+        report(f"{named(args, 'Log Analytics workspace')}: retentionInDays is {shown(days)} (the pricing tier's "
                "default applies silently); required: an explicit retention in days (30-730).")
 
 
@@ -81,24 +64,24 @@ def _check_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
     if args.resource_type == LAMBDA_FUNCTION:
         mode = get(args.props, "tracingConfig.mode")
         if mode != "Active":
-            report(f"{_what(args, 'Lambda function')}: tracingConfig.mode is {_shown(mode)}; required: 'Active' "
+            report(f"{named(args, 'Lambda function')}: tracingConfig.mode is {shown(mode)}; required: 'Active' "
                    "(X-Ray traces every invocation).")
     else:
         enabled = get(args.props, "tracingConfiguration.enabled")
         if enabled is not True:
-            report(f"{_what(args, 'State machine')}: tracingConfiguration.enabled is {_shown(enabled)}; required: true.")
+            report(f"{named(args, 'State machine')}: tracingConfiguration.enabled is {shown(enabled)}; required: true.")
 
 
 def _check_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == GCP_WORKFLOW:
         level = get(args.props, "callLogLevel")
         if level not in WORKFLOW_LOG_LEVELS:
-            report(f"{_what(args, 'Workflow')}: callLogLevel is {_shown(level)}; required: "
+            report(f"{named(args, 'Workflow')}: callLogLevel is {shown(level)}; required: "
                    f"{' or '.join(repr(v) for v in WORKFLOW_LOG_LEVELS)} (calls and their responses are logged).")
         return
     destination = get(args.props, "accessLogSettings.destinationArn")
     if not destination:
-        report(f"{_what(args, 'API stage')}: accessLogSettings.destinationArn is {_shown(destination)}; required: a "
+        report(f"{named(args, 'API stage')}: accessLogSettings.destinationArn is {shown(destination)}; required: a "
                "CloudWatch log group ARN (with accessLogSettings.format) so every request is logged.")
 
 

@@ -24,7 +24,17 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from .common import MANDATORY, as_list, config, get, is_prod, resource_policy, stack_policy
+from .common import (
+    MANDATORY,
+    as_list,
+    config,
+    get,
+    is_prod,
+    known,
+    resource_policy,
+    shown,
+    stack_policy,
+)
 
 # ------------------------------------------------------------------ type tokens
 
@@ -59,39 +69,14 @@ DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 # ------------------------------------------------------------------ helpers
 
 
-def _shown(value: Any) -> str:
-    """A value as the stack file would spell it: 'text', true, 30, ["a"]; absent is 'not set'."""
-    if value is None or value == "":
-        return "not set"
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(_plain(value))
-    except (TypeError, ValueError):
-        return repr(value)
 
 
-def _plain(value: Any) -> Any:
-    """Proxied props as plain JSON-able values, for messages."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or (not isinstance(value, (str, bytes)) and hasattr(value, "__iter__")):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
-def _known(props: Any, key: str) -> Any:
-    """A value used only to correlate resources; None when absent or unknown during preview."""
-    try:
-        return get(props, key)
-    except UnknownValueError:
-        return None
 
 
 def _text(props: Any, key: str) -> str | None:
-    value = _known(props, key)
+    value = known(props, key)
     return value if isinstance(value, str) and value else None
 
 
@@ -189,7 +174,7 @@ def _attached_to(side: Any, queue: Any) -> bool:
 
 def _redrive_target(resource: Any) -> str | None:
     """deadLetterTargetArn of a queue's or RedrivePolicy's redrive policy, read leniently."""
-    policy = _json_object(_known(resource.props, "redrivePolicy"))
+    policy = _json_object(known(resource.props, "redrivePolicy"))
     target = (policy or {}).get("deadLetterTargetArn")
     return target if isinstance(target, str) else None
 
@@ -208,15 +193,15 @@ def _redrive_problem(policy: Any) -> str | None:
     """Why a redrive policy value is not a usable dead-letter path; None when it is."""
     parsed = _json_object(policy)
     if parsed is None:
-        return f"redrivePolicy is {_shown(policy)}, not a JSON object"
+        return f"redrivePolicy is {shown(policy)}, not a JSON object"
     problems = []
     target = parsed.get("deadLetterTargetArn")
     if not isinstance(target, str) or not re.match(r"^arn:aws[\w-]*:sqs:", target):
-        problems.append(f"deadLetterTargetArn is {_shown(target)} (required: the dead-letter queue's ARN)")
+        problems.append(f"deadLetterTargetArn is {shown(target)} (required: the dead-letter queue's ARN)")
     count = _number(parsed.get("maxReceiveCount"))
     low, high = SQS_MAX_RECEIVE_COUNT
     if count is None or not count.is_integer() or not low <= count <= high:
-        problems.append(f"maxReceiveCount is {_shown(parsed.get('maxReceiveCount'))} (required: an integer {low}-{high})")
+        problems.append(f"maxReceiveCount is {shown(parsed.get('maxReceiveCount'))} (required: an integer {low}-{high})")
     return f"redrivePolicy {'; '.join(problems)}" if problems else None
 
 
@@ -271,13 +256,13 @@ def _same_topic(a: tuple[str | None, str] | None, b: tuple[str | None, str] | No
 def _is_dead_letter_subscription(sub: Any, subs: list[Any]) -> bool:
     """Whether `sub` reads a topic another subscription dead-letters to (the DLQ's own subscription)."""
     topic_urns = _dep_urns(sub, "topic")
-    topic = _topic_key(_known(sub.props, "topic"), _known(sub.props, "project"))
+    topic = _topic_key(known(sub.props, "topic"), known(sub.props, "project"))
     for other in subs:
         if other is sub:
             continue
         if topic_urns & _dep_urns(other, "deadLetterPolicy"):
             return True
-        target = _topic_key(_known(other.props, "deadLetterPolicy.deadLetterTopic"), _known(other.props, "project"))
+        target = _topic_key(known(other.props, "deadLetterPolicy.deadLetterTopic"), known(other.props, "project"))
         if _same_topic(topic, target):
             return True
     return False
@@ -291,14 +276,14 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
         topic = get(sub.props, "deadLetterPolicy.deadLetterTopic")
         if not topic:
             if not _is_dead_letter_subscription(sub, subs):
-                report(f"{what}: deadLetterPolicy.deadLetterTopic is {_shown(topic)}; required: a dead-letter topic "
+                report(f"{what}: deadLetterPolicy.deadLetterTopic is {shown(topic)}; required: a dead-letter topic "
                        "(projects/P/topics/T), unless this subscription reads another subscription's dead-letter topic.",
                        sub.urn)
             return
         attempts = get(sub.props, "deadLetterPolicy.maxDeliveryAttempts")
         number, (low, high) = _number(attempts), PUBSUB_DELIVERY_ATTEMPTS
         if attempts is not None and number != 0 and (number is None or not number.is_integer() or not low <= number <= high):
-            report(f"{what}: deadLetterPolicy.maxDeliveryAttempts is {_shown(attempts)}; required: an integer {low}-{high} "
+            report(f"{what}: deadLetterPolicy.maxDeliveryAttempts is {shown(attempts)}; required: an integer {low}-{high} "
                    f"(or unset for the default {low}).", sub.urn)
 
     _each(subs, check)
@@ -311,11 +296,11 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
         count = get(entity.props, "maxDeliveryCount")
         number = _number(count)
         if number is None or not number.is_integer() or number < 1:
-            report(f"{what}: maxDeliveryCount is {_shown(count)}; required: an explicit integer >= 1 after which "
+            report(f"{what}: maxDeliveryCount is {shown(count)}; required: an explicit integer >= 1 after which "
                    "messages are dead-lettered.", entity.urn)
         expiry = get(entity.props, "deadLetteringOnMessageExpiration")
         if expiry is not True:
-            report(f"{what}: deadLetteringOnMessageExpiration is {_shown(expiry)}; required: true (expired messages "
+            report(f"{what}: deadLetteringOnMessageExpiration is {shown(expiry)}; required: true (expired messages "
                    "go to the dead-letter sub-queue instead of being dropped).", entity.urn)
 
     _each(_of(args, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION), check)
@@ -421,14 +406,14 @@ def _check_batch_failures(args: ResourceValidationArgs, report: ReportViolation)
     types = get(props, "functionResponseTypes")
     if "ReportBatchItemFailures" in as_list(types):
         return
-    if any(_known(props, key) for key in _OTHER_SOURCE_PROPS):
+    if any(known(props, key) for key in _OTHER_SOURCE_PROPS):
         return
     source = get(props, "eventSourceArn")
     kind = next((k for pattern, k in _PARTIAL_BATCH_SOURCES if isinstance(source, str) and pattern.match(source)), None)
     if kind is None:
         return
     report(f"Event source mapping '{args.name}' ({EVENT_SOURCE_MAPPING}) from {kind} {source}: functionResponseTypes "
-           f"is {_shown(types)}; required: [\"ReportBatchItemFailures\"] so one failing record "
+           f"is {shown(types)}; required: [\"ReportBatchItemFailures\"] so one failing record "
            "does not return or retry the whole batch.")
 
 
@@ -443,23 +428,23 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
         what = f"DynamoDB table '{args.name}' ({typ})"
         pitr = get(props, "pointInTimeRecovery.enabled")
         if pitr is not True:
-            report(f"{what}: pointInTimeRecovery.enabled is {_shown(pitr)}; required in prod: true.")
+            report(f"{what}: pointInTimeRecovery.enabled is {shown(pitr)}; required in prod: true.")
         protect = get(props, "deletionProtectionEnabled")
         if protect is not True:
-            report(f"{what}: deletionProtectionEnabled is {_shown(protect)}; required in prod: true.")
+            report(f"{what}: deletionProtectionEnabled is {shown(protect)}; required in prod: true.")
     elif typ == FIRESTORE_DATABASE:
         what = f"Firestore database '{args.name}' ({typ})"
         pitr = get(props, "pointInTimeRecoveryEnablement")
         if pitr != "POINT_IN_TIME_RECOVERY_ENABLED":
-            report(f"{what}: pointInTimeRecoveryEnablement is {_shown(pitr)}; required in prod: "
+            report(f"{what}: pointInTimeRecoveryEnablement is {shown(pitr)}; required in prod: "
                    "'POINT_IN_TIME_RECOVERY_ENABLED'.")
         protect = get(props, "deleteProtectionState")
         if protect != "DELETE_PROTECTION_ENABLED":
-            report(f"{what}: deleteProtectionState is {_shown(protect)}; required in prod: 'DELETE_PROTECTION_ENABLED'.")
+            report(f"{what}: deleteProtectionState is {shown(protect)}; required in prod: 'DELETE_PROTECTION_ENABLED'.")
     elif typ == COSMOS_ACCOUNT:
         kind = get(props, "backupPolicy.type")
         if not isinstance(kind, str) or kind.lower() != "continuous":
-            report(f"Cosmos DB account '{args.name}' ({typ}): backupPolicy.type is {_shown(kind)} (periodic backups "
+            report(f"Cosmos DB account '{args.name}' ({typ}): backupPolicy.type is {shown(kind)} (periodic backups "
                    "restore only whole snapshots); required in prod: 'Continuous' (point-in-time restore).")
 
 
@@ -477,18 +462,18 @@ def _ci(value: Any) -> str | None:
 def _account_ids(account: Any) -> tuple[set[str], str | None]:
     """({lower-case account names}, lower-case resource group) of a Cosmos DB account."""
     props = account.props
-    names = {_ci(_known(props, "accountName")), _ci(_known(props, "name"))}
+    names = {_ci(known(props, "accountName")), _ci(known(props, "name"))}
     match = _COSMOS_ID.search(_text(props, "id") or "")
     if match:
         names.add(match.group(1).lower())
-    return {n for n in names if n}, _ci(_known(props, "resourceGroupName"))
+    return {n for n in names if n}, _ci(known(props, "resourceGroupName"))
 
 
 def _same_group(lock: Any, account: Any, group: str | None) -> bool:
     lock_group_deps = {d.urn for d in _deps(lock, "resourceGroupName")}
     if lock_group_deps & {d.urn for d in _deps(account, "resourceGroupName")}:
         return True
-    lock_group = _ci(_known(lock.props, "resourceGroupName"))
+    lock_group = _ci(known(lock.props, "resourceGroupName"))
     return lock_group is not None and lock_group == group
 
 
@@ -501,12 +486,12 @@ def _covers(lock: Any, account: Any) -> bool:
     if typ == LOCK_AT_RESOURCE_GROUP:
         return _same_group(lock, account, group)
     if typ == LOCK_AT_RESOURCE:
-        if _ci(_known(props, "resourceProviderNamespace")) != "microsoft.documentdb":
+        if _ci(known(props, "resourceProviderNamespace")) != "microsoft.documentdb":
             return False
-        if _ci(_known(props, "resourceType")) != "databaseaccounts" or _known(props, "parentResourcePath"):
+        if _ci(known(props, "resourceType")) != "databaseaccounts" or known(props, "parentResourcePath"):
             return False
-        named = account.urn in _dep_urns(lock, "resourceName") or _ci(_known(props, "resourceName")) in names
-        lock_group = _ci(_known(props, "resourceGroupName"))
+        named = account.urn in _dep_urns(lock, "resourceName") or _ci(known(props, "resourceName")) in names
+        lock_group = _ci(known(props, "resourceGroupName"))
         return named and (group is None or lock_group is None or lock_group == group)
     if typ == LOCK_BY_SCOPE:
         if account.urn in _dep_urns(lock, "scope"):
@@ -529,7 +514,7 @@ def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> N
         levels = [(lock, get(lock.props, "level")) for lock in locks if _covers(lock, account)]
         if any(level in DELETE_LOCK_LEVELS for _, level in levels):
             return
-        found = "; ".join(f"{lock.name} has level {_shown(level)}" for lock, level in levels)
+        found = "; ".join(f"{lock.name} has level {shown(level)}" for lock, level in levels)
         report(f"Cosmos DB account '{account.name}' ({COSMOS_ACCOUNT}): no management lock with level "
                f"{' or '.join(DELETE_LOCK_LEVELS)} covers it{f' ({found})' if found else ''}; required in prod: a "
                f"'CanNotDelete' lock on the account ({LOCK_BY_SCOPE} with scope the account id, or "

@@ -14,9 +14,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
-from pulumi_policy.proxy import UnknownValueError
 
-from .common import MANDATORY, as_list, get, resource_policy, stack_policy, statements
+from .common import (
+    MANDATORY,
+    as_list,
+    get,
+    known,
+    resource_policy,
+    stack_policy,
+    statements,
+)
 
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 WEB_APP = "azure-native:web:WebApp"
@@ -191,23 +198,13 @@ def _dependency_urns(resource: Any, key: str) -> set[str]:
     return {r.urn for r in (resource.property_dependencies or {}).get(key, [])}
 
 
-def _known(props: Any, key: str) -> Any:
-    """A value used only to correlate resources; None when absent or unknown during preview.
-
-    Correlation falls back to property dependencies, so an unknown ARN or URL must not stop the
-    policy; the values the policy judges (the policy documents) are read with `get` and raise.
-    """
-    try:
-        return get(props, key)
-    except UnknownValueError:
-        return None
 
 
 def _queue_identity(queue: Any) -> tuple[str | None, str | None, set[str]]:
     """(ARN, name, {url, id}) of a queue as far as its props tell (inputs offline, outputs in the engine)."""
     props = queue.props
-    arn, name = _known(props, "arn"), _known(props, "name")
-    ids = {v for v in (_known(props, "url"), _known(props, "id")) if isinstance(v, str)}
+    arn, name = known(props, "arn"), known(props, "name")
+    ids = {v for v in (known(props, "url"), known(props, "id")) if isinstance(v, str)}
     if not isinstance(arn, str):
         arn = next((queue_arn_from_url(v) for v in sorted(ids) if queue_arn_from_url(v)), None)
     return arn, name if isinstance(name, str) else None, ids
@@ -217,7 +214,7 @@ def _targets(policy: Any, queue: Any, name: str | None, ids: set[str]) -> bool:
     """Whether a QueuePolicy is attached to `queue`: its queueUrl depends on the queue or names it."""
     if queue.urn in _dependency_urns(policy, "queueUrl"):
         return True
-    url = _known(policy.props, "queueUrl")
+    url = known(policy.props, "queueUrl")
     if not isinstance(url, str):
         return False
     return url in ids or (name is not None and url.rstrip("/").rsplit("/", 1)[-1] == name)
@@ -237,7 +234,7 @@ def _sqs_deny_insecure_transport(args: StackValidationArgs, report: ReportViolat
             problems.append(f"its policy input {problem}")
         covered = False
         for qp in (p for p in policies if _targets(p, queue, name, ids)):
-            target = arn or queue_arn_from_url(_known(qp.props, "queueUrl"))
+            target = arn or queue_arn_from_url(known(qp.props, "queueUrl"))
             problem = tls_deny_problem(get(qp.props, "policy"), target, name)
             if problem is None:
                 covered = True
