@@ -47,6 +47,21 @@ def _schema(extra: Mapping[str, dict[str, Any]] | None) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties={**CONFIG_PROPERTIES, **(extra or {})})
 
 
+def _policy(cls, name, description, types, validate, remediation, level, severity, config):
+    """Build a policy with the pack's common settings; `resource_types` is what README and tests read."""
+    policy = cls(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=level,
+        severity=severity,
+        config_schema=_schema(config),
+        remediation_steps=remediation,
+    )
+    policy.resource_types = tuple(sorted(types))
+    return policy
+
+
 def resource_policy(
     name: str,
     description: str,
@@ -65,17 +80,7 @@ def resource_policy(
         if args.resource_type in wanted:
             check(args, lambda message, urn=None: report(f"{message} Fix: {remediation}", urn))
 
-    policy = ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=level,
-        severity=severity,
-        config_schema=_schema(config),
-        remediation_steps=remediation,
-    )
-    policy.resource_types = tuple(sorted(wanted))  # what the README table and tests read
-    return policy
+    return _policy(ResourceValidationPolicy, name, description, wanted, validate, remediation, level, severity, config)
 
 
 def stack_policy(
@@ -94,17 +99,7 @@ def stack_policy(
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         check(args, lambda message, urn=None: report(f"{message} Fix: {remediation}", urn))
 
-    policy = StackValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=level,
-        severity=severity,
-        config_schema=_schema(config),
-        remediation_steps=remediation,
-    )
-    policy.resource_types = tuple(sorted(types))
-    return policy
+    return _policy(StackValidationPolicy, name, description, types, validate, remediation, level, severity, config)
 
 
 # ------------------------------------------------------------------ reading props
