@@ -4,6 +4,12 @@ python3.13 on arm64 (about 20% cheaper than x86), X-Ray active, JSON logs into t
 function's log group, environment encrypted with the service key. `warm_instances`
 publishes a version behind a `live` alias with provisioned concurrency; every trigger then
 invokes the alias.
+
+Every function runs the same entrypoint, `runtime.aws.entry.handler` (functions/runtime/aws/),
+which dispatches on the event's shape to the portable handler named by `ANYCLOUD_HANDLER`.
+The asset holds only the service's runtime code: boto3 comes with the Lambda runtime, and
+Powertools for AWS Lambda (with its extras: pydantic v2, aws-xray-sdk) from its public layer,
+pinned below.
 """
 
 from __future__ import annotations
@@ -23,6 +29,20 @@ from .logs import log_group
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 LIVE_ALIAS = "live"
+#: The Lambda handler of every function; `ANYCLOUD_HANDLER` says which portable handler it runs.
+ENTRYPOINT = "runtime.aws.entry.handler"
+
+#: Powertools for AWS Lambda (Python) v3, from its public layer in the stack's region:
+#: `arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27`.
+#: Version 27 is the newest the Powertools documentation lists for the v3 layers (the layer
+#: number is shared by every Python version and architecture); bump it together with
+#: `aws-lambda-powertools` in requirements-dev.txt, which the tests run against. The layer is
+#: `aws-lambda-powertools[all]` less what the runtime already has (boto3, botocore, jmespath...),
+#: so it also brings pydantic v2 (the orders models) and aws-xray-sdk (Tracer): the function
+#: asset needs none of them. Commercial partition only (aws-cn publishes from another account).
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.replace('.', '')}-{ARCHITECTURE}"
 
 
 @dataclass
@@ -48,8 +68,15 @@ class FunctionHandle:
 
 
 def lambda_handler(spec: FunctionSpec) -> str:
-    """`orders.api:create_order` -> `orders.api.create_order` (Lambda's handler syntax)."""
-    return spec.handler.replace(":", ".")
+    """The same entrypoint for every function; `spec.handler` travels in `ANYCLOUD_HANDLER`."""
+    return ENTRYPOINT
+
+
+def powertools_layer_arn(ctx: AwsContext) -> pulumi.Output[str]:
+    """The pinned public Powertools layer in the stack's region."""
+    return ctx.region.apply(
+        lambda region: f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+    )
 
 
 def create_function(
@@ -73,6 +100,7 @@ def create_function(
         architectures=[ARCHITECTURE],
         handler=lambda_handler(spec),
         code=function_archive(),
+        layers=[powertools_layer_arn(ctx)],
         memory_size=spec.memory_mb,
         timeout=spec.timeout_s,
         reserved_concurrent_executions=spec.reserved_concurrency,
