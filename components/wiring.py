@@ -4,15 +4,21 @@
 `ANYCLOUD_TABLE_ORDERS`, `ANYCLOUD_QUEUE_ORDERS`, `ANYCLOUD_WORKFLOW_FULFIL_ORDER`,
 `ANYCLOUD_SECRET_PAYMENT_API_KEY`. Each cloud supplies the value its clients need (a table
 name, a queue URL, a workflow ARN or path, a secret id). Only declared resources are wired.
+A declared table also gets `ANYCLOUD_KEYS_<NAME>`: its key attribute names and those of its
+indexes, so clients can write conditionally and query without describing the table.
 """
 
 from __future__ import annotations
 
-from .spec import Access
+import json
+
+from .spec import Access, Key, TableSpec
 
 SERVICE = "ANYCLOUD_SERVICE"
 FUNCTION = "ANYCLOUD_FUNCTION"
 ENVIRONMENT = "ANYCLOUD_ENVIRONMENT"
+#: The portable handler (`module:function`) a cloud's entrypoint runs.
+HANDLER = "ANYCLOUD_HANDLER"
 
 
 def env_name(kind: str, name: str) -> str:
@@ -26,3 +32,18 @@ def wired(uses: tuple[Access, ...]) -> list[tuple[str, str, str]]:
         var = env_name(access.kind, access.resource)
         seen.setdefault(var, (var, access.kind, access.resource))
     return list(seen.values())
+
+
+def table_keys_var(name: str) -> str:
+    """`ANYCLOUD_KEYS_ORDERS`: not `ANYCLOUD_TABLE_...`, so it never reads as a wired resource."""
+    return f"ANYCLOUD_KEYS_{name.upper().replace('-', '_')}"
+
+
+def table_keys(spec: TableSpec) -> str:
+    """`{"key": [partition, sort?], "indexes": {name: [partition, sort?]}}` as compact JSON."""
+
+    def names(partition: Key, sort: Key | None) -> list[str]:
+        return [partition.name] + ([sort.name] if sort else [])
+
+    indexes = {i.name: names(i.partition_key, i.sort_key) for i in spec.indexes}
+    return json.dumps({"key": names(spec.partition_key, spec.sort_key), "indexes": indexes}, separators=(",", ":"))

@@ -67,11 +67,6 @@ class FunctionHandle:
         return self.alias.name if self.alias else None
 
 
-def lambda_handler(spec: FunctionSpec) -> str:
-    """The same entrypoint for every function; `spec.handler` travels in `ANYCLOUD_HANDLER`."""
-    return ENTRYPOINT
-
-
 def powertools_layer_arn(ctx: AwsContext) -> pulumi.Output[str]:
     """The pinned public Powertools layer in the stack's region."""
     return ctx.region.apply(
@@ -98,7 +93,7 @@ def create_function(
         role=identity.role.arn,
         runtime=RUNTIME,
         architectures=[ARCHITECTURE],
-        handler=lambda_handler(spec),
+        handler=ENTRYPOINT,
         code=function_archive(),
         layers=[powertools_layer_arn(ctx)],
         memory_size=spec.memory_mb,

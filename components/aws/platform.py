@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -51,17 +50,6 @@ class AwsPlatform:
         return {"url": pair.queue.url, "dlq_url": pair.dlq.url}
 
     # ------------------------------------------------------------------ compute
-    def _table_keys(self, name: str) -> str:
-        """The key attribute names of a table and its indexes, as the AWS adapter reads them
-        (`ANYCLOUD_KEYS_<NAME>`; functions/runtime/aws/resources.py)."""
-        spec = next(t for t in self.ctx.spec.tables if t.name == name)
-
-        def attrs(pk, sk) -> list[str]:
-            return [pk.name] + ([sk.name] if sk else [])
-
-        indexes = {i.name: attrs(i.partition_key, i.sort_key) for i in spec.indexes}
-        return json.dumps({"key": attrs(spec.partition_key, spec.sort_key), "indexes": indexes}, separators=(",", ":"))
-
     def _wiring_value(self, kind: str, name: str) -> pulumi.Input[str]:
         """The value a function's client needs for a declared resource."""
         if kind == "table":
@@ -77,7 +65,7 @@ class AwsPlatform:
             wiring.SERVICE: self.ctx.spec.name,
             wiring.FUNCTION: spec.name,
             wiring.ENVIRONMENT: self.ctx.settings.environment,
-            HANDLER: spec.handler,
+            wiring.HANDLER: spec.handler,
             "POWERTOOLS_SERVICE_NAME": self.ctx.spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": f"anycloud/{self.ctx.spec.name}",
             # Never put whole events or handler results into logs or traces.
@@ -88,7 +76,7 @@ class AwsPlatform:
         for var, kind, name in wiring.wired(spec.uses):
             env[var] = self._wiring_value(kind, name)
             if kind == "table":
-                env[table_keys_var(name)] = self._table_keys(name)
+                env[wiring.table_keys_var(name)] = wiring.table_keys(next(t for t in self.ctx.spec.tables if t.name == name))
         self.functions[spec.name] = handle = create_function(self.ctx, spec, env, parent)
         self.watched.functions[spec.name] = handle.function.name
         for queue in self.ctx.spec.queues:
@@ -167,15 +155,6 @@ class AwsPlatform:
         topic = alarm_topic(self.ctx)
         alarms(self.ctx, topic, self.watched)
         dashboard(self.ctx, self.watched)
-
-
-#: The portable handler (`module:function`) the AWS entrypoint runs.
-HANDLER = "ANYCLOUD_HANDLER"
-
-
-def table_keys_var(name: str) -> str:
-    """`ANYCLOUD_KEYS_ORDERS`: not `ANYCLOUD_TABLE_...`, so it never reads as a wired resource."""
-    return f"ANYCLOUD_KEYS_{name.upper().replace('-', '_')}"
 
 
 def _sid(name: str) -> str:
