@@ -171,6 +171,7 @@ def evaluate(
             raise PolicyInputError(f"policy level {name}={level!r} is not allowed; allowed: {', '.join(LEVELS)}")
     resources = [r for r in resources if not r["type"].startswith("pulumi:")]
     stack = _stack_resources(resources)
+    inputs = [_props(r) for r in resources]  # built once, shared read-only by every resource policy
     report = Report()
     for policy in policies:
         level = LEVELS.get((levels or {}).get(policy.name, ""), policy.enforcement_level or EnforcementLevel.ADVISORY)
@@ -184,8 +185,8 @@ def evaluate(
 
         try:
             if isinstance(policy, ResourceValidationPolicy):
-                for res, raw in zip(stack, resources):
-                    args = ResourceValidationArgs(res.resource_type, _props(raw), res.urn, res.name, res.opts, None, cfg)
+                for res, props in zip(stack, inputs):
+                    args = ResourceValidationArgs(res.resource_type, props, res.urn, res.name, res.opts, None, cfg)
                     try:
                         _run(lambda: policy.validate(args, reporter(res.urn)))
                     except UnknownValueError as err:
