@@ -397,3 +397,28 @@ def test_neutral_components_parent_the_cloud_resources(dev):
     assert components[table.parent].type == "anycloud:index:Table"
     fn = by_name(dev, LAMBDA)["create-order"]
     assert components[fn.parent].type == "anycloud:index:Function"
+
+
+def test_service_outputs_resolve_under_the_classic_mocks_pattern():
+    """The Pulumi-documented style: a `@pulumi.runtime.test` body returning the Output it checks."""
+    import pulumi
+
+    from components.mock_engine import configure
+    from components.program import run
+    from tests.conftest import DEV
+
+    configure(DEV, ["anycloud:paymentApiKey"], project="anycloud", stack="dev")
+
+    @pulumi.runtime.test
+    def check():
+        service = run(SERVICE)
+
+        def verify(values):
+            url, queue, workflow = values
+            assert url.startswith("https://") and url.endswith(".execute-api.eu-west-1.amazonaws.com/")
+            assert queue.startswith("https://sqs.eu-west-1.amazonaws.com/123456789012/orders-")
+            assert workflow == "arn:aws:states:eu-west-1:123456789012:stateMachine:orders-dev-fulfil-order"
+
+        return pulumi.Output.all(service.api_url, service.queues["orders"], service.workflows["fulfil-order"]).apply(verify)
+
+    check()
