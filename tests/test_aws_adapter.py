@@ -6,7 +6,6 @@ service runs end to end in tests/test_e2e_aws.py.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess

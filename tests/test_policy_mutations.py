@@ -10,12 +10,10 @@ from typing import Any, Callable
 
 import pytest
 
-import components.aws.api as api
 import components.aws.function as function
 import components.aws.platform as platform
 import components.aws.queue as queue
 from app import SERVICE
-from components.aws import iam
 from components.export import to_export
 from components.mock_engine import render
 from components.program import run
