@@ -236,7 +236,7 @@ def test_lambda_permissions_are_scoped_to_their_route(prod):
     (api,) = prod.of_type("aws:apigatewayv2/api:Api")
     arns = sorted(p.inputs["sourceArn"] for p in prod.of_type("aws:lambda/permission:Permission"))
     base = api.outputs["executionArn"]
-    assert arns == sorted(f"{base}/$default/{r.method}{r.path}" for r in SERVICE.api.routes)
+    assert arns == sorted([f"{base}/$default/GET/health", f"{base}/$default/GET/orders/*", f"{base}/$default/POST/orders"])
     assert {p.inputs["principal"] for p in prod.of_type("aws:lambda/permission:Permission")} == {"apigateway.amazonaws.com"}
 
 

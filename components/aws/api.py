@@ -2,12 +2,13 @@
 
 Routes use the JWT authorizer unless declared public; CORS allows only configured origins;
 the `$default` stage throttles and writes JSON access logs to an encrypted log group. Each
-route's Lambda permission is scoped by `source_arn` to that route alone.
+route's Lambda permission is scoped by `source_arn` to that route's method and path alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +36,12 @@ ACCESS_LOG_FORMAT = json.dumps(
     sort_keys=True,
 )
 CORS_HEADERS = ["authorization", "content-type", "idempotency-key"]
+
+
+def source_path(path: str) -> str:
+    """The route's path as API Gateway puts it in the invoking ARN: a path parameter matches as
+    `*` (`/orders/{order_id}` -> `/orders/*`); a literal `{order_id}` would never match."""
+    return re.sub(r"\{[^/]+\}", "*", path)
 
 
 def create_api(
@@ -102,7 +109,7 @@ def create_api(
             function=handle.function.name,
             qualifier=handle.qualifier,
             principal="apigateway.amazonaws.com",
-            source_arn=api.execution_arn.apply(lambda arn, r=route: f"{arn}/{STAGE}/{r.method}{r.path}"),
+            source_arn=api.execution_arn.apply(lambda arn, r=route: f"{arn}/{STAGE}/{r.method}{source_path(r.path)}"),
             opts=ctx.opts(api),
         )
     access_logs = log_group(ctx, "api", "access", api)
