@@ -468,22 +468,13 @@ def test_the_asset_ships_runtime_code_only():
 
 
 def test_every_rendered_function_imports_in_a_fresh_process_with_only_its_environment(dev):
-    """The issue's done-when: the slowest under one second here (benchmarks/coldstart.py has
-    the medians). A function over the bound is measured once more before failing: a loaded
-    machine only ever adds time."""
-    code = "import time; t = time.perf_counter(); import runtime.aws.entry; print((time.perf_counter() - t) * 1000)"
-
-    def import_ms(variables: dict) -> float:
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "functions"), **variables}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr[-2000:]
-        return float(out.stdout.strip().splitlines()[-1])
-
-    times = {}
+    """Each rendered function's entrypoint imports and resolves its handler in a fresh process
+    that has nothing but its rendered environment. How long that takes is measured by
+    benchmarks/coldstart.py (timings are never asserted in tests)."""
+    code = "import runtime.aws.entry as e; h = e.instance().handler; print(f'{h.__module__}:{h.__name__}')"
     for fn in dev.of_type(LAMBDA):
         variables = {k: str(v) for k, v in fn.inputs["environment"]["variables"].items()}
-        times[fn.name] = import_ms(variables)
-        if times[fn.name] >= 1000:
-            times[fn.name] = min(times[fn.name], import_ms(variables))
-    assert len(times) == 11
-    assert max(times.values()) < 1000, times
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "functions"), **variables}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, f"{fn.name}: {out.stderr[-2000:]}"
+        assert out.stdout.strip() == variables["ANYCLOUD_HANDLER"], fn.name
