@@ -90,9 +90,10 @@ def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, secon
     by_type = Counter(r.type for r in rendering.resources)
     routes = []
     if spec.api:
-        authorizers = rendering.of_type("aws:apigatewayv2/authorizer:Authorizer")
+        # The stack's apiAuth wins over the declaration, as in settings.effective_auth.
+        jwt = bool(stack.config.get(f"{NAMESPACE}:apiAuth") or spec.api.auth)
         for route in spec.api.routes:
-            auth = "public" if route.public else ("jwt" if authorizers or spec.api.auth else "none (dev)")
+            auth = "public" if route.public else ("jwt" if jwt else "none (dev)")
             routes.append({"route": route.key, "function": route.function, "auth": auth})
     return {
         "project": stack.project,

@@ -537,6 +537,9 @@ class ServiceSpec(Model):
     def function(self, name: str) -> FunctionSpec:
         return next(f for f in self.functions if f.name == name)
 
+    def table(self, name: str) -> TableSpec:
+        return next(t for t in self.tables if t.name == name)
+
 
 PATTERN_HELP = {
     NAME_PATTERN: "must be lowercase letters and digits in words joined by single hyphens, starting with a letter",

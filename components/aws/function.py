@@ -59,10 +59,6 @@ class FunctionHandle:
         return self.alias.arn if self.alias else self.function.arn
 
     @property
-    def invoke_arn(self) -> pulumi.Output[str]:
-        return self.alias.invoke_arn if self.alias else self.function.invoke_arn
-
-    @property
     def qualifier(self) -> pulumi.Output[str] | None:
         return self.alias.name if self.alias else None
 

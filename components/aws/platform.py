@@ -32,7 +32,6 @@ class AwsPlatform:
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.functions: dict[str, FunctionHandle] = {}
         self.watched = Watched()
-        self._policies_written = False
 
     # ---------------------------------------------------------------- data stores
     def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:
@@ -76,7 +75,7 @@ class AwsPlatform:
         for var, kind, name in wiring.wired(spec.uses):
             env[var] = self._wiring_value(kind, name)
             if kind == "table":
-                env[wiring.table_keys_var(name)] = wiring.table_keys(next(t for t in self.ctx.spec.tables if t.name == name))
+                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
         self.functions[spec.name] = handle = create_function(self.ctx, spec, env, parent)
         self.watched.functions[spec.name] = handle.function.name
         for queue in self.ctx.spec.queues:
@@ -98,10 +97,10 @@ class AwsPlatform:
         identity = self.functions[function].identity
         sid = f"{access.verb.title()}{_sid(access.kind)}{_sid(access.resource)}"
         if access.kind == "table":
-            spec = next(t for t in self.ctx.spec.tables if t.name == access.resource)
             write = access.verb == "write"
+            table_arns = index_arns(self.tables[access.resource], self.ctx.spec.table(access.resource))
             identity.allow(
-                statement(sid, TABLE_WRITE if write else TABLE_READ, index_arns(self.tables[access.resource], spec)),
+                statement(sid, TABLE_WRITE if write else TABLE_READ, table_arns),
                 key_use(self.ctx, f"{sid}Key", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"], "dynamodb"),
             )
         elif access.kind == "queue":
@@ -123,10 +122,9 @@ class AwsPlatform:
             )
 
     def _write_policies(self) -> None:
-        if not self._policies_written:
-            for handle in self.functions.values():
-                handle.identity.write(self.ctx)
-            self._policies_written = True
+        """Every function's policy, once all grants are in (Identity.write is idempotent)."""
+        for handle in self.functions.values():
+            handle.identity.write(self.ctx)
 
     # ------------------------------------------------------------------ triggers
     def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
