@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from importlib.metadata import version
 from typing import Any
 
-import pulumi
 
 from .mock_engine import Rendering, jsonable
 
@@ -43,7 +43,7 @@ def to_export(rendering: Rendering) -> dict[str, Any]:
             "manifest": {
                 "time": datetime.now(timezone.utc).isoformat(),
                 "magic": "",
-                "version": f"v{pulumi.__version__}" if hasattr(pulumi, "__version__") else "",
+                "version": f"v{version('pulumi')}",  # the SDK that rendered it (a real export names the CLI)
             },
             "resources": resources,
         },
