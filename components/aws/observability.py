@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from .api import STAGE
 from .context import AwsContext
 
 PERIOD_S = 300
@@ -26,7 +27,6 @@ class Watched:
     queues: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     api_id: pulumi.Output[str] | None = None
-    api_stage: str = "$default"
 
 
 def alarm_topic(ctx: AwsContext) -> aws.sns.Topic:
@@ -98,7 +98,7 @@ def alarms(ctx: AwsContext, topic: aws.sns.Topic, watched: Watched) -> None:
         _alarm(ctx, topic, f"{fn}-errors", f"Function {fn} raised errors", "AWS/Lambda", "Errors", dims)
         _alarm(ctx, topic, f"{fn}-throttles", f"Function {fn} was throttled", "AWS/Lambda", "Throttles", dims)
     if watched.api_id is not None:
-        dims = {"ApiId": watched.api_id, "Stage": watched.api_stage}
+        dims = {"ApiId": watched.api_id, "Stage": STAGE}
         _alarm(ctx, topic, "api-5xx", "The API returned 5xx responses", "AWS/ApiGateway", "5xx", dims)
     for queue, (name, dlq_name) in watched.queues.items():
         _alarm(ctx, topic, f"{queue}-dlq-depth", f"Messages of queue {queue} were dead-lettered", "AWS/SQS",
@@ -127,7 +127,7 @@ def dashboard(ctx: AwsContext, watched: Watched) -> aws.cloudwatch.Dashboard:
     ]
     if watched.api_id is not None:
         widgets.append(widget("API requests and errors",
-                              [["AWS/ApiGateway", m, "ApiId", watched.api_id, "Stage", watched.api_stage]
+                              [["AWS/ApiGateway", m, "ApiId", watched.api_id, "Stage", STAGE]
                                for m in ("Count", "4xx", "5xx")], 12))
     if watched.queues:
         widgets.append(widget("Queues: backlog and dead letters",

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from .. import wiring
 from ..settings import Settings, effective_auth, effective_origins
 from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
-from .api import STAGE, create_api
+from .api import create_api
 from .context import AwsContext
 from .function import FunctionHandle, create_function
 from .iam import statement
@@ -145,7 +145,6 @@ class AwsPlatform:
             self.ctx, spec, effective_auth(spec, settings), effective_origins(spec, settings), self.functions, parent
         )
         self.watched.api_id = api.id
-        self.watched.api_stage = STAGE
         return {"url": stage.invoke_url}
 
     def finish(self) -> None:
