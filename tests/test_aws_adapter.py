@@ -334,6 +334,10 @@ def test_table_operations(aws):
     assert table.update(key, {"gone": 1}, expect={"absent": None})["gone"] == 1
     with pytest.raises(ValueError):
         table.update(key, {"pk": "b"})
+    # The Table contract's key rules (runtime/tables.py), checked before DynamoDB is called.
+    for bad in ({"pk": "a"}, {"pk": "a", "sk": ""}, {**key, "extra": 1}, {"pk": True, "sk": "1"}):
+        with pytest.raises(ValueError):
+            table.get(bad)
 
     table.put({"pk": "b", "sk": "1", "owner": "o", "created": "2026-02-01"})
     table.put({"pk": "c", "sk": "1", "owner": "p", "created": "2026-03-01"})
@@ -378,6 +382,8 @@ def test_queue_workflow_and_secret(aws):
     assert clients.created == []  # nothing is created before it is used
 
     message_id = ctx.queues["jobs"].send({"order_id": "o-1"})
+    with pytest.raises(ValueError):
+        ctx.queues["jobs"].send({}, delay_s=901)
     (received,) = sqs.receive_message(QueueUrl=url)["Messages"]
     assert received["MessageId"] == message_id and json.loads(received["Body"]) == {"order_id": "o-1"}
 

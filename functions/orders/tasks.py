@@ -88,23 +88,23 @@ def _order(state: Mapping[str, Any]) -> WorkflowOrder:
     return WorkflowOrder.model_validate(state["order"])
 
 
-def _transition(ctx: Context, order_id: str, to: Status, sources: Iterable[Status], **changes: Any) -> dict[str, Any]:
+def _transition(ctx: Context, order_id: str, to: Status, sources: Iterable[Status], **changes: Any) -> None:
     """Move the order to `to` from one of `sources`; already in `to` is fine (a re-run)."""
     table = ctx.tables["orders"]
     key = {"order_id": order_id}
     update = {"status": to.value, "updated_at": models.utc_text(models.now()), **changes}
     for source in sources:
         try:
-            item = table.update(key, update, expect={"status": source.value})
+            table.update(key, update, expect={"status": source.value})
         except ConditionFailed:
             continue
         logger.info("order %s", to.value, extra={"order_id": order_id, "from": source.value})
-        return item
+        return
     item = table.get(key)
     if item is None:
         raise TaskError("OrderNotFound", "the order does not exist")
     if item.get("status") == to.value:
-        return item
+        return
     raise TaskError("OrderStateConflict", f"the order is {item.get('status')}, not {' or '.join(s.value for s in sources)}")
 
 

@@ -124,14 +124,31 @@ class Table(Protocol):
         """Items whose partition key (of the table or `index`) equals `key`'s single entry."""
 
 
+#: Longest message delay (seconds): SQS's limit, the smallest of the clouds'.
+MAX_DELAY_S = 900
+#: Longest workflow execution id: Step Functions' execution name limit.
+MAX_EXECUTION_ID = 80
+
+
 class Queue(Protocol):
     def send(self, body: Any, *, delay_s: int = 0) -> str:
-        """Enqueue JSON `body`; returns the message id."""
+        """Enqueue JSON `body`; returns the message id. ValueError for a delay over MAX_DELAY_S."""
 
 
 class Workflow(Protocol):
     def start(self, execution_id: str, state: Mapping[str, Any]) -> bool:
-        """Start an execution named `execution_id`; False (no second run) when it already exists."""
+        """Start an execution named `execution_id`; False (no second run) when it already exists.
+        ValueError for an id that is empty or longer than MAX_EXECUTION_ID."""
+
+
+def check_delay(delay_s: int) -> None:
+    if not 0 <= delay_s <= MAX_DELAY_S:
+        raise ValueError(f"delay_s must be 0-{MAX_DELAY_S}")
+
+
+def check_execution_id(execution_id: str) -> None:
+    if not execution_id or len(execution_id) > MAX_EXECUTION_ID:
+        raise ValueError(f"execution id must be 1-{MAX_EXECUTION_ID} characters")
 
 
 class Secret(Protocol):

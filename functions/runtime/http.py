@@ -34,7 +34,10 @@ __all__ = [
     "body_hash",
     "field_errors",
     "idempotency_key",
+    "idempotency_key_in_progress",
+    "idempotency_key_reused",
     "load_handler",
+    "refused",
     "run_route",
 ]
 
@@ -59,6 +62,16 @@ class IdempotencyStore(Protocol):
         stored and the exception propagates.
         """
         ...
+
+
+def idempotency_key_reused() -> HttpError:
+    """What every `IdempotencyStore` raises for a known key with another body hash."""
+    return HttpError(409, "IdempotencyKeyReused", "this Idempotency-Key was used with another request body")
+
+
+def idempotency_key_in_progress() -> HttpError:
+    """What every `IdempotencyStore` raises for a key whose first request has not finished."""
+    return HttpError(409, "IdempotencyKeyReused", "a request with this Idempotency-Key is still in progress")
 
 
 def body_hash(request: Request) -> str:
@@ -99,8 +112,7 @@ def run_route(
             return idempotency.run(key, body_hash(request), lambda: _call(handler, request, ctx))
         return _call(handler, request, ctx)
     except HttpError as err:
-        logger.info("request refused", extra={"status": err.status, "error": err.error, "request_id": request.request_id})
-        return error_response(err, request.request_id)
+        return refused(err, request.request_id, logger)
     except ValidationError as err:
         fields = field_errors(err)
         logger.info("request invalid", extra={"fields": [f["field"] for f in fields], "request_id": request.request_id})
@@ -109,6 +121,12 @@ def run_route(
     except Exception:
         logger.exception("route failed", extra={"request_id": request.request_id})
         return internal_error(request.request_id)
+
+
+def refused(err: HttpError, request_id: str, logger: logging.Logger = _LOGGER) -> Response:
+    """The client's answer to an `HttpError`, logged (status and error name only)."""
+    logger.info("request refused", extra={"status": err.status, "error": err.error, "request_id": request_id})
+    return error_response(err, request_id)
 
 
 def _call(handler: Route, request: Request, ctx: Context) -> Response:

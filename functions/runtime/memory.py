@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contracts import ConditionFailed, Context, HttpError, Message, Response
+from .contracts import ConditionFailed, Context, Message, Response, check_delay, check_execution_id
+from .http import idempotency_key_in_progress, idempotency_key_reused
+from .tables import check_changes, key_values, matches, query_keys
 
 __all__ = [
     "IdempotencyStore",
@@ -59,25 +61,7 @@ class Table:
         return (self.partition_key,) if self.sort_key is None else (self.partition_key, self.sort_key)
 
     def _key_of(self, key: Mapping[str, Any], *, exact: bool) -> tuple[Any, ...]:
-        missing = [k for k in self._key_names if k not in key]
-        if missing:
-            raise ValueError(f"key is missing {', '.join(missing)}")
-        if exact and set(key) != set(self._key_names):
-            raise ValueError(f"a key has exactly the attributes {', '.join(self._key_names)}")
-        values = tuple(key[k] for k in self._key_names)
-        for name, value in zip(self._key_names, values, strict=True):
-            # Key attributes are strings or numbers in every cloud's table service.
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
-                raise ValueError(f"key attribute {name} must be a non-empty string or a number")
-        return values
-
-    def _matches(self, item: Mapping[str, Any] | None, expect: Mapping[str, Any] | None) -> bool:
-        """`expect` holds when every attribute equals it; None expects the attribute absent (or None)."""
-        if expect is None:
-            return True
-        if item is None:
-            return False
-        return all(item.get(name) == value for name, value in expect.items())
+        return key_values(key, self._key_names, exact=exact)
 
     # -- the Table protocol
 
@@ -99,14 +83,12 @@ class Table:
         """Set `changes` on an existing item and return it (all attributes); ConditionFailed
         when it does not exist or an attribute differs from `expect`. Key attributes can't change."""
         k = self._key_of(key, exact=True)
-        touched_keys = set(changes) & set(self._key_names)
-        if touched_keys:
-            raise ValueError(f"can't update key attributes: {', '.join(sorted(touched_keys))}")
+        check_changes(changes, self._key_names)
         new_values = _json_copy(dict(changes))
         item = self._items.get(k)
         if item is None:
             raise ConditionFailed("no item with this key")
-        if not self._matches(item, expect):
+        if not matches(item, expect):
             raise ConditionFailed("the item does not match the expected values")
         item.update(new_values)
         return copy.deepcopy(item)
@@ -114,7 +96,7 @@ class Table:
     def delete(self, key: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None) -> None:
         """Remove the item; a missing item is fine unless `expect` is given (then ConditionFailed)."""
         k = self._key_of(key, exact=True)
-        if expect is not None and not self._matches(self._items.get(k), expect):
+        if expect is not None and not matches(self._items.get(k), expect):
             raise ConditionFailed("the item does not exist or does not match the expected values")
         self._items.pop(k, None)
 
@@ -123,16 +105,7 @@ class Table:
     ) -> list[dict[str, Any]]:
         """Items whose partition key (of the table or `index`) equals `key`'s single entry,
         ordered by the sort key. An index holds only items that have all its key attributes."""
-        if index is None:
-            pk, sk = self.partition_key, self.sort_key
-        elif index in self.indexes:
-            pk, sk = self.indexes[index]
-        else:
-            raise ValueError(f"no index {index!r}")
-        if list(key) != [pk]:
-            raise ValueError(f"query by exactly the partition key {pk!r}")
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        pk, sk = query_keys(key, (self.partition_key, self.sort_key), self.indexes, index, limit)
         wanted = key[pk]
         needed = [a for a in (pk, sk) if a is not None]
         found = [i for i in self._items.values() if all(a in i for a in needed) and i[pk] == wanted]
@@ -167,15 +140,12 @@ class Sent:
 class Queue:
     """Records what was sent; tests deliver `sent[i].message()` to the consumer themselves."""
 
-    MAX_DELAY_S = 900  # SQS's limit, the smallest of the clouds'
-
     def __init__(self, name: str = ""):
         self.name = name
         self.sent: list[Sent] = []
 
     def send(self, body: Any, *, delay_s: int = 0) -> str:
-        if not 0 <= delay_s <= self.MAX_DELAY_S:
-            raise ValueError(f"delay_s must be 0-{self.MAX_DELAY_S}")
+        check_delay(delay_s)
         message_id = str(uuid.uuid4())
         self.sent.append(Sent(message_id, _json_copy(body), delay_s))
         return message_id
@@ -188,16 +158,13 @@ class Queue:
 class Workflow:
     """Records executions by id; starting an existing id is not an error and starts nothing."""
 
-    MAX_ID = 80  # Step Functions' execution name limit
-
     def __init__(self, name: str = ""):
         self.name = name
         self.executions: dict[str, dict[str, Any]] = {}
         self.start_calls = 0
 
     def start(self, execution_id: str, state: Mapping[str, Any]) -> bool:
-        if not execution_id or len(execution_id) > self.MAX_ID:
-            raise ValueError(f"execution id must be 1-{self.MAX_ID} characters")
+        check_execution_id(execution_id)
         self.start_calls += 1
         if execution_id in self.executions:
             return False
@@ -252,9 +219,9 @@ class IdempotencyStore:
                 record = None
             if record is not None:
                 if record.body_hash != body_hash:
-                    raise HttpError(409, "IdempotencyKeyReused", "this Idempotency-Key was used with another request body")
+                    raise idempotency_key_reused()
                 if record.response is None:
-                    raise HttpError(409, "IdempotencyKeyReused", "a request with this Idempotency-Key is still in progress")
+                    raise idempotency_key_in_progress()
                 return _copy_response(record.response)
             mine = self._records[key] = _Record(body_hash, now + self.ttl_s)
         try:

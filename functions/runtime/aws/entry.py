@@ -30,13 +30,15 @@ Importing this module loads neither boto3 nor the Powertools batch and idempoten
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..contracts import Context, HttpError, Message, TaskError, error_response
-from ..http import load_handler, run_route
+from .. import wiring
+from ..contracts import Context, HttpError, Message, TaskError
+from ..http import load_handler, refused, run_route
 from .events import HTTP, SQS, http_response, kind_of, request_from
 from .resources import Clients, build_context, services_used
 
@@ -67,11 +69,12 @@ class Instance:
 
     def __init__(self, env: Mapping[str, str]):
         from aws_lambda_powertools import Logger, Metrics
+        from aws_lambda_powertools.metrics import MetricUnit
 
-        self.function = env.get("ANYCLOUD_FUNCTION", "")
-        spec = env.get("ANYCLOUD_HANDLER")
+        self.function = env.get(wiring.FUNCTION, "")
+        spec = env.get(wiring.HANDLER)
         if not spec:
-            raise RuntimeError("ANYCLOUD_HANDLER is not set: the renderer names the handler (module:function)")
+            raise RuntimeError(f"{wiring.HANDLER} is not set: the renderer names the handler (module:function)")
         self.handler = load_handler(spec)
         self.clients = Clients()
         self.resources = build_context(env, self.clients)
@@ -79,7 +82,7 @@ class Instance:
         if self.idempotent and IDEMPOTENCY_TABLE not in self.resources.tables:
             raise RuntimeError(f"{spec} is @idempotent: the function must declare the {IDEMPOTENCY_TABLE!r} table")
 
-        service = env.get("POWERTOOLS_SERVICE_NAME") or env.get("ANYCLOUD_SERVICE") or "anycloud"
+        service = env.get("POWERTOOLS_SERVICE_NAME") or env.get(wiring.SERVICE) or "anycloud"
         self.logger = Logger(service=service)
         self.tracer = None
         if tracing_wanted(env):
@@ -87,6 +90,7 @@ class Instance:
 
             self.tracer = Tracer(service=service)
         self.metrics = Metrics(service=service, namespace=env.get("POWERTOOLS_METRICS_NAMESPACE"))
+        self._count_unit = MetricUnit.Count
 
         self._route_idempotency = None
         self._consumer_idempotency = None
@@ -108,13 +112,13 @@ class Instance:
             self.route_idempotency()
 
     def context(self, request_id: str) -> Context:
-        r = self.resources
-        return Context(tables=r.tables, queues=r.queues, workflows=r.workflows, secrets=r.secrets, request_id=request_id)
+        return dataclasses.replace(self.resources, request_id=request_id)
 
     def count(self, name: str) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit
+        self.metrics.add_metric(name=name, unit=self._count_unit, value=1)
 
-        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    def _idempotency_table(self) -> str:
+        return self.resources.tables[IDEMPOTENCY_TABLE].table_name
 
     def _dispatch(self, event: Any, context: Any) -> Any:
         if self.function:  # dimensions are cleared with every flush
@@ -132,8 +136,7 @@ class Instance:
         if self._route_idempotency is None:
             from .idempotency import RouteIdempotency
 
-            table = self.resources.tables[IDEMPOTENCY_TABLE].table_name
-            self._route_idempotency = RouteIdempotency(table, self.function, self.clients.get("dynamodb"))
+            self._route_idempotency = RouteIdempotency(self._idempotency_table(), self.function, self.clients.get("dynamodb"))
         return self._route_idempotency
 
     def route(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -142,7 +145,7 @@ class Instance:
         try:
             request = request_from(event)
         except HttpError as err:
-            response = error_response(err, request_id)
+            response = refused(err, request_id, self.logger)
         else:
             store = None
             if self.idempotent:
@@ -163,8 +166,7 @@ class Instance:
             if IDEMPOTENCY_TABLE in self.resources.tables:
                 from .idempotency import ConsumerIdempotency
 
-                table = self.resources.tables[IDEMPOTENCY_TABLE].table_name
-                self._consumer_idempotency = ConsumerIdempotency(table, self.function, self.clients.get("dynamodb"))
+                self._consumer_idempotency = ConsumerIdempotency(self._idempotency_table(), self.function, self.clients.get("dynamodb"))
         if self._consumer_idempotency is not None:
             self._consumer_idempotency.register(context)
         try:
@@ -228,7 +230,7 @@ _instances: dict[tuple, Instance] = {}
 
 
 def _key(env: Mapping[str, str]) -> tuple:
-    return tuple(sorted((k, v) for k, v in env.items() if k.startswith("ANYCLOUD_")))
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(wiring.PREFIX)))
 
 
 def instance(env: Mapping[str, str] | None = None) -> Instance:
@@ -252,7 +254,7 @@ def handler(event: Any, context: Any) -> Any:
     return instance().handle(event, context)
 
 
-if os.environ.get("ANYCLOUD_HANDLER"):
+if os.environ.get(wiring.HANDLER):
     # Resolve the handler at import: a wrong ANYCLOUD_HANDLER fails the init phase, not a request.
     _first = instance()
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):

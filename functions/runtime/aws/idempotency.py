@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..contracts import HttpError, Response
+from ..contracts import Response
+from ..http import idempotency_key_in_progress, idempotency_key_reused
 
 #: How long a completed result is replayed (seconds): a client retrying a POST, or SQS
 #: redelivering a message, within a day gets the first outcome.
@@ -37,6 +38,12 @@ def persistence_layer(table_name: str, client: Any = None) -> Any:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(table_name=table_name, key_attr="id", expiry_attr="expiration", boto3_client=client)
+
+
+def _register_invocation(config: Any, lambda_context: Any) -> None:
+    """Tie in-progress records to this invocation's deadline (a real Lambda context only)."""
+    if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(lambda_context)
 
 
 class RouteIdempotency:
@@ -66,8 +73,7 @@ class RouteIdempotency:
         )
 
     def for_request(self, lambda_context: Any, scope: str = "") -> RouteStore:
-        if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
-            self.config.register_lambda_context(lambda_context)
+        _register_invocation(self.config, lambda_context)
         return RouteStore(self, scope)
 
 
@@ -88,9 +94,9 @@ class RouteStore:
         try:
             stored = self._owner._run(data=data, compute=compute)
         except IdempotencyValidationError:
-            raise HttpError(409, "IdempotencyKeyReused", "this Idempotency-Key was used with another request body") from None
+            raise idempotency_key_reused() from None
         except IdempotencyAlreadyInProgressError:
-            raise HttpError(409, "IdempotencyKeyReused", "a request with this Idempotency-Key is still in progress") from None
+            raise idempotency_key_in_progress() from None
         return Response(stored["status"], stored["body"], stored["headers"])
 
 
@@ -110,17 +116,15 @@ class ConsumerIdempotency:
         self.config = IdempotencyConfig(raise_on_no_idempotency_key=True, expires_after_seconds=EXPIRES_AFTER_S)
         self.persistence = persistence_layer(table_name, client)
 
-        def run(body: Any, process: Callable[[], None]) -> None:
+        def run(body: Any, process: Callable[[], None]) -> None:  # `body` is the idempotency key
             process()
-            return None
 
         self._run = idempotent_function(
             run, data_keyword_argument="body", persistence_store=self.persistence, config=self.config, key_prefix=f"{function}.consumer"
         )
 
     def register(self, lambda_context: Any) -> None:
-        if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
-            self.config.register_lambda_context(lambda_context)
+        _register_invocation(self.config, lambda_context)
 
     def run(self, body: Any, process: Callable[[], None]) -> None:
         self._run(body=body, process=process)

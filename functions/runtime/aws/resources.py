@@ -1,7 +1,7 @@
 """The portable resource interfaces over boto3: DynamoDB, SQS, Step Functions, Secrets Manager.
 
-`build_context(env)` reads the wiring the AWS renderer sets (``ANYCLOUD_<KIND>_<NAME>``, see
-components/wiring.py) and returns a `Context` holding exactly the declared resources. Nothing
+`build_context(env)` reads the wiring the AWS renderer sets (``ANYCLOUD_<KIND>_<NAME>``, read by
+runtime/wiring.py) and returns a `Context` holding exactly the declared resources. Nothing
 here touches the network or imports boto3 until a resource is used: each AWS service gets one
 client per instance, created on first use (`Clients`), so a function that declares no workflow
 never builds a Step Functions client, and importing the module stays cheap.
@@ -26,21 +26,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..contracts import ConditionFailed, Context
+from .. import wiring
+from ..contracts import ConditionFailed, Context, check_delay, check_execution_id
+from ..tables import check_changes, key_values, matches, query_keys
 
-PREFIX = "ANYCLOUD_"
-KINDS = ("TABLE", "QUEUE", "WORKFLOW", "SECRET")
 #: How long a secret value is reused before it is read again (per instance).
 SECRET_TTL_S = 300.0
-
-
-def resource_name(var_suffix: str) -> str:
-    """`PAYMENT_API_KEY` -> `payment-api-key` (resource names are lower-case words and hyphens)."""
-    return var_suffix.lower().replace("_", "-")
-
-
-def keys_var(name: str) -> str:
-    return f"{PREFIX}KEYS_{name.upper().replace('-', '_')}"
 
 
 class Clients:
@@ -175,6 +166,7 @@ class DynamoTable:
         return self._clients.get("dynamodb")
 
     def _key(self, key: Mapping[str, Any]) -> dict[str, Any]:
+        key_values(key, self.key_attributes, exact=True)
         return _Codec.dump(key)
 
     def get(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -183,6 +175,7 @@ class DynamoTable:
         return _Codec.load(item) if item else None
 
     def put(self, item: Mapping[str, Any], *, if_absent: bool = False) -> None:
+        key_values(item, self.key_attributes, exact=False)
         args: dict[str, Any] = {"TableName": self.table_name, "Item": _Codec.dump(item)}
         if if_absent:
             expr = _Expression()
@@ -191,12 +184,10 @@ class DynamoTable:
         self._write(self._client.put_item, args)
 
     def update(self, key: Mapping[str, Any], changes: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        touched = set(changes) & set(self.key_attributes)
-        if touched:
-            raise ValueError(f"can't update key attributes: {', '.join(sorted(touched))}")
+        check_changes(changes, self.key_attributes)
         if not changes:  # nothing to write: the item must still exist and match
             item = self.get(key)
-            if item is None or any(item.get(k) != v for k, v in (expect or {}).items()):
+            if item is None or not matches(item, expect):
                 raise ConditionFailed("the conditional write did not apply")
             return item
         expr = _Expression()
@@ -223,19 +214,11 @@ class DynamoTable:
         self._write(self._client.delete_item, args)
 
     def query(self, key: Mapping[str, Any], *, index: str | None = None, limit: int = 100, descending: bool = False) -> list[dict[str, Any]]:
-        if index is not None and index not in self.index_keys:
-            raise ValueError(f"no index {index!r}")
-        attrs = self.index_keys[index] if index else self.key_attributes
-        if list(key) != [attrs[0]]:
-            raise ValueError(f"query by exactly the partition key {attrs[0]!r}")
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        value = key[attrs[0]]
-        attribute = attrs[0]
+        partition, _ = query_keys(key, self.key_attributes, self.index_keys, index, limit)
         expr = _Expression()
         args: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": f"{expr.name(attribute)} = {expr.value(value)}",
+            "KeyConditionExpression": f"{expr.name(partition)} = {expr.value(key[partition])}",
             "ScanIndexForward": not descending,
             "Limit": limit,
             **expr.args(),
@@ -271,6 +254,7 @@ class SqsQueue:
         self.url = url
 
     def send(self, body: Any, *, delay_s: int = 0) -> str:
+        check_delay(delay_s)
         args: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": json.dumps(body, separators=(",", ":"))}
         if delay_s:
             args["DelaySeconds"] = delay_s
@@ -287,11 +271,8 @@ class StepFunctionsWorkflow:
         self._clients = clients
         self.arn = arn
 
-    MAX_ID = 80  # Step Functions' execution name limit
-
     def start(self, execution_id: str, state: Mapping[str, Any]) -> bool:
-        if not execution_id or len(execution_id) > self.MAX_ID:
-            raise ValueError(f"execution id must be 1-{self.MAX_ID} characters")
+        check_execution_id(execution_id)
         client = self._clients.get("stepfunctions")
         try:
             client.start_execution(stateMachineArn=self.arn, name=execution_id, input=json.dumps(state, separators=(",", ":")))
@@ -326,14 +307,6 @@ class SecretsManagerSecret:
 # ------------------------------------------------------------------------ the context
 
 
-def _table_keys(env: Mapping[str, str], name: str) -> tuple[list[str], dict[str, list[str]]]:
-    raw = env.get(keys_var(name))
-    if not raw:
-        raise RuntimeError(f"{keys_var(name)} is not set: the table's key names come with its wiring")
-    spec = json.loads(raw)
-    return list(spec["key"]), {k: list(v) for k, v in spec.get("indexes", {}).items()}
-
-
 def build_context(env: Mapping[str, str] | None = None, clients: Clients | None = None) -> Context:
     """The declared resources, by name, from ``ANYCLOUD_<KIND>_<NAME>`` variables."""
     env = os.environ if env is None else env
@@ -342,19 +315,13 @@ def build_context(env: Mapping[str, str] | None = None, clients: Clients | None 
     queues: dict[str, SqsQueue] = {}
     workflows: dict[str, StepFunctionsWorkflow] = {}
     secrets: dict[str, SecretsManagerSecret] = {}
-    for var, value in env.items():
-        if not var.startswith(PREFIX):
-            continue
-        kind, _, suffix = var[len(PREFIX):].partition("_")
-        if kind not in KINDS or not suffix:
-            continue
-        name = resource_name(suffix)
-        if kind == "TABLE":
-            key, indexes = _table_keys(env, name)
+    for kind, name, value in wiring.wired(env):
+        if kind == "table":
+            key, indexes = wiring.table_keys(env, name)
             tables[name] = DynamoTable(clients, value, key, indexes)
-        elif kind == "QUEUE":
+        elif kind == "queue":
             queues[name] = SqsQueue(clients, value)
-        elif kind == "WORKFLOW":
+        elif kind == "workflow":
             workflows[name] = StepFunctionsWorkflow(clients, value)
         else:
             secrets[name] = SecretsManagerSecret(clients, value)
