@@ -15,6 +15,7 @@ from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -38,6 +39,21 @@ CMK_PROPERTY = {
     REQUIRE_CMK: {"type": "boolean", "default": True,
                   "description": "Require customer-managed keys; when false, provider-managed encryption must still be explicitly on."},
 }
+
+#: Type tokens read by more than one policy module (one spelling, one place).
+SQS_QUEUE = "aws:sqs/queue:Queue"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+DYNAMODB_TABLE = "aws:dynamodb/table:Table"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+FIRESTORE_DATABASE = "gcp:firestore/database:Database"
+GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
+GCP_FUNCTION_V2 = "gcp:cloudfunctionsv2/function:Function"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
+WEB_APP = "azure-native:web:WebApp"
 
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
@@ -150,8 +166,8 @@ def shown(value: Any) -> str:
         return repr(value)
 
 
-def named(args: ResourceValidationArgs, kind: str) -> str:
-    """How a message names the resource: kind 'name' (type)."""
+def named(args: ResourceValidationArgs | PolicyResource, kind: str) -> str:
+    """How a message names the resource (the policy's args, or a stack policy's resource): kind 'name' (type)."""
     return f"{kind} '{args.name}' ({args.resource_type})"
 
 
@@ -203,5 +219,10 @@ def statements(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def resources_of(args: StackValidationArgs, types: Sequence[str]) -> list[Any]:
+def resources_of(args: StackValidationArgs, types: Sequence[str]) -> list[PolicyResource]:
     return [r for r in args.resources if r.resource_type in types]
+
+
+def dependency_urns(resource: PolicyResource, key: str) -> set[str]:
+    """URNs of the resources the value of property `key` comes from (known even while the value is not)."""
+    return {r.urn for r in (resource.property_dependencies or {}).get(key) or []}

@@ -28,24 +28,32 @@ from pulumi_policy import (
 
 from .common import (
     CMK_PROPERTY,
+    COSMOS_ACCOUNT,
+    DYNAMODB_TABLE,
+    FIRESTORE_DATABASE,
+    GCP_FUNCTION_V2,
+    GCP_WORKFLOW,
+    GCS_BUCKET,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    SERVICEBUS_NAMESPACE,
+    SQS_QUEUE,
+    STATE_MACHINE,
+    STORAGE_ACCOUNT,
     as_list,
     config,
     get,
     named,
     require_cmk,
     resource_policy,
+    resources_of,
     shown,
     stack_policy,
 )
 
 # ------------------------------------------------------------------ type tokens
 
-DYNAMODB_TABLE = "aws:dynamodb/table:Table"
-SQS_QUEUE = "aws:sqs/queue:Queue"
 SNS_TOPIC = "aws:sns/topic:Topic"
-STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
-LAMBDA_FUNCTION = "aws:lambda/function:Function"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
 KMS_KEY = "aws:kms/key:Key"
 #: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
@@ -56,17 +64,10 @@ S3_ENCRYPTION = (
 )
 
 PUBSUB_TOPIC = "gcp:pubsub/topic:Topic"
-FIRESTORE_DATABASE = "gcp:firestore/database:Database"
-GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
-CLOUD_FUNCTION = "gcp:cloudfunctionsv2/function:Function"
-GCS_BUCKET = "gcp:storage/bucket:Bucket"
 GCP_SECRET = "gcp:secretmanager/secret:Secret"
 GCP_REGIONAL_SECRET = "gcp:secretmanager/regionalSecret:RegionalSecret"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
 
-COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
-STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
-SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
 KEY_VAULT = "azure-native:keyvault:Vault"
 KEY_VAULT_KEY = "azure-native:keyvault:Key"
 
@@ -81,14 +82,8 @@ _AWS_KEY = "a key ARN arn:aws:kms:REGION:ACCOUNT:key/ID"
 _GCP_KEY = "projects/P/locations/L/keyRings/R/cryptoKeys/K"
 
 
-
-
-
-
 def _on(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
 
 
 def _cmk_reason(example: str = "") -> str:
@@ -133,7 +128,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"{what}: {problem}.")
     elif args.resource_type == FIRESTORE_DATABASE:
         _gcp_cmk(args, report, "Firestore database", "cmekConfig.kmsKeyName")
-    elif args.resource_type == COSMOS_ACCOUNT and require_cmk(args):
+    elif args.resource_type == COSMOS_ACCOUNT and cmk:
         uri = get(props, "keyVaultKeyUri")
         if not uri:
             report(f"{named(args, 'Cosmos DB account')}: keyVaultKeyUri is {shown(uri)}; "
@@ -211,7 +206,7 @@ def _check_workflows(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 
 def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type == CLOUD_FUNCTION:
+    if args.resource_type == GCP_FUNCTION_V2:
         _gcp_cmk(args, report, "Cloud Function", "kmsKeyName")
         return
     # Lambda always encrypts environment variables (alias/aws/lambda); a CMK is only checked when required.
@@ -286,8 +281,8 @@ def _s3_rule_problem(rules: Any, where: str, cmk: bool) -> str | None:
 
 def _check_s3(args: StackValidationArgs, report: ReportViolation) -> None:
     cmk = require_cmk(args)
-    buckets = [r for r in args.resources if r.resource_type in S3_BUCKETS]
-    configs = [r for r in args.resources if r.resource_type in S3_ENCRYPTION]
+    buckets = resources_of(args, S3_BUCKETS)
+    configs = resources_of(args, S3_ENCRYPTION)
     by_urn = {b.urn: b for b in buckets}
     covered: dict[str, list[Any]] = {}
     for c in configs:
@@ -302,19 +297,19 @@ def _check_s3(args: StackValidationArgs, report: ReportViolation) -> None:
         for urn in targets:
             covered.setdefault(urn, []).append(c)
         if problem := _s3_rule_problem(get(c.props, "rules"), "rules[0].applyServerSideEncryptionByDefault", cmk):
-            report(f"S3 encryption configuration '{c.name}' ({c.resource_type}) for bucket {bucket}: {problem}.", c.urn)
+            report(f"{named(c, 'S3 encryption configuration')} for bucket {bucket}: {problem}.", c.urn)
     for b in buckets:
         if b.urn in covered:
             continue
-        what = f"S3 bucket '{b.name}' ({b.resource_type})"
+        what = named(b, "S3 bucket")
         inline = get(b.props, "serverSideEncryptionConfiguration.rule")
         if inline is not None:  # the deprecated inline block still configures encryption
             if problem := _s3_rule_problem(inline, "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault", cmk):
                 report(f"{what}: {problem}.", b.urn)
             continue
         need = "sseAlgorithm 'aws:kms' and a customer-managed kmsMasterKeyId" if cmk else "an explicit sseAlgorithm"
-        report(f"{what}: no aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration "
-               f"has its bucket property referring to it; one with {need} is required.", b.urn)
+        report(f"{what}: no {S3_ENCRYPTION[0]} has its bucket property referring to it; one with {need} is required.",
+               b.urn)
 
 
 # ------------------------------------------------------------------ GCS and Azure Storage
@@ -431,7 +426,7 @@ POLICIES = [
     resource_policy(
         "functions-encrypted",
         "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions).",
-        [LAMBDA_FUNCTION, CLOUD_FUNCTION],
+        [LAMBDA_FUNCTION, GCP_FUNCTION_V2],
         _check_functions,
         remediation="Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
                     "Cloud Functions: kmsKeyName.",

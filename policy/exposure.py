@@ -12,20 +12,26 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yaml
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import (
+    GCS_BUCKET,
     MANDATORY,
+    STORAGE_ACCOUNT,
+    WEB_APP,
     as_list,
     config,
+    dependency_urns,
     get,
     is_prod,
     known,
     resource_policy,
+    resources_of,
+    shown,
     stack_policy,
 )
 
@@ -42,11 +48,8 @@ S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
 S3_CORS_V2 = "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2"
 # GCP
 GCP_API_CONFIG = "gcp:apigateway/apiConfig:ApiConfig"
-GCS_BUCKET = "gcp:storage/bucket:Bucket"
 # Azure
-STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
-WEB_APP = "azure-native:web:WebApp"
 APIM_OPERATION = "azure-native:apimanagement:ApiOperation"
 APIM_OPERATION_POLICY = "azure-native:apimanagement:ApiOperationPolicy"
 APIM_API_POLICY = "azure-native:apimanagement:ApiPolicy"
@@ -74,16 +77,10 @@ OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "
 # ------------------------------------------------------------------ helpers
 
 
-
-
-def _deps(resource: Any, key: str) -> set[str]:
-    return {r.urn for r in (resource.property_dependencies or {}).get(key, [])}
-
-
 def _same(a: Any, a_key: str, b: Any, b_key: str | None = None) -> bool:
     """Whether a.<a_key> and b.<b_key> name the same thing: a shared or direct dependency, or equal values."""
     b_key = b_key or a_key
-    a_deps, b_deps = _deps(a, a_key), _deps(b, b_key)
+    a_deps, b_deps = dependency_urns(a, a_key), dependency_urns(b, b_key)
     if a_deps & b_deps or b.urn in a_deps or a.urn in b_deps:
         return True
     a_value, b_value = known(a.props, a_key), known(b.props, b_key)
@@ -92,14 +89,10 @@ def _same(a: Any, a_key: str, b: Any, b_key: str | None = None) -> bool:
 
 def _refers(a: Any, key: str, b: Any, b_id_keys: Iterable[str] = ("id",)) -> bool:
     """Whether a.<key> is b (depends on it, or equals one of b's id properties)."""
-    if b.urn in _deps(a, key):
+    if b.urn in dependency_urns(a, key):
         return True
     value = known(a.props, key)
     return isinstance(value, str) and any(value == known(b.props, k) for k in b_id_keys)
-
-
-def _of(args: StackValidationArgs, *types: str) -> list[Any]:
-    return [r for r in args.resources if r.resource_type in types]
 
 
 def route_key(method: Any, path: Any) -> str:
@@ -116,15 +109,21 @@ def _normalize(key: str) -> str:
     return route_key(method, path)
 
 
-def _public(args: Any) -> set[str]:
-    return {_normalize(k) for k in as_list(config(args, PUBLIC_ROUTES, ["GET /health"])) if isinstance(k, str)}
+Exempt = Callable[[str], bool]
 
 
-def _exempt(args: Any, key: str) -> bool:
-    """A declared public route, or a CORS preflight when those are allowed."""
-    if _normalize(key) in _public(args):
-        return True
-    return bool(config(args, ALLOW_PREFLIGHT, True)) and key.upper().startswith("OPTIONS ")
+def _exemptions(args: StackValidationArgs) -> Exempt:
+    """Whether a route key is a declared public route, or a CORS preflight when those are allowed (config read once)."""
+    public = {_normalize(k) for k in as_list(config(args, PUBLIC_ROUTES, ["GET /health"])) if isinstance(k, str)}
+    preflight = bool(config(args, ALLOW_PREFLIGHT, True))
+    return lambda key: _normalize(key) in public or (preflight and key.upper().startswith("OPTIONS "))
+
+
+def _api_has_auth(item: Any, api_key: str, authorizers: list[Any], siblings: list[Any], auth_key: str) -> bool:
+    """Whether the API `item` belongs to has auth configured: an authorizer, or a sibling that is not open."""
+    return any(_same(item, api_key, a) for a in authorizers) or any(
+        _same(item, api_key, s) and (known(s.props, auth_key) or "NONE") != "NONE" for s in siblings
+    )
 
 
 # ------------------------------------------------------------------ Lambda function URLs
@@ -133,17 +132,16 @@ def _exempt(args: Any, key: str) -> bool:
 def _function_url_auth(args: ResourceValidationArgs, report: ReportViolation) -> None:
     auth = get(args.props, "authorizationType")
     if auth != "AWS_IAM":
-        shown = "not set" if auth is None else repr(auth)
-        report(f"Lambda function URL {args.name}: authorizationType is {shown}; required: 'AWS_IAM' (never 'NONE').")
+        report(f"Lambda function URL {args.name}: authorizationType is {shown(auth)}; required: 'AWS_IAM' (never 'NONE').")
 
 
 # ------------------------------------------------------------------ API routes
 
 
-def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
-    routes = _of(args, HTTP_ROUTE)
-    apis = _of(args, HTTP_API)
-    authorizers = _of(args, HTTP_AUTHORIZER)
+def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    routes = resources_of(args, [HTTP_ROUTE])
+    apis = resources_of(args, [HTTP_API])
+    authorizers = resources_of(args, [HTTP_AUTHORIZER])
     for route in routes:
         key = get(route.props, "routeKey") or ""
         auth = get(route.props, "authorizationType") or "NONE"
@@ -152,15 +150,11 @@ def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, p
         api = next((a for a in apis if _refers(route, "apiId", a)), None)
         if api is not None and str(known(api.props, "protocolType") or "").upper() == "WEBSOCKET" and key != "$connect":
             continue  # WebSocket APIs authorize on $connect only
-        if _exempt(args, key):
+        if exempt(key):
             continue
-        if not prod:
-            # dev may run without apiAuth: only an API that has auth elsewhere must not leave a route open
-            has_auth = any(_same(route, "apiId", a) for a in authorizers) or any(
-                _same(route, "apiId", r) and (known(r.props, "authorizationType") or "NONE") != "NONE" for r in routes
-            )
-            if not has_auth:
-                continue
+        # dev may run without apiAuth: only an API that has auth elsewhere must not leave a route open
+        if not prod and not _api_has_auth(route, "apiId", authorizers, routes, "authorizationType"):
+            continue
         report(
             f"API Gateway route {route.name}: authorizationType is {auth!r} on routeKey {key!r}, which is not in "
             f"publicRoutes; required: 'JWT', 'CUSTOM' or 'AWS_IAM' with an authorizerId, or declare {key!r} public.",
@@ -168,10 +162,8 @@ def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, p
         )
 
 
-def _rest_path(args: StackValidationArgs, method: Any) -> str | None:
+def _rest_path(method: Any, resources: list[Any], rest_apis: list[Any]) -> str | None:
     """The full path of a REST method's resource, following parentId up to the API root."""
-    resources = _of(args, REST_RESOURCE)
-    rest_apis = _of(args, REST_API)
     node, key, parts = method, "resourceId", []
     for _ in range(32):
         if any(_refers(node, key, api, ("rootResourceId",)) for api in rest_apis):
@@ -190,26 +182,21 @@ def _rest_path(args: StackValidationArgs, method: Any) -> str | None:
     return None
 
 
-def _check_rest_methods(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
-    methods = _of(args, REST_METHOD)
-    authorizers = _of(args, REST_AUTHORIZER)
+def _check_rest_methods(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    methods = resources_of(args, [REST_METHOD])
+    authorizers = resources_of(args, [REST_AUTHORIZER])
+    resources, rest_apis = resources_of(args, [REST_RESOURCE]), resources_of(args, [REST_API])
     for method in methods:
         auth = get(method.props, "authorization") or "NONE"
         if auth != "NONE":
             continue
         http_method = get(method.props, "httpMethod") or "?"
-        path = _rest_path(args, method)
+        path = _rest_path(method, resources, rest_apis)
         key = route_key(http_method, path) if path is not None else f"{str(http_method).upper()} <unresolved resource>"
-        if path is not None and _exempt(args, key):
+        if exempt(key):  # an unresolved path can only be exempt as a preflight
             continue
-        if path is None and str(http_method).upper() == "OPTIONS" and config(args, ALLOW_PREFLIGHT, True):
+        if not prod and not _api_has_auth(method, "restApi", authorizers, methods, "authorization"):
             continue
-        if not prod:
-            has_auth = any(_same(method, "restApi", a) for a in authorizers) or any(
-                _same(method, "restApi", m) and (known(m.props, "authorization") or "NONE") != "NONE" for m in methods
-            )
-            if not has_auth:
-                continue
         report(
             f"API Gateway REST method {method.name}: authorization is {auth!r} on {key!r}, which is not in publicRoutes; "
             "required: 'CUSTOM', 'COGNITO_USER_POOLS' or 'AWS_IAM', or declare the route public.",
@@ -262,8 +249,8 @@ def _openapi_has_auth(doc: Mapping[str, Any]) -> bool:
     return bool(schemes) or _requires_auth(doc.get("security"))
 
 
-def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
-    for cfg in _of(args, GCP_API_CONFIG):
+def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    for cfg in resources_of(args, [GCP_API_CONFIG]):
         for i, entry in enumerate(as_list(get(cfg.props, "openapiDocuments"))):
             path = get(entry, "document.path") or f"document {i}"
             doc = _decode_openapi(get(entry, "document.contents"))
@@ -277,7 +264,7 @@ def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, p
                 continue
             if not prod and not _openapi_has_auth(doc):
                 continue
-            open_ops = [k for k in openapi_open_operations(doc) if not _exempt(args, k)]
+            open_ops = [k for k in openapi_open_operations(doc) if not exempt(k)]
             if open_ops:
                 report(
                     f"{where}: {', '.join(open_ops)}: security is missing, empty or allows anonymous {{}}, and the "
@@ -348,23 +335,26 @@ def _apim_path(resource: Any) -> tuple[str | None, str | None, str | None]:
 def _apim_scoped(policy: Any, op: Any, depth: int) -> bool:
     """Whether `policy` applies to `op` at depth 1 (service), 2 (API) or 3 (operation)."""
     key = _APIM_KEYS[depth - 1]
-    policy_deps = _deps(policy, key)
-    if op.urn in policy_deps or policy_deps & _deps(op, key):
+    policy_deps = dependency_urns(policy, key)
+    if op.urn in policy_deps or policy_deps & dependency_urns(op, key):
         return True
     mine, theirs = _apim_path(policy)[:depth], _apim_path(op)[:depth]
     return all(v is not None for v in mine) and mine == theirs
 
 
-def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, prod: bool) -> None:
-    operations = _of(args, APIM_OPERATION)
+def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    operations = resources_of(args, [APIM_OPERATION])
     if not operations:
         return
-    op_policies = _of(args, APIM_OPERATION_POLICY)
-    api_policies = _of(args, APIM_API_POLICY)
-    service_policies = _of(args, APIM_SERVICE_POLICY)
+    op_policies = resources_of(args, [APIM_OPERATION_POLICY])
+    api_policies = resources_of(args, [APIM_API_POLICY])
+    service_policies = resources_of(args, [APIM_SERVICE_POLICY])
+    # dev may run without apiAuth: only a service that validates tokens somewhere must not leave operations open
+    validating = [p for p in (*op_policies, *api_policies, *service_policies)
+                  if _validates_token(_section(_policy_text(p) or "", "inbound") or "")]
     for op in operations:
         key = route_key(get(op.props, "method"), get(op.props, "urlTemplate"))
-        if _exempt(args, key):
+        if exempt(key):
             continue
         own = [p for p in op_policies if _apim_scoped(p, op, 3)]
         api_level = [p for p in api_policies if _apim_scoped(p, op, 2)]
@@ -377,11 +367,8 @@ def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, p
         ]
         if apim_chain_authenticates(levels):
             continue
-        if not prod:
-            # dev may run without apiAuth: only a service that validates tokens somewhere must not leave operations open
-            same_service = [p for p in (*op_policies, *api_policies, *service_policies) if _apim_scoped(p, op, 1)]
-            if not any(_validates_token(_section(_policy_text(p) or "", "inbound") or "") for p in same_service):
-                continue
+        if not prod and not any(_apim_scoped(p, op, 1) for p in validating):
+            continue
         report(
             f"API Management operation {op.name}: {key!r} is not in publicRoutes and no <validate-jwt> (or "
             "<validate-azure-ad-token>) applies to it in <inbound> (operation policy, then API policy through "
@@ -391,11 +378,11 @@ def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, p
 
 
 def _api_routes_require_auth(args: StackValidationArgs, report: ReportViolation) -> None:
-    prod = is_prod(args)
-    _check_http_api_routes(args, report, prod)
-    _check_rest_methods(args, report, prod)
-    _check_gcp_api_configs(args, report, prod)
-    _check_apim_operations(args, report, prod)
+    prod, exempt = is_prod(args), _exemptions(args)
+    _check_http_api_routes(args, report, prod, exempt)
+    _check_rest_methods(args, report, prod, exempt)
+    _check_gcp_api_configs(args, report, prod, exempt)
+    _check_apim_operations(args, report, prod, exempt)
 
 
 # ------------------------------------------------------------------ storage exposure
@@ -405,19 +392,18 @@ def _gcs_public_access(args: ResourceValidationArgs, report: ReportViolation) ->
     props = args.props
     pap = get(props, "publicAccessPrevention")
     if pap != "enforced":
-        shown = "not set (defaults to 'inherited')" if pap is None else repr(pap)
-        report(f"Storage bucket {args.name}: publicAccessPrevention is {shown}; required: 'enforced'.")
+        value = "not set (defaults to 'inherited')" if pap is None else shown(pap)
+        report(f"Storage bucket {args.name}: publicAccessPrevention is {value}; required: 'enforced'.")
     ubla = get(props, "uniformBucketLevelAccess")
     if ubla is not True:
-        shown = "not set" if ubla is None else repr(ubla)
-        report(f"Storage bucket {args.name}: uniformBucketLevelAccess is {shown}; required: true (no per-object ACLs).")
+        report(f"Storage bucket {args.name}: uniformBucketLevelAccess is {shown(ubla)}; required: true (no per-object ACLs).")
 
 
 def _azure_blob_public_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
     value = get(args.props, "allowBlobPublicAccess")
     if value is not False:
-        shown = "not set (older API versions default to true)" if value is None else repr(value)
-        report(f"Storage account {args.name}: allowBlobPublicAccess is {shown}; "
+        found = "not set (older API versions default to true)" if value is None else shown(value)
+        report(f"Storage account {args.name}: allowBlobPublicAccess is {found}; "
                "required: false (no anonymous blob or container access).")
 
 

@@ -28,12 +28,21 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
+    COSMOS_ACCOUNT,
+    GCP_FUNCTION_V2,
+    LAMBDA_FUNCTION,
+    SERVICEBUS_NAMESPACE,
+    STORAGE_ACCOUNT,
+    WEB_APP,
     as_list,
     config,
     document,
     get,
+    known,
     plain,
     resource_policy,
+    resources_of,
+    shown,
     stack_policy,
     statements,
 )
@@ -65,8 +74,6 @@ def _label(args: ResourceValidationArgs) -> str:
     return f'{args.resource_type} "{args.name}"'
 
 
-
-
 def _quote(values: Iterable[Any]) -> str:
     return ", ".join(json.dumps(plain(v), default=str) for v in values)
 
@@ -79,7 +86,6 @@ AWS_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 AWS_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 AWS_POLICY = "aws:iam/policy:Policy"
 AWS_IDENTITY_DOCUMENT_TYPES = (AWS_ROLE, AWS_ROLE_POLICY, AWS_USER_POLICY, AWS_GROUP_POLICY, AWS_POLICY)
-AWS_LAMBDA_FUNCTION = "aws:lambda/function:Function"
 AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 #: Attachment resources and the property holding the managed policy ARN(s).
 AWS_ATTACHMENTS = {
@@ -315,13 +321,13 @@ def _reference_keys(resource: Any, prop: str, dep_types: Iterable[str], read: Ca
 
 
 def _check_one_role_per_function(args: StackValidationArgs, report: Report) -> None:
-    functions = [r for r in args.resources if r.resource_type == AWS_LAMBDA_FUNCTION]
+    functions = resources_of(args, [LAMBDA_FUNCTION])
     items = [(f, _reference_keys(f, "role", [AWS_ROLE], lambda p: [p.get("role")])) for f in functions]
     for group in _union_groups([(f, keys) for f, keys in items if keys]):
-        role = next((f.props.get("role") for f in group if _known(lambda f=f: f.props.get("role"))), None)
-        shown = f" role {json.dumps(role)}" if role else " one role"
+        role = next((r for r in (known(f.props, "role") for f in group) if r), None)
+        which = f" role {json.dumps(role)}" if role else " one role"
         for f in group:
-            report(f'{AWS_LAMBDA_FUNCTION} "{f.name}": shares{shown} with {_others(f, group)}; every function then holds '
+            report(f'{LAMBDA_FUNCTION} "{f.name}": shares{which} with {_others(f, group)}; every function then holds '
                    "the union of their permissions; required: one role per function, with only that function's "
                    "grants.", f.urn)
 
@@ -329,13 +335,6 @@ def _check_one_role_per_function(args: StackValidationArgs, report: Report) -> N
 def _others(item: Any, group: list[Any]) -> str:
     others = [o.name for o in group if o is not item]
     return ("function " if len(others) == 1 else "functions ") + ", ".join(f'"{n}"' for n in others)
-
-
-def _known(read: Callable[[], Any]) -> bool:
-    try:
-        return bool(read())
-    except UnknownValueError:
-        return False
 
 
 # =================================================================================== GCP
@@ -437,7 +436,6 @@ GCP_STORAGE_ACL_TYPES = (
     "gcp:storage/objectACL:ObjectACL",
     "gcp:storage/defaultObjectACL:DefaultObjectACL",
 )
-GCP_FUNCTION_V2 = "gcp:cloudfunctionsv2/function:Function"
 GCP_FUNCTION_V1 = "gcp:cloudfunctions/function:Function"
 GCP_SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
 
@@ -456,9 +454,9 @@ def _bindings(args: ResourceValidationArgs) -> list[tuple[str, str, list[str], A
     """(where, role, members, condition) for an IAM member, binding or policy resource."""
     props = args.props
     kind = args.resource_type.rsplit(":", 1)[-1]
-    if kind.endswith(("Member",)):
+    if kind.endswith("Member"):
         return [("", str(props.get("role") or ""), [str(props.get("member") or "")], props.get("condition"))]
-    if kind.endswith(("Binding",)):
+    if kind.endswith("Binding"):
         return [("", str(props.get("role") or ""), [str(m) for m in as_list(props.get("members"))], props.get("condition"))]
     out = []
     for i, b in enumerate(as_list(document(props.get("policyData")).get("bindings"))):
@@ -538,20 +536,20 @@ def _gcp_function_sa(props: Mapping[str, Any], resource_type: str) -> list[Any]:
 
 
 def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> None:
-    functions = [r for r in args.resources if r.resource_type in (GCP_FUNCTION_V2, GCP_FUNCTION_V1)]
+    functions = resources_of(args, [GCP_FUNCTION_V2, GCP_FUNCTION_V1])
     items = []
     for f in functions:
         prop = "serviceAccountEmail" if f.resource_type == GCP_FUNCTION_V1 else "serviceConfig"
-        shown = "serviceAccountEmail" if f.resource_type == GCP_FUNCTION_V1 else "serviceConfig.serviceAccountEmail"
+        path = "serviceAccountEmail" if f.resource_type == GCP_FUNCTION_V1 else "serviceConfig.serviceAccountEmail"
         keys = _reference_keys(f, prop, [GCP_SERVICE_ACCOUNT], lambda p, f=f: _gcp_function_sa(p, f.resource_type))
         emails = [k[len("value:"):] for k in keys if k.startswith("value:")]
         if not keys:
-            report(f'{f.resource_type} "{f.name}": {shown} is not set, so the function runs as the default '
+            report(f'{f.resource_type} "{f.name}": {path} is not set, so the function runs as the default '
                    "service account (often Editor on the project); required: a dedicated service account per "
                    "function.", f.urn)
         for email in emails:
             if _DEFAULT_SERVICE_ACCOUNT.search(email):
-                report(f'{f.resource_type} "{f.name}": {shown} is the default service account {json.dumps(email)}, '
+                report(f'{f.resource_type} "{f.name}": {path} is the default service account {json.dumps(email)}, '
                        "shared by everything in the project; required: a dedicated service account per function.",
                        f.urn)
         items.append((f, {k for k in keys if not _DEFAULT_SERVICE_ACCOUNT.search(k)}))
@@ -564,10 +562,6 @@ def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> N
 # =================================================================================== Azure
 
 AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-AZ_COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
-AZ_SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
-AZ_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
-AZ_WEB_APP = "azure-native:web:WebApp"
 AZ_USER_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 #: Built-in roles that control the whole scope or its access control.
@@ -666,9 +660,9 @@ def _check_data_role_scope(args: ResourceValidationArgs, report: Report) -> None
 
 
 _LOCAL_AUTH = {
-    AZ_COSMOS_ACCOUNT: ("disableLocalAuth", True, "account keys and connection strings"),
-    AZ_SERVICEBUS_NAMESPACE: ("disableLocalAuth", True, "SAS keys and connection strings"),
-    AZ_STORAGE_ACCOUNT: ("allowSharedKeyAccess", False, "account keys, connection strings and account SAS"),
+    COSMOS_ACCOUNT: ("disableLocalAuth", True, "account keys and connection strings"),
+    SERVICEBUS_NAMESPACE: ("disableLocalAuth", True, "SAS keys and connection strings"),
+    STORAGE_ACCOUNT: ("allowSharedKeyAccess", False, "account keys, connection strings and account SAS"),
 }
 
 
@@ -676,8 +670,7 @@ def _check_local_auth(args: ResourceValidationArgs, report: Report) -> None:
     prop, required, what = _LOCAL_AUTH[args.resource_type]
     value = args.props.get(prop)
     if value is not required:
-        shown = "not set" if value is None else json.dumps(value)
-        report(f"{_label(args)}: {prop} is {shown}, so {what} still work alongside Entra ID; required: {prop} "
+        report(f"{_label(args)}: {prop} is {shown(value)}, so {what} still work alongside Entra ID; required: {prop} "
                f"{json.dumps(required)} (managed identities with role assignments only).")
 
 
@@ -693,17 +686,17 @@ def _user_identities(props: Mapping[str, Any]) -> list[str]:
 
 
 def _check_one_identity_per_function_app(args: StackValidationArgs, report: Report) -> None:
-    apps = [r for r in args.resources if r.resource_type == AZ_WEB_APP and _is_function_app(r.props)]
+    apps = [r for r in resources_of(args, [WEB_APP]) if _is_function_app(r.props)]
     items = []
     for app in apps:
         kind = str(get(app.props, "identity.type") or "")
         keys = _reference_keys(app, "identity", [AZ_USER_IDENTITY], _user_identities)
         if "UserAssigned" not in kind and "SystemAssigned" not in kind:
-            report(f'{AZ_WEB_APP} "{app.name}": identity.type is {json.dumps(kind) if kind else "not set"}, so the '
+            report(f'{WEB_APP} "{app.name}": identity.type is {json.dumps(kind) if kind else "not set"}, so the '
                    "function app can only reach other services with keys or connection strings; required: its own "
                    "user-assigned (or system-assigned) managed identity.", app.urn)
         elif "UserAssigned" in kind and not keys:
-            report(f'{AZ_WEB_APP} "{app.name}": identity.type is {json.dumps(kind)} but '
+            report(f'{WEB_APP} "{app.name}": identity.type is {json.dumps(kind)} but '
                    "identity.userAssignedIdentities is empty; required: the function app's own user-assigned "
                    "identity.", app.urn)
         if "UserAssigned" in kind:
@@ -711,7 +704,7 @@ def _check_one_identity_per_function_app(args: StackValidationArgs, report: Repo
     for group in _union_groups([(a, k) for a, k in items if k]):
         for app in group:
             others = _others(app, group).replace("function", "function app")
-            report(f'{AZ_WEB_APP} "{app.name}": shares a user-assigned identity with {others}; each then '
+            report(f'{WEB_APP} "{app.name}": shares a user-assigned identity with {others}; each then '
                    "holds the union of their role assignments; required: one identity per function app.", app.urn)
 
 
@@ -767,7 +760,7 @@ POLICIES = [
     stack_policy(
         "aws-one-role-per-function",
         "Every Lambda function has its own IAM role, not shared with another function.",
-        [AWS_LAMBDA_FUNCTION, AWS_ROLE],
+        [LAMBDA_FUNCTION, AWS_ROLE],
         _check_one_role_per_function,
         remediation="create one role per function with only that function's grants.",
         severity=Severity.HIGH,
@@ -841,7 +834,7 @@ POLICIES = [
     stack_policy(
         "azure-one-identity-per-function-app",
         "Every Azure function app has its own managed identity, not shared with another function app.",
-        [AZ_WEB_APP, AZ_USER_IDENTITY],
+        [WEB_APP, AZ_USER_IDENTITY],
         _check_one_identity_per_function_app,
         remediation="create one managedidentity.UserAssignedIdentity per function app (or use its system-assigned identity).",
         severity=Severity.HIGH,

@@ -14,28 +14,22 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .common import (
     ADVISORY,
+    GCP_WORKFLOW,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    STATE_MACHINE,
     get,
     named,
     resource_policy,
     shown,
 )
 
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 LOG_ANALYTICS_WORKSPACE = "azure-native:operationalinsights:Workspace"
-LAMBDA_FUNCTION = "aws:lambda/function:Function"
-STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 HTTP_STAGE = "aws:apigatewayv2/stage:Stage"
 REST_STAGE = "aws:apigateway/stage:Stage"
-GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
 
 #: Workflows call log levels that record calls; LOG_NONE and CALL_LOG_LEVEL_UNSPECIFIED log nothing.
 WORKFLOW_LOG_LEVELS = ("LOG_ALL_CALLS", "LOG_ERRORS_ONLY")
-
-
-
-
-
-
 
 
 def _positive(value: Any) -> bool:

@@ -25,32 +25,35 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, Sta
 from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
+    COSMOS_ACCOUNT,
+    DYNAMODB_TABLE,
+    FIRESTORE_DATABASE,
+    LAMBDA_FUNCTION,
     MANDATORY,
+    SQS_QUEUE,
     as_list,
     config,
+    dependency_urns,
     get,
     is_prod,
     known,
+    named,
     resource_policy,
+    resources_of,
     shown,
     stack_policy,
 )
 
 # ------------------------------------------------------------------ type tokens
 
-SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
-LAMBDA_FUNCTION = "aws:lambda/function:Function"
 LAMBDA_ALIAS = "aws:lambda/alias:Alias"
-DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 
 PUBSUB_SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
-FIRESTORE_DATABASE = "gcp:firestore/database:Database"
 
 SERVICEBUS_QUEUE = "azure-native:servicebus:Queue"
 SERVICEBUS_SUBSCRIPTION = "azure-native:servicebus:Subscription"
-COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
 LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
 LOCK_AT_RESOURCE_GROUP = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
@@ -69,12 +72,6 @@ DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 # ------------------------------------------------------------------ helpers
 
 
-
-
-
-
-
-
 def _text(props: Any, key: str) -> str | None:
     value = known(props, key)
     return value if isinstance(value, str) and value else None
@@ -82,10 +79,6 @@ def _text(props: Any, key: str) -> str | None:
 
 def _deps(resource: Any, key: str) -> list[Any]:
     return list((resource.property_dependencies or {}).get(key) or [])
-
-
-def _dep_urns(resource: Any, key: str) -> set[str]:
-    return {r.urn for r in _deps(resource, key)}
 
 
 def _number(value: Any) -> float | None:
@@ -116,10 +109,6 @@ def _each(items: Iterable[Any], check: Callable[[Any], None]) -> None:
             unknown = unknown or err
     if unknown is not None:
         raise unknown
-
-
-def _of(args: StackValidationArgs, *types: str) -> list[Any]:
-    return [r for r in args.resources if r.resource_type in types]
 
 
 def _last(value: str, sep: str) -> str:
@@ -163,7 +152,7 @@ def _names_queue(arn: Any, queue: Any) -> bool:
 
 def _attached_to(side: Any, queue: Any) -> bool:
     """Whether a side resource (RedrivePolicy) targets `queue` through its queueUrl."""
-    if queue.urn in _dep_urns(side, "queueUrl"):
+    if queue.urn in dependency_urns(side, "queueUrl"):
         return True
     url = _text(side.props, "queueUrl")
     if url is None:
@@ -173,18 +162,21 @@ def _attached_to(side: Any, queue: Any) -> bool:
 
 
 def _redrive_target(resource: Any) -> str | None:
-    """deadLetterTargetArn of a queue's or RedrivePolicy's redrive policy, read leniently."""
-    policy = _json_object(known(resource.props, "redrivePolicy"))
-    target = (policy or {}).get("deadLetterTargetArn")
+    """deadLetterTargetArn of a queue's or RedrivePolicy's redrive policy, read leniently (None when unknown)."""
+    try:
+        target = (_json_object(known(resource.props, "redrivePolicy")) or {}).get("deadLetterTargetArn")
+    except UnknownValueError:
+        return None
     return target if isinstance(target, str) else None
 
 
-def _is_dead_letter_target(queue: Any, redrivers: list[Any]) -> Any:
-    """The queue or RedrivePolicy that sends its failures to `queue`, if any."""
-    for other in redrivers:
+def _is_dead_letter_target(queue: Any, redrivers: list[tuple[Any, str | None]]) -> Any:
+    """The queue or RedrivePolicy that sends its failures to `queue`, if any; `redrivers` pairs each with its
+    deadLetterTargetArn (parsed once per policy run, not once per queue)."""
+    for other, target in redrivers:
         if other is queue:
             continue
-        if queue.urn in _dep_urns(other, "redrivePolicy") or _names_queue(_redrive_target(other), queue):
+        if queue.urn in dependency_urns(other, "redrivePolicy") or _names_queue(target, queue):
             return other
     return None
 
@@ -206,12 +198,12 @@ def _redrive_problem(policy: Any) -> str | None:
 
 
 def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
-    queues = _of(args, SQS_QUEUE)
-    side_policies = _of(args, SQS_REDRIVE_POLICY)
-    redrivers = queues + side_policies
+    queues = resources_of(args, [SQS_QUEUE])
+    side_policies = resources_of(args, [SQS_REDRIVE_POLICY])
+    redrivers = [(r, _redrive_target(r)) for r in queues + side_policies]
 
     def check(queue: Any) -> None:
-        what = f"SQS queue '{queue.name}' ({SQS_QUEUE})"
+        what = named(queue, "SQS queue")
         inline = get(queue.props, "redrivePolicy")
         sides = [p for p in side_policies if _attached_to(p, queue)]
         if inline:
@@ -255,12 +247,12 @@ def _same_topic(a: tuple[str | None, str] | None, b: tuple[str | None, str] | No
 
 def _is_dead_letter_subscription(sub: Any, subs: list[Any]) -> bool:
     """Whether `sub` reads a topic another subscription dead-letters to (the DLQ's own subscription)."""
-    topic_urns = _dep_urns(sub, "topic")
+    topic_urns = dependency_urns(sub, "topic")
     topic = _topic_key(known(sub.props, "topic"), known(sub.props, "project"))
     for other in subs:
         if other is sub:
             continue
-        if topic_urns & _dep_urns(other, "deadLetterPolicy"):
+        if topic_urns & dependency_urns(other, "deadLetterPolicy"):
             return True
         target = _topic_key(known(other.props, "deadLetterPolicy.deadLetterTopic"), known(other.props, "project"))
         if _same_topic(topic, target):
@@ -269,10 +261,10 @@ def _is_dead_letter_subscription(sub: Any, subs: list[Any]) -> bool:
 
 
 def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
-    subs = _of(args, PUBSUB_SUBSCRIPTION)
+    subs = resources_of(args, [PUBSUB_SUBSCRIPTION])
 
     def check(sub: Any) -> None:
-        what = f"Pub/Sub subscription '{sub.name}' ({PUBSUB_SUBSCRIPTION})"
+        what = named(sub, "Pub/Sub subscription")
         topic = get(sub.props, "deadLetterPolicy.deadLetterTopic")
         if not topic:
             if not _is_dead_letter_subscription(sub, subs):
@@ -292,7 +284,7 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
 def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     def check(entity: Any) -> None:
         kind = "Service Bus queue" if entity.resource_type == SERVICEBUS_QUEUE else "Service Bus subscription"
-        what = f"{kind} '{entity.name}' ({entity.resource_type})"
+        what = named(entity, kind)
         count = get(entity.props, "maxDeliveryCount")
         number = _number(count)
         if number is None or not number.is_integer() or number < 1:
@@ -303,7 +295,7 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
             report(f"{what}: deadLetteringOnMessageExpiration is {shown(expiry)}; required: true (expired messages "
                    "go to the dead-letter sub-queue instead of being dropped).", entity.urn)
 
-    _each(_of(args, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION), check)
+    _each(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
 
 
 def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -360,7 +352,7 @@ def _source_queue(esm: Any, queues: list[Any]) -> Any:
 
 
 def _check_visibility(args: StackValidationArgs, report: ReportViolation) -> None:
-    queues, functions = _of(args, SQS_QUEUE), _of(args, LAMBDA_FUNCTION)
+    queues, functions = resources_of(args, [SQS_QUEUE]), resources_of(args, [LAMBDA_FUNCTION])
     multiplier = _number(config(args, VISIBILITY_MULTIPLIER, 6)) or 6.0
 
     def check(esm: Any) -> None:
@@ -380,12 +372,12 @@ def _check_visibility(args: StackValidationArgs, report: ReportViolation) -> Non
         if visibility < required:
             shown_vis = _n(visibility) + (" (default)" if visibility_raw is None else "")
             shown_timeout = _n(timeout) + (" (default)" if timeout_raw is None else "")
-            report(f"SQS queue '{queue.name}' ({SQS_QUEUE}): visibilityTimeoutSeconds is {shown_vis}, but its consumer "
+            report(f"{named(queue, 'SQS queue')}: visibilityTimeoutSeconds is {shown_vis}, but its consumer "
                    f"Lambda function '{function.name}' has timeout {shown_timeout} s (event source mapping '{esm.name}', "
                    f"maximumBatchingWindowInSeconds {_n(window)}); required: visibilityTimeoutSeconds >= "
                    f"{_n(multiplier)} x {_n(timeout)} + {_n(window)} = {_n(required)}.", queue.urn)
 
-    _each(_of(args, EVENT_SOURCE_MAPPING), check)
+    _each(resources_of(args, [EVENT_SOURCE_MAPPING]), check)
 
 
 # ------------------------------------------------------------------ batch item failures
@@ -412,7 +404,7 @@ def _check_batch_failures(args: ResourceValidationArgs, report: ReportViolation)
     kind = next((k for pattern, k in _PARTIAL_BATCH_SOURCES if isinstance(source, str) and pattern.match(source)), None)
     if kind is None:
         return
-    report(f"Event source mapping '{args.name}' ({EVENT_SOURCE_MAPPING}) from {kind} {source}: functionResponseTypes "
+    report(f"{named(args, 'Event source mapping')} from {kind} {source}: functionResponseTypes "
            f"is {shown(types)}; required: [\"ReportBatchItemFailures\"] so one failing record "
            "does not return or retry the whole batch.")
 
@@ -425,7 +417,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
         return
     props, typ = args.props, args.resource_type
     if typ == DYNAMODB_TABLE:
-        what = f"DynamoDB table '{args.name}' ({typ})"
+        what = named(args, "DynamoDB table")
         pitr = get(props, "pointInTimeRecovery.enabled")
         if pitr is not True:
             report(f"{what}: pointInTimeRecovery.enabled is {shown(pitr)}; required in prod: true.")
@@ -433,7 +425,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
         if protect is not True:
             report(f"{what}: deletionProtectionEnabled is {shown(protect)}; required in prod: true.")
     elif typ == FIRESTORE_DATABASE:
-        what = f"Firestore database '{args.name}' ({typ})"
+        what = named(args, "Firestore database")
         pitr = get(props, "pointInTimeRecoveryEnablement")
         if pitr != "POINT_IN_TIME_RECOVERY_ENABLED":
             report(f"{what}: pointInTimeRecoveryEnablement is {shown(pitr)}; required in prod: "
@@ -444,7 +436,7 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
     elif typ == COSMOS_ACCOUNT:
         kind = get(props, "backupPolicy.type")
         if not isinstance(kind, str) or kind.lower() != "continuous":
-            report(f"Cosmos DB account '{args.name}' ({typ}): backupPolicy.type is {shown(kind)} (periodic backups "
+            report(f"{named(args, 'Cosmos DB account')}: backupPolicy.type is {shown(kind)} (periodic backups "
                    "restore only whole snapshots); required in prod: 'Continuous' (point-in-time restore).")
 
 
@@ -470,8 +462,7 @@ def _account_ids(account: Any) -> tuple[set[str], str | None]:
 
 
 def _same_group(lock: Any, account: Any, group: str | None) -> bool:
-    lock_group_deps = {d.urn for d in _deps(lock, "resourceGroupName")}
-    if lock_group_deps & {d.urn for d in _deps(account, "resourceGroupName")}:
+    if dependency_urns(lock, "resourceGroupName") & dependency_urns(account, "resourceGroupName"):
         return True
     lock_group = _ci(known(lock.props, "resourceGroupName"))
     return lock_group is not None and lock_group == group
@@ -490,11 +481,11 @@ def _covers(lock: Any, account: Any) -> bool:
             return False
         if _ci(known(props, "resourceType")) != "databaseaccounts" or known(props, "parentResourcePath"):
             return False
-        named = account.urn in _dep_urns(lock, "resourceName") or _ci(known(props, "resourceName")) in names
+        named = account.urn in dependency_urns(lock, "resourceName") or _ci(known(props, "resourceName")) in names
         lock_group = _ci(known(props, "resourceGroupName"))
         return named and (group is None or lock_group is None or lock_group == group)
     if typ == LOCK_BY_SCOPE:
-        if account.urn in _dep_urns(lock, "scope"):
+        if account.urn in dependency_urns(lock, "scope"):
             return True
         scope = (_text(props, "scope") or "").rstrip("/")
         if (match := _COSMOS_ID.search(scope)) is not None:
@@ -508,20 +499,20 @@ def _covers(lock: Any, account: Any) -> bool:
 def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> None:
     if not is_prod(args):
         return
-    locks = _of(args, *LOCKS)
+    locks = resources_of(args, LOCKS)
 
     def check(account: Any) -> None:
         levels = [(lock, get(lock.props, "level")) for lock in locks if _covers(lock, account)]
         if any(level in DELETE_LOCK_LEVELS for _, level in levels):
             return
         found = "; ".join(f"{lock.name} has level {shown(level)}" for lock, level in levels)
-        report(f"Cosmos DB account '{account.name}' ({COSMOS_ACCOUNT}): no management lock with level "
+        report(f"{named(account, 'Cosmos DB account')}: no management lock with level "
                f"{' or '.join(DELETE_LOCK_LEVELS)} covers it{f' ({found})' if found else ''}; required in prod: a "
                f"'CanNotDelete' lock on the account ({LOCK_BY_SCOPE} with scope the account id, or "
                f"{LOCK_AT_RESOURCE} with resourceProviderNamespace Microsoft.DocumentDB, resourceType "
                "databaseAccounts and resourceName the account), its resource group or the subscription.", account.urn)
 
-    _each(_of(args, COSMOS_ACCOUNT), check)
+    _each(resources_of(args, [COSMOS_ACCOUNT]), check)
 
 
 # ------------------------------------------------------------------ the policies

@@ -16,20 +16,23 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import (
+    COSMOS_ACCOUNT,
     MANDATORY,
+    SERVICEBUS_NAMESPACE,
+    SQS_QUEUE,
+    STORAGE_ACCOUNT,
+    WEB_APP,
     as_list,
+    dependency_urns,
     get,
     known,
     resource_policy,
+    resources_of,
+    shown,
     stack_policy,
     statements,
 )
 
-STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
-WEB_APP = "azure-native:web:WebApp"
-COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
-SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
-SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 
 #: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
@@ -68,8 +71,7 @@ def _storage_account(args: ResourceValidationArgs, report: ReportViolation) -> N
     props = args.props
     https_only = get(props, "enableHttpsTrafficOnly")
     if https_only is not True:
-        shown = "not set" if https_only is None else repr(https_only)
-        report(f"Storage account {args.name}: enableHttpsTrafficOnly is {shown}; required: true (HTTPS only).")
+        report(f"Storage account {args.name}: enableHttpsTrafficOnly is {shown(https_only)}; required: true (HTTPS only).")
     problem = _tls_problem(get(props, "minimumTlsVersion"), "'TLS1_2'")
     if problem:
         report(f"Storage account {args.name}: minimumTlsVersion {problem}.")
@@ -79,8 +81,8 @@ def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
     https_only = get(props, "httpsOnly")
     if https_only is not True:
-        shown = "not set" if https_only is None else repr(https_only)
-        report(f"App Service app {args.name}: httpsOnly is {shown}; required: true (plain HTTP is redirected, never served).")
+        report(f"App Service app {args.name}: httpsOnly is {shown(https_only)}; required: true (plain HTTP is redirected, "
+               "never served).")
     problem = _tls_problem(get(props, "siteConfig.minTlsVersion"), "'1.2'")
     if problem:
         report(f"App Service app {args.name}: siteConfig.minTlsVersion {problem}.")
@@ -91,8 +93,8 @@ def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"App Service app {args.name}: siteConfig.scmMinTlsVersion {problem}.")
     ftps = get(props, "siteConfig.ftpsState")
     if ftps != "Disabled":
-        shown = "not set (App Service then allows plain FTP)" if ftps is None else repr(ftps)
-        report(f"App Service app {args.name}: siteConfig.ftpsState is {shown}; required: 'Disabled' "
+        value = "not set (App Service then allows plain FTP)" if ftps is None else shown(ftps)
+        report(f"App Service app {args.name}: siteConfig.ftpsState is {value}; required: 'Disabled' "
                "(deploy with zip deploy or run-from-package, not FTP).")
 
 
@@ -183,21 +185,15 @@ def tls_deny_problem(policy: Any, arn: str | None, name: str | None = None) -> s
         if not _everyone(s.get("Principal")):
             missing.append(f"its Principal is {s.get('Principal')!r}, not \"*\"")
         if not _covers_actions(s):
-            shown = s.get("NotAction", s.get("Action"))
-            missing.append(f"its Action {list(as_list(shown))!r} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
+            actions = s.get("NotAction", s.get("Action"))
+            missing.append(f"its Action {list(as_list(actions))!r} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
         if not _covers_resource(s, arn, name):
-            shown = s.get("NotResource", s.get("Resource"))
-            missing.append(f"its Resource {list(as_list(shown))!r} is not {arn or 'the queue ARN'} or \"*\"")
+            resources = s.get("NotResource", s.get("Resource"))
+            missing.append(f"its Resource {list(as_list(resources))!r} is not {arn or 'the queue ARN'} or \"*\"")
         if not missing:
             return None
         reasons.append(f"{s.get('Sid') or 'Deny'}: {', '.join(missing)}")
     return "denies insecure transport, but " + "; ".join(reasons)
-
-
-def _dependency_urns(resource: Any, key: str) -> set[str]:
-    return {r.urn for r in (resource.property_dependencies or {}).get(key, [])}
-
-
 
 
 def _queue_identity(queue: Any) -> tuple[str | None, str | None, set[str]]:
@@ -212,7 +208,7 @@ def _queue_identity(queue: Any) -> tuple[str | None, str | None, set[str]]:
 
 def _targets(policy: Any, queue: Any, name: str | None, ids: set[str]) -> bool:
     """Whether a QueuePolicy is attached to `queue`: its queueUrl depends on the queue or names it."""
-    if queue.urn in _dependency_urns(policy, "queueUrl"):
+    if queue.urn in dependency_urns(policy, "queueUrl"):
         return True
     url = known(policy.props, "queueUrl")
     if not isinstance(url, str):
@@ -221,8 +217,8 @@ def _targets(policy: Any, queue: Any, name: str | None, ids: set[str]) -> bool:
 
 
 def _sqs_deny_insecure_transport(args: StackValidationArgs, report: ReportViolation) -> None:
-    queues = [r for r in args.resources if r.resource_type == SQS_QUEUE]
-    policies = [r for r in args.resources if r.resource_type == SQS_QUEUE_POLICY]
+    queues = resources_of(args, [SQS_QUEUE])
+    policies = resources_of(args, [SQS_QUEUE_POLICY])
     for queue in queues:
         arn, name, ids = _queue_identity(queue)
         problems = []
