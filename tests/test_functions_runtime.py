@@ -13,7 +13,7 @@ import logging
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from runtime.contracts import MAX_BODY_BYTES, ConditionFailed, Context, HttpError, Request, Response, idempotent
-from runtime.http import body_hash, load_handler, run_route
+from runtime.http import body_hash, load_handler, parse_body, run_route
 from runtime.memory import IdempotencyStore, MemoryResources, Queue, Secret, Table, Workflow, memory_context
 
 from app import SERVICE
@@ -34,7 +34,7 @@ class Thing(BaseModel):
 
 
 def make_thing(req: Request, ctx: Context) -> Response:
-    thing = Thing.model_validate(req.json())
+    thing = parse_body(req, Thing)
     return Response(201, {"name": thing.name})
 
 
@@ -69,6 +69,19 @@ def test_unexpected_error_is_500_without_internal_text_and_is_logged(caplog: pyt
     assert resp.body == {"error": "InternalError", "message": "internal error", "request_id": "req-1"}
     assert "hunter2" not in resp.encoded()
     assert any(r.exc_info and "hunter2" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_a_validation_error_from_the_services_own_models_is_500_not_400() -> None:
+    """Only `parse_body` turns a model mismatch into the client's 400; a server-side model that
+    fails is a bug, and its field names are internal."""
+
+    def handler(req: Request, ctx: Context) -> Response:
+        Thing.model_validate({"name": "", "count": 0})
+        return Response(200)
+
+    resp = run_route(handler, request(), CTX)
+    assert resp.status == 500
+    assert resp.body == {"error": "InternalError", "message": "internal error", "request_id": "req-1"}
 
 
 def test_a_handler_returning_something_else_is_500() -> None:

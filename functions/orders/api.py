@@ -9,6 +9,7 @@ leaves no trace.
 from __future__ import annotations
 
 from runtime.contracts import Context, HttpError, Request, Response, idempotent
+from runtime.http import parse_body
 
 from . import models
 from .models import CreateOrder, Order, is_order_id
@@ -18,7 +19,7 @@ JSON = {"content-type": "application/json"}
 
 @idempotent
 def create_order(request: Request, ctx: Context) -> Response:
-    body = CreateOrder.model_validate(request.json())
+    body = parse_body(request, CreateOrder)
     order = Order.new(body, models.now())
     ctx.tables["orders"].put(order.to_item(), if_absent=True)
     ctx.queues["orders"].send({"order_id": order.order_id})

@@ -4,9 +4,11 @@ An adapter turns its event into a `Request`, binds a `Context`, and calls `run_r
 in-memory driver calls it the same way, so what a client sees does not depend on the cloud:
 
 - `HttpError` -> its status and `{error, message, request_id[, fields]}`.
-- pydantic `ValidationError` -> 400 `ValidationFailed` with `fields: [{field, message}]`;
-  field paths and pydantic's messages only, never the values that were sent.
-- anything else -> logged with its traceback, and a 500 that says "internal error".
+- a body that `parse_body` cannot fit to its model -> 400 `ValidationFailed` with
+  `fields: [{field, message}]`: field paths and pydantic's messages only, never the values.
+- anything else -> logged with its traceback, and a 500 that says "internal error". That
+  includes a pydantic `ValidationError` from the service's own models: a server bug must not
+  show clients internal field names as if their request were wrong.
 - a route marked `@idempotent` with an `Idempotency-Key` header runs through the
   `IdempotencyStore`: the first completed response for a key is replayed; the same key with
   another body, or while the first request is still running, is 409 `IdempotencyKeyReused`.
@@ -20,9 +22,9 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .contracts import Context, HttpError, Request, Response, error_response, internal_error
 from .handlers import load_handler
@@ -98,6 +100,17 @@ def field_errors(err: ValidationError) -> list[dict[str, str]]:
     return out
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_body(request: Request, model: type[M]) -> M:
+    """The JSON body validated by `model`; 400 naming the fields (not their values) when it does not fit."""
+    try:
+        return model.model_validate(request.json())
+    except ValidationError as err:
+        raise HttpError(400, "ValidationFailed", "the request is invalid; see fields", field_errors(err)) from None
+
+
 def run_route(
     handler: Route,
     request: Request,
@@ -113,11 +126,6 @@ def run_route(
         return _call(handler, request, ctx)
     except HttpError as err:
         return refused(err, request.request_id, logger)
-    except ValidationError as err:
-        fields = field_errors(err)
-        logger.info("request invalid", extra={"fields": [f["field"] for f in fields], "request_id": request.request_id})
-        invalid = HttpError(400, "ValidationFailed", "the request is invalid; see fields", fields)
-        return error_response(invalid, request.request_id)
     except Exception:
         logger.exception("route failed", extra={"request_id": request.request_id})
         return internal_error(request.request_id)
