@@ -216,7 +216,7 @@ def test_pubsub_dead_letter_subscription_is_recognised_by_topic_name():
     ("/subscriptions/s/resourceGroups/orders-prod-rg/providers/Microsoft.DocumentDB/databaseAccounts/other", False),
 ])
 def test_a_delete_lock_by_scope_covers_the_account_its_group_or_subscription(scope, covered):
-    resources = [r for r in fixture("prod-cosmos-delete-locked", "azure-bad")]
+    resources = fixture("prod-cosmos-delete-locked", "azure-bad")
     lock = resource("azure-native:authorization:ManagementLockByScope", "lock", {"scope": scope, "level": "CanNotDelete"})
     found = messages(evaluate([*resources, lock], policies=only("prod-cosmos-delete-locked")), "prod-cosmos-delete-locked")
     assert (found == []) == covered

@@ -58,15 +58,6 @@ def test_policies_are_mandatory_named_described_and_typed():
         assert p.name in {d.name for d in FIXTURES.iterdir()}
 
 
-def test_every_cloud_of_every_policy_has_an_ok_and_a_bad_fixture():
-    for p in MINE:
-        clouds = {t.split(":", 1)[0].replace("azure-native", "azure") for t in p.resource_types}
-        files = [f.name for f in (FIXTURES / p.name).glob("*.json")]
-        for cloud in clouds:
-            assert any(f.startswith(f"{cloud}-ok") for f in files), (p.name, cloud)
-            assert any(f.startswith(f"{cloud}-bad") for f in files), (p.name, cloud)
-
-
 # ------------------------------------------------------------------ Azure TLS
 
 
@@ -402,18 +393,3 @@ def test_apim_cors_wildcard_in_comments_or_outside_cors_is_ignored():
     assert not exposure.apim_wildcard_origins(f"<policies><inbound><!-- {wildcard} --></inbound></policies>")
     assert not exposure.apim_wildcard_origins("<policies><inbound><set-header name='x'><value>*</value></set-header></inbound></policies>")
     assert exposure.apim_wildcard_origins("<cors allow-credentials='false'>\n<allowed-origins>\n<origin> * </origin></allowed-origins></cors>")
-
-
-# ------------------------------------------------------------------ fixtures as the generic test runs them
-
-
-@pytest.mark.parametrize("path", sorted(p for name in {p.name for p in MINE} for p in (FIXTURES / name).glob("*.json")),
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_fixture(path):
-    environment = "dev" if "-dev" in path.name else "prod"
-    report = evaluate(load_export(path), environment)
-    own = [v for v in report.violations if v.policy == path.parent.name]
-    if "-ok" in path.name:
-        assert report.mandatory == [] and own == []
-    else:
-        assert own and all(v.level == "mandatory" for v in own)
