@@ -375,7 +375,7 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
         if not rotate:
             kinds = [get(a, "action.type") for a in actions]
             report(f"{named(args, 'Key Vault key')}: properties.rotationPolicy.lifetimeActions is "
-                   f"{kinds if actions else 'not set'}; a 'rotate' action with trigger.timeAfterCreate "
+                   f"{shown(kinds) if actions else 'not set'}; a 'rotate' action with trigger.timeAfterCreate "
                    "(e.g. 'P90D') is required.")
 
 

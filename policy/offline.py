@@ -82,14 +82,14 @@ def load_export(path: Path) -> list[dict[str, Any]]:
     return resources
 
 
-def _plain(value: Any) -> Any:
+def _unwrap_secrets(value: Any) -> Any:
     """Secrets as the engine hands them to policies: the value, or a placeholder if encrypted."""
     if isinstance(value, Mapping):
         if value.get(SECRET_SIG_KEY) == SECRET_SIG:
             return value.get("plaintext", value.get("value", "[secret]"))
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_unwrap_secrets(v) for v in value]
     return value
 
 
@@ -114,7 +114,7 @@ def _props(resource: Mapping[str, Any], stack: bool = False) -> Mapping[str, Any
     engine passes them, falling back to the inputs for what an export's outputs leave out."""
     inputs = resource.get("inputs") or {}
     props = {**inputs, **(resource.get("outputs") or {})} if stack else (inputs or resource.get("outputs") or {})
-    return unknown_checking_proxy(_plain(props))
+    return unknown_checking_proxy(_unwrap_secrets(props))
 
 
 def _policy_config(policy: Policy, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -183,10 +183,10 @@ def tls_deny_problem(policy: Any, arn: str | None, name: str | None = None) -> s
     for s in denies:
         missing = []
         if not _everyone(s.get("Principal")):
-            missing.append(f"its Principal is {s.get('Principal')!r}, not \"*\"")
+            missing.append(f"its Principal is {shown(s.get('Principal'))}, not \"*\"")
         if not _covers_actions(s):
             actions = s.get("NotAction", s.get("Action"))
-            missing.append(f"its Action {list(as_list(actions))!r} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
+            missing.append(f"its Action {shown(as_list(actions))} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
         if not _covers_resource(s, arn, name):
             resources = s.get("NotResource", s.get("Resource"))
             missing.append(f"its Resource {list(as_list(resources))!r} is not {arn or 'the queue ARN'} or \"*\"")
