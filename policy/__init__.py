@@ -5,7 +5,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 (policy/offline.py, used by `python -m components check`).
 """
 
-from . import encryption, exposure, identity, observability, resilience, transport
+from . import deployability, encryption, exposure, identity, observability, resilience, transport
 
 POLICIES = [
     *encryption.POLICIES,
@@ -14,4 +14,5 @@ POLICIES = [
     *exposure.POLICIES,
     *resilience.POLICIES,
     *observability.POLICIES,
+    *deployability.POLICIES,
 ]

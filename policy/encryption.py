@@ -27,6 +27,7 @@ from pulumi_policy import (
 )
 
 from .common import (
+    KMS_KEY,
     CMK_PROPERTY,
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
@@ -55,7 +56,6 @@ from .common import (
 
 SNS_TOPIC = "aws:sns/topic:Topic"
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
-KMS_KEY = "aws:kms/key:Key"
 #: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
 S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_ENCRYPTION = (

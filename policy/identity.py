@@ -28,6 +28,9 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
+    AWS_POLICY,
+    AWS_ROLE_POLICY,
+    AWS_ROLE,
     COSMOS_ACCOUNT,
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,
@@ -80,11 +83,8 @@ def _quote(values: Iterable[Any]) -> str:
 
 # =================================================================================== AWS
 
-AWS_ROLE = "aws:iam/role:Role"
-AWS_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 AWS_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 AWS_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
-AWS_POLICY = "aws:iam/policy:Policy"
 AWS_IDENTITY_DOCUMENT_TYPES = (AWS_ROLE, AWS_ROLE_POLICY, AWS_USER_POLICY, AWS_GROUP_POLICY, AWS_POLICY)
 AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 #: Attachment resources and the property holding the managed policy ARN(s).

@@ -16,6 +16,7 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import (
+    SQS_QUEUE_POLICY,
     COSMOS_ACCOUNT,
     MANDATORY,
     SERVICEBUS_NAMESPACE,
@@ -33,7 +34,6 @@ from .common import (
     statements,
 )
 
-SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 
 #: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
 SQS_DATA_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage")

@@ -447,9 +447,11 @@ def test_importing_the_entrypoint_loads_no_sdk():
 
 def test_every_function_runs_the_entrypoint_with_its_handler_and_the_powertools_layer(dev):
     from app import SERVICE
-    from components.aws.function import ENTRYPOINT, POWERTOOLS_LAYER_VERSION
+    from components.aws.function import ENTRYPOINT
+    from components.aws.mocks import POWERTOOLS_LAYER_NUMBER
 
-    layer = f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
+    # The mock answers the SSM lookup of the pinned release with its region's layer.
+    layer = f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_NUMBER}"
     for fn in dev.of_type(LAMBDA):
         spec = SERVICE.function(fn.name)
         variables = fn.inputs["environment"]["variables"]

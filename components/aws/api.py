@@ -93,17 +93,8 @@ def create_api(
     for route in spec.routes:
         slug = f"{route.method.lower()}{route.path.replace('/', '-').replace('{', '').replace('}', '')}"
         protected = authorizer is not None and not route.public
-        aws.apigatewayv2.Route(
-            f"{slug}-route",
-            api_id=api.id,
-            route_key=route.key,
-            target=integrations[route.function].id.apply(lambda i: f"integrations/{i}"),
-            authorization_type="JWT" if protected else "NONE",
-            authorizer_id=authorizer.id if protected else None,
-            opts=ctx.opts(api),
-        )
         handle = functions[route.function]
-        aws.lambda_.Permission(
+        permission = aws.lambda_.Permission(
             f"{slug}-invoke",
             action="lambda:InvokeFunction",
             function=handle.function.name,
@@ -111,6 +102,17 @@ def create_api(
             principal="apigateway.amazonaws.com",
             source_arn=api.execution_arn.apply(lambda arn, r=route: f"{arn}/{STAGE}/{r.method}{source_path(r.path)}"),
             opts=ctx.opts(api),
+        )
+        # A route is live as soon as it exists (the stage auto-deploys): not before API
+        # Gateway may invoke its function, or its first callers get 500s.
+        aws.apigatewayv2.Route(
+            f"{slug}-route",
+            api_id=api.id,
+            route_key=route.key,
+            target=integrations[route.function].id.apply(lambda i: f"integrations/{i}"),
+            authorization_type="JWT" if protected else "NONE",
+            authorizer_id=authorizer.id if protected else None,
+            opts=ctx.opts(api, depends_on=[permission]),
         )
     access_logs = log_group(ctx, "api", "access", api)
     stage = aws.apigatewayv2.Stage(

@@ -32,17 +32,20 @@ LIVE_ALIAS = "live"
 #: The Lambda handler of every function; `ANYCLOUD_HANDLER` says which portable handler it runs.
 ENTRYPOINT = "runtime.aws.entry.handler"
 
-#: Powertools for AWS Lambda (Python) v3, from its public layer in the stack's region:
-#: `arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27`.
-#: Version 27 is the newest the Powertools documentation lists for the v3 layers (the layer
-#: number is shared by every Python version and architecture); bump it together with
-#: `aws-lambda-powertools` in requirements-dev.txt, which the tests run against. The layer is
-#: `aws-lambda-powertools[all]` less what the runtime already has (boto3, botocore, jmespath...),
-#: so it also brings pydantic v2 (the orders models) and aws-xray-sdk (Tracer): the function
-#: asset needs none of them. Commercial partition only (aws-cn publishes from another account).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.replace('.', '')}-{ARCHITECTURE}"
+#: Powertools for AWS Lambda (Python) v3, from its public layer, resolved at deploy time from
+#: the public SSM parameter Powertools publishes per release,
+#: `/aws/service/powertools/python/<arch>/<runtime>/<version>` (its install guide, "Using SSM
+#: Parameter Store"), so the layer is exactly the release the tests run against: the pin of
+#: `aws-lambda-powertools` in requirements-dev.txt (a test keeps the two equal). A hard-coded
+#: layer number drifts: layer 27 is release 3.23.0, not the 3.37.0 the tests ran against
+#: (aws-powertools/powertools-lambda-python#7689). The layer is `aws-lambda-powertools[all]`
+#: less what the runtime already has (boto3, botocore, jmespath...), so it also brings
+#: pydantic v2 (the orders models) and aws-xray-sdk (Tracer): the asset needs neither.
+POWERTOOLS_VERSION = "3.37.0"
+
+
+def powertools_parameter() -> str:
+    return f"/aws/service/powertools/python/{ARCHITECTURE}/{RUNTIME}/{POWERTOOLS_VERSION}"
 
 
 @dataclass
@@ -64,10 +67,9 @@ class FunctionHandle:
 
 
 def powertools_layer_arn(ctx: AwsContext) -> pulumi.Output[str]:
-    """The pinned public Powertools layer in the stack's region."""
-    return ctx.region.apply(
-        lambda region: f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
-    )
+    """The pinned Powertools release's layer in the stack's region (one lookup per render)."""
+    return ctx.once(("powertools",), lambda: aws.ssm.get_parameter_output(
+        name=powertools_parameter(), opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).value)
 
 
 def create_function(
@@ -105,7 +107,7 @@ def create_function(
         ),
         kms_key_arn=ctx.key.arn if ctx.key else None,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-        opts=ctx.opts(parent, depends_on=[logs]),
+        opts=ctx.opts(parent, depends_on=[logs, identity.policy]),
     )
     alias = None
     if spec.warm_instances:

@@ -1,13 +1,14 @@
 """One IAM role per function, holding exactly the declared verbs on exactly the named ARNs.
 
 Statements are collected while the service is rendered (declared uses, queue consumption,
-the function's own logs and traces) and written once per role as an inline policy.
+the function's own logs and traces) and written once per role as an inline policy that the
+role's user depends on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
 import pulumi_aws as aws
@@ -27,31 +28,37 @@ LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 @dataclass
 class Identity:
-    """A role and the statements it will hold."""
+    """A role and its one inline policy.
+
+    The policy resource exists from the start, so whatever the role runs (a Lambda, a state
+    machine) can depend on it and is never created with a role that holds nothing yet (Lambda
+    checks its role, e.g. for X-Ray, at create). Its document is resolved once every grant is
+    in: `seal()`, after the service's grants are rendered.
+    """
 
     name: str
     role: aws.iam.Role
-    parent: pulumi.Resource
+    policy: aws.iam.RolePolicy
+    _resolve: Callable[[pulumi.Output[str]], None] = field(repr=False)
     statements: list[dict[str, Any]] = field(default_factory=list)
-    policy: aws.iam.RolePolicy | None = None
+    sealed: bool = False
 
     def allow(self, *statements: dict[str, Any] | None) -> None:
+        if self.sealed:
+            raise RuntimeError(f"{self.name}: the role's policy is already written; grant before seal()")
         self.statements += [s for s in statements if s is not None]
 
-    def write(self, ctx: AwsContext) -> aws.iam.RolePolicy:
-        """Create the role's one inline policy (once)."""
-        if self.policy is None:
-            self.policy = aws.iam.RolePolicy(
-                f"{self.name}-policy",
-                role=self.role.id,
-                policy=document(self.statements),
-                opts=ctx.opts(self.parent),
-            )
+    def seal(self) -> aws.iam.RolePolicy:
+        """Write the collected statements into the policy document (once)."""
+        if not self.sealed:
+            self.sealed = True
+            self._resolve(document(self.statements))
         return self.policy
 
 
 def role(ctx: AwsContext, name: str, service: str, parent: pulumi.Resource, description: str) -> Identity:
-    """A role only `service` may assume; Step Functions also proves the source account."""
+    """A role only `service` may assume (Step Functions also proves the source account), with
+    its inline policy to be sealed once its grants are known."""
     source_account = ctx.account if service == "states.amazonaws.com" else None
     created = aws.iam.Role(
         f"{name}-role",
@@ -60,7 +67,9 @@ def role(ctx: AwsContext, name: str, service: str, parent: pulumi.Resource, desc
         max_session_duration=3600,
         opts=ctx.opts(parent),
     )
-    return Identity(name=name, role=created, parent=parent)
+    body, resolve = pulumi.deferred_output()
+    policy = aws.iam.RolePolicy(f"{name}-policy", role=created.id, policy=body, opts=ctx.opts(parent))
+    return Identity(name=name, role=created, policy=policy, _resolve=resolve)
 
 
 def key_use(ctx: AwsContext, sid: str, actions: list[str], via: str, context: dict[str, Any] | None = None) -> dict[str, Any] | None:

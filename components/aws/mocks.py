@@ -6,6 +6,9 @@ import hashlib
 from typing import Any
 
 ACCOUNT = "123456789012"
+POWERTOOLS_PARAMETERS = "/aws/service/powertools/python/"
+#: The layer number the parameter names in this mock region (a real region answers its own).
+POWERTOOLS_LAYER_NUMBER = 41
 
 
 def _suffix(name: str, n: int = 7) -> str:
@@ -22,6 +25,12 @@ def invoke(token: str, args: dict[str, Any], config: dict[str, str]) -> dict[str
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer", "userId": "AIDAEXAMPLE", "id": ACCOUNT}
     if token == "aws:index/getRegion:getRegion":
         return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com", "description": region}
+    if token == "aws:ssm/getParameter:getParameter" and args["name"].startswith(POWERTOOLS_PARAMETERS):
+        # Powertools' public parameter: /aws/service/powertools/python/<arch>/<runtime>/<version>
+        arch, runtime = args["name"].split("/")[5:7]
+        layer = f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{arch}:{POWERTOOLS_LAYER_NUMBER}"
+        return {"name": args["name"], "value": layer, "insecureValue": layer, "type": "String", "version": 1,
+                "arn": f"arn:aws:ssm:{region}::parameter{args['name']}", "id": args["name"], "withDecryption": True}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
     return None

@@ -109,26 +109,23 @@ class AwsPlatform:
                 key_use(self.ctx, f"{sid}Key", ["kms:Decrypt", "kms:GenerateDataKey"], "sqs"),
             )
         elif access.kind == "workflow":
-            arn = state_machine_arn(self.ctx, access.resource)
-            identity.allow(
-                statement(sid, WORKFLOW_START, [arn]),
-                key_use(self.ctx, f"{sid}Key", ["kms:GenerateDataKey"], "states",
-                        {"kms:EncryptionContext:aws:states:stateMachineArn": arn}),
-            )
+            # No key use: Step Functions needs no KMS permission from a StartExecution caller
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+            identity.allow(statement(sid, WORKFLOW_START, [state_machine_arn(self.ctx, access.resource)]))
         else:
             identity.allow(
                 statement(sid, SECRET_READ, [self.secrets[access.resource].arn]),
                 key_use(self.ctx, f"{sid}Key", ["kms:Decrypt"], "secretsmanager"),
             )
 
-    def _write_policies(self) -> None:
-        """Every function's policy, once all grants are in (Identity.write is idempotent)."""
+    def _seal_policies(self) -> None:
+        """Every function's policy document, once all grants are in (Identity.seal is idempotent)."""
         for handle in self.functions.values():
-            handle.identity.write(self.ctx)
+            handle.identity.seal()
 
     # ------------------------------------------------------------------ triggers
     def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
-        self._write_policies()
+        self._seal_policies()
         handle = self.functions[spec.consumer]
         aws.lambda_.EventSourceMapping(
             f"{spec.name}-to-{spec.consumer}",
@@ -148,7 +145,7 @@ class AwsPlatform:
         return {"url": stage.invoke_url}
 
     def finish(self) -> None:
-        self._write_policies()
+        self._seal_policies()
         topic = alarm_topic(self.ctx)
         alarms(self.ctx, topic, self.watched)
         dashboard(self.ctx, self.watched)

@@ -17,18 +17,11 @@ from .context import AwsContext
 
 DLQ_RETENTION_S = 14 * 24 * 3600
 VISIBILITY_FACTOR = 6
-#: Every action that can name a queue: denied over plain HTTP. Listed, not `sqs:*`, so no
-#: policy in the stack holds a wildcard action (a future action is covered by the TLS-only
-#: SQS endpoints the SDKs use).
-QUEUE_ACTIONS = sorted(
-    f"sqs:{a}"
-    for a in (
-        "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility", "CreateQueue", "DeleteMessage",
-        "DeleteQueue", "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues", "ListMessageMoveTasks",
-        "ListQueueTags", "PurgeQueue", "ReceiveMessage", "RemovePermission", "SendMessage", "SetQueueAttributes",
-        "StartMessageMoveTask", "TagQueue", "UntagQueue",
-    )
-)
+#: The TLS-only guard denies every SQS action, written `sqs:*` as AWS CDK's `enforceSSL` does.
+#: An SQS policy statement may list at most 7 actions ("Amazon SQS policy quotas",
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html),
+#: so a listed form cannot cover the service; a wildcard in a Deny takes permissions away.
+TLS_DENY_ACTION = "sqs:*"
 
 
 @dataclass
@@ -53,7 +46,7 @@ def _tls_only(ctx: AwsContext, name: str, queue: aws.sqs.Queue) -> aws.sqs.Queue
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
-                    "Action": QUEUE_ACTIONS,
+                    "Action": TLS_DENY_ACTION,
                     "Resource": queue.arn,
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 }

@@ -1,4 +1,10 @@
-"""Secrets Manager: encrypted with the service key; the value comes from a Pulumi secret."""
+"""Secrets Manager: encrypted with the service key; the value comes from a Pulumi secret.
+
+The secret is protected in prod; its version is not. A new value replaces the
+`SecretVersion` (the provider forces a new resource for `secret_string`), and Pulumi refuses
+to replace a protected resource, so protecting the version would block every key rotation.
+Deleting a version never deletes the secret or its recovery window.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,6 @@ def create_secret(ctx: AwsContext, spec: SecretSpec, parent: pulumi.Resource) ->
         f"{spec.name}-value",
         secret_id=secret.id,
         secret_string=ctx.settings.secret(spec.config_key),
-        opts=ctx.opts(secret, protect=True),
+        opts=ctx.opts(secret),
     )
     return secret

@@ -17,7 +17,8 @@ from ..workflow.asl import compile_asl
 from .context import AwsContext
 from .function import FunctionHandle
 from .iam import NO_RESOURCE_LEVEL_ACTIONS, statement
-from .identity import TRACE_WRITE, key_use, role
+from .identity import TRACE_WRITE, role
+from .keys import LOG_DELIVERY_CONTEXT, STATES_CONTEXT, log_delivery_source
 from .logs import log_group
 
 LOG_DELIVERY = [a for a in NO_RESOURCE_LEVEL_ACTIONS if a.startswith("logs:")]
@@ -26,6 +27,19 @@ LOG_DELIVERY = [a for a in NO_RESOURCE_LEVEL_ACTIONS if a.startswith("logs:")]
 def state_machine_arn(ctx: AwsContext, name: str) -> pulumi.Output[str]:
     """Known before the state machine exists, so starters can be wired without a cycle."""
     return ctx.arn("states", f"stateMachine:{ctx.physical(name)}")
+
+
+def _key_statements(ctx: AwsContext, arn: pulumi.Output[str]) -> list[dict]:
+    """The execution role's own use of the service key, as Step Functions documents it: data keys
+    for the machine's executions (bound to its ARN) and for its log delivery. No kms:ViaService:
+    the role calls KMS itself, and that condition would stop its executions."""
+    if ctx.key is None:
+        return []
+    source = pulumi.Output.all(ctx.partition, ctx.region, ctx.account).apply(lambda v: log_delivery_source(*v))
+    return [
+        statement("UseServiceKey", ["kms:Decrypt", "kms:GenerateDataKey"], [ctx.key.arn], {"StringEquals": {STATES_CONTEXT: arn}}),
+        statement("EncryptLogDelivery", ["kms:GenerateDataKey"], [ctx.key.arn], {"StringEquals": {LOG_DELIVERY_CONTEXT: source}}),
+    ]
 
 
 def create_workflow(
@@ -38,15 +52,9 @@ def create_workflow(
         statement("InvokeTaskFunctions", ["lambda:InvokeFunction"], [functions[t].target_arn for t in tasks]),
         statement("DeliverLogs", LOG_DELIVERY, "*"),
         statement("WriteTraces", TRACE_WRITE + ["xray:GetSamplingRules", "xray:GetSamplingTargets"], "*"),
-        key_use(
-            ctx,
-            "UseServiceKey",
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-            "states",
-            {"kms:EncryptionContext:aws:states:stateMachineArn": arn},
-        ),
+        *_key_statements(ctx, arn),
     )
-    policy = identity.write(ctx)
+    policy = identity.seal()
     logs = log_group(ctx, "workflows", spec.name, parent)
     definition = pulumi.Output.all(*[functions[t].target_arn for t in tasks]).apply(
         lambda arns: json.dumps(compile_asl(spec, dict(zip(tasks, arns))), sort_keys=True)
