@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import pulumi
 import pytest
 
 import components.aws.function as function
+import components.aws.keys as keys
 import components.aws.platform as platform
 import components.aws.queue as queue
+import components.aws.secret as secret
+import components.aws.workflow as workflow
 from app import SERVICE
 from components.export import to_export
 from components.mock_engine import render
@@ -83,6 +87,34 @@ def open_routes(mp):
     mp.setattr(platform, "effective_auth", lambda spec, settings: None)
 
 
+def listed_tls_deny(mp):
+    """The TLS deny as it was first written: every SQS action by name (19, over the quota of 7)."""
+    mp.setattr(queue, "TLS_DENY_ACTION", sorted(f"sqs:{a}" for a in (
+        "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility", "CreateQueue", "DeleteMessage", "DeleteQueue",
+        "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues", "ListMessageMoveTasks", "ListQueueTags",
+        "PurgeQueue", "ReceiveMessage", "RemovePermission", "SendMessage", "SetQueueAttributes", "StartMessageMoveTask",
+        "TagQueue", "UntagQueue")))
+
+
+def no_alias_administration(mp):
+    mp.setattr(keys, "ADMIN_ACTIONS", tuple(a for a in keys.ADMIN_ACTIONS if "Alias" not in a))
+
+
+def workflow_key_through_states_only(mp):
+    """The execution role's key use under kms:ViaService, and no log-delivery data keys."""
+    mp.setattr(workflow, "_key_statements", lambda ctx, arn: [
+        platform.key_use(ctx, "UseServiceKey", ["kms:Decrypt", "kms:GenerateDataKey"], "states")])
+
+
+def protected_secret_version(mp):
+    real = secret.aws.secretsmanager.SecretVersion
+
+    def protected(name, opts=None, **kwargs):
+        return real(name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True)), **kwargs)
+
+    mp.setattr(secret.aws.secretsmanager, "SecretVersion", protected)
+
+
 CASES = {
     "drop the key": (drop_key, {"tables-encrypted", "queues-encrypted", "logs-encrypted", "secrets-encrypted", "workflows-encrypted"}),
     "widen a grant to dynamodb:*": (widen_table_grants, {"aws-iam-no-wildcard-actions"}),
@@ -92,6 +124,10 @@ CASES = {
     "visibility below 6x the consumer timeout": (short_visibility, {"sqs-visibility-covers-consumer"}),
     "no TLS-only queue policy": (no_tls_policy, {"sqs-deny-insecure-transport"}),
     "routes without the authorizer in prod": (open_routes, {"api-routes-require-auth"}),
+    "TLS deny listing 19 actions": (listed_tls_deny, {"aws-sqs-policy-quotas"}),
+    "key policy without alias administration": (no_alias_administration, {"aws-kms-key-policy-allows-dependents"}),
+    "workflow key use under kms:ViaService": (workflow_key_through_states_only, {"aws-kms-key-policy-allows-dependents"}),
+    "protected secret version": (protected_secret_version, {"protected-resources-replaced-by-routine-changes"}),
 }
 
 
