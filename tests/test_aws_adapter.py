@@ -486,3 +486,20 @@ def test_every_rendered_function_imports_in_a_fresh_process_with_only_its_enviro
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert out.returncode == 0, f"{fn.name}: {out.stderr[-2000:]}"
         assert out.stdout.strip() == variables["ANYCLOUD_HANDLER"], fn.name
+
+
+def test_a_warm_request_reuses_its_instance_until_the_wiring_changes(monkeypatch):
+    """The fast path checks only the instance's own wiring; any change to it builds another."""
+    for name, value in env_for("echo").items():
+        monkeypatch.setenv(name, value)
+    first = entry.instance()
+    assert entry.instance() is first
+    monkeypatch.setenv("ANYCLOUD_TABLE_ITEMS", "other-items")
+    second = entry.instance()
+    assert second is not first and second.resources.tables["items"].table_name == "other-items"
+    monkeypatch.setenv("ANYCLOUD_QUEUE_JOBS", "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs")
+    third = entry.instance()
+    assert third is not second and "jobs" in third.resources.queues
+    monkeypatch.setenv("ANYCLOUD_TABLE_ITEMS", "items")
+    monkeypatch.delenv("ANYCLOUD_QUEUE_JOBS")
+    assert entry.instance() is first
