@@ -13,7 +13,7 @@ functions) this measures:
          anycloud's own work: typed SDK classes, Outputs and apply chains, validation,
          IAM documents, the ASL compiler.
 
-    python benchmarks/render.py [--repeat N] [--repeat-large N] [--sizes 10,100,1000] [--json]
+    python benchmarks/render.py [--repeat N] [--repeat-large N] [--sizes 10,100,1000] [--process-repeat N] [--json]
     python benchmarks/render.py --profile example      # cProfile of the real render, anycloud code only
 
 Timings use time.perf_counter; real and floor runs alternate and each case reports the best
@@ -37,14 +37,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pulumi
-from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+for _path in (ROOT, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from components.check import prepare, render_stack
-from components.mock_engine import Recorded, Rendering, render
+from components.mock_engine import Rendering, render
 from components.spec import (
     ApiSpec,
     Catch,
@@ -65,6 +63,7 @@ from components.spec import (
     WorkflowSpec,
 )
 from components.stackfile import StackConfig, load_stack
+from floor import floor_program
 
 STACK = "prod"
 LARGE = 1000  # functions from which a case counts as large (fewer default repeats)
@@ -169,37 +168,31 @@ def generate_service(n: int) -> ServiceSpec:
 # ---------------------------------------------------------------------------- floor
 
 
-def _plain(value: Any) -> Any:
-    """Recorded inputs back to what a program would pass: secrets as secret Outputs."""
-    if is_rpc_secret(value):
-        return pulumi.Output.secret(_plain(unwrap_rpc_secret(value)))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def whole_process(cloud: str, repeat: int) -> dict[str, Any]:
+    """`python -m components check --stack prod` as a user runs it, against a fresh interpreter
+    that registers the same resources (from the check's own export) as plain resources."""
+    import subprocess
+    import tempfile
 
-
-def floor_program(recorded: list[Recorded]) -> Callable[[], None]:
-    """Prepared outside the timed region: a program registering `recorded` as plain resources."""
-    prepared = [(r, _plain(r.inputs)) for r in recorded]
-
-    def program() -> None:
-        by_urn: dict[str, pulumi.Resource] = {}
-        for r, props in prepared:
-            opts = pulumi.ResourceOptions(
-                parent=by_urn.get(r.parent),  # None for the Service: the stack is its parent
-                protect=r.protect,
-                depends_on=[by_urn[d] for d in r.dependencies if d in by_urn] or None,
-            )
-            if r.custom:
-                by_urn[r.urn] = pulumi.CustomResource(r.type, r.name, props, opts)
-            else:
-                component = pulumi.ComponentResource(r.type, r.name, props, opts)
-                component.register_outputs({})
-                by_urn[r.urn] = component
-
-    return program
+    # As a user runs it: with bytecode cached after the first run (this machine sets
+    # PYTHONDONTWRITEBYTECODE, which would recompile the project's modules every time).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "export.json"
+        check = [sys.executable, "-m", "components", "check", "--stack", STACK, "--cloud", cloud, "--format", "json"]
+        subprocess.run(check + ["--export", str(export)], cwd=ROOT, env=env, check=True, capture_output=True)
+        floor = [sys.executable, str(Path(__file__).resolve().parent / "floor.py"), str(export), cloud]
+        subprocess.run(floor, cwd=ROOT, env=env, check=True, capture_output=True)  # its bytecode too
+        real_times, floor_times = [], []
+        for _ in range(repeat):
+            for command, times in ((check, real_times), (floor, floor_times)):
+                started = time.perf_counter()
+                subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+                times.append((time.perf_counter() - started) * 1000)
+    real_ms, floor_ms = min(real_times), min(floor_times)
+    return {"cloud": cloud, "runs": repeat, "real_ms": round(real_ms, 1), "floor_ms": round(floor_ms, 1),
+            "ratio": round(real_ms / floor_ms, 2),
+            "ratio_of_medians": round(statistics.median(real_times) / statistics.median(floor_times), 2)}
 
 
 # -------------------------------------------------------------------------- measuring
@@ -291,7 +284,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
 def environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
-        "pulumi": pulumi.__version__ if hasattr(pulumi, "__version__") else _version("pulumi"),
+        "pulumi": _version("pulumi"),
         "pulumi_aws": _version("pulumi_aws"),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
@@ -348,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", metavar="CASE", help="instead: cProfile --repeat real renders of 'example' or of N functions")
     p.add_argument("--top", type=int, default=15, help="rows per profile listing")
     p.add_argument("--gc-off", action="store_true", help="pause the cyclic garbage collector during timed runs (diagnostic)")
+    p.add_argument("--process-repeat", type=int, default=5, help="whole-process runs of the check and of its floor (default 5)")
+    p.add_argument("--cloud", default="aws", help="the cloud of the whole-process comparison (default aws)")
     args = p.parse_args(argv)
     global GC_DURING_RUNS
     GC_DURING_RUNS = not args.gc_off
@@ -364,9 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         results.append(measure(case, functions, spec_ms, spec, max(1, repeat)))
         if not args.json:
             print(f"measured {case}: {results[-1]['resources']} resources", file=sys.stderr)
+    process = whole_process(args.cloud, max(1, args.process_repeat))
     env = environment()
     if args.json:
-        print(json.dumps({"environment": env, "results": results}, indent=2))
+        print(json.dumps({"environment": env, "results": results, "whole_process": process}, indent=2))
     else:
         print(
             f"Python {env['python']}, pulumi {env['pulumi']}, pulumi_aws {env['pulumi_aws']}, "
@@ -374,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{'' if GC_DURING_RUNS else '; cyclic GC paused'}\n"
         )
         print(markdown(results))
+        print(f"\nWhole process, `python -m components check --stack {STACK} --cloud {process['cloud']}` against a fresh "
+              f"interpreter registering the same export as plain resources (best of {process['runs']}): "
+              f"{process['real_ms']} ms vs {process['floor_ms']} ms, {process['ratio']}x "
+              f"({process['ratio_of_medians']}x of medians)")
     return 0
 
 

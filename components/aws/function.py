@@ -68,8 +68,7 @@ class FunctionHandle:
 
 def powertools_layer_arn(ctx: AwsContext) -> pulumi.Output[str]:
     """The pinned Powertools release's layer in the stack's region (one lookup per render)."""
-    return ctx.once(("powertools",), lambda: aws.ssm.get_parameter_output(
-        name=powertools_parameter(), opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).value)
+    return ctx.once(("powertools",), lambda: ctx.invoke("aws:ssm/getParameter:getParameter", {"name": powertools_parameter()})["value"])
 
 
 def create_function(
