@@ -27,7 +27,6 @@ from pulumi_policy import (
 )
 
 from .common import (
-    KMS_KEY,
     CMK_PROPERTY,
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
@@ -35,6 +34,7 @@ from .common import (
     GCP_FUNCTION_V2,
     GCP_WORKFLOW,
     GCS_BUCKET,
+    KMS_KEY,
     LAMBDA_FUNCTION,
     LOG_GROUP,
     SERVICEBUS_NAMESPACE,

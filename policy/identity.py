@@ -29,8 +29,8 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
     AWS_POLICY,
-    AWS_ROLE_POLICY,
     AWS_ROLE,
+    AWS_ROLE_POLICY,
     COSMOS_ACCOUNT,
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,

@@ -13,14 +13,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
 
 from .common import (
-    SQS_QUEUE_POLICY,
     COSMOS_ACCOUNT,
     MANDATORY,
     SERVICEBUS_NAMESPACE,
     SQS_QUEUE,
+    SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
     as_list,
@@ -33,7 +38,6 @@ from .common import (
     stack_policy,
     statements,
 )
-
 
 #: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
 SQS_DATA_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage")
