@@ -7,11 +7,11 @@ Policies receive the engine's view of a resource: camelCase properties, wrapped 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -23,6 +23,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
@@ -196,6 +197,11 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         return [value]
     return list(value)
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM's `*`/`?` matching, case-insensitive (actions are; ARNs are compared the same way here)."""
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
 def document(value: Any) -> dict[str, Any]:

@@ -11,12 +11,16 @@ IAM's rule: white space does not count.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
 
 from .common import (
     ADVISORY,
@@ -39,6 +43,7 @@ from .common import (
     shown,
     stack_policy,
     statements,
+    wildcard_match,
 )
 
 KMS_ALIAS = "aws:kms/alias:Alias"
@@ -63,7 +68,7 @@ def _size(value: Any) -> int:
 
 
 def _matches(patterns: Iterable[Any], value: str) -> bool:
-    return any(isinstance(p, str) and fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+    return any(isinstance(p, str) and wildcard_match(p, value) for p in patterns)
 
 
 def _grants(statement: Mapping[str, Any], action: str) -> bool:

@@ -8,7 +8,6 @@ requires the setting explicitly: the rendered template, not the account's histor
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from .common import (
     shown,
     stack_policy,
     statements,
+    wildcard_match,
 )
 
 #: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
@@ -131,10 +131,6 @@ def queue_arn_from_url(url: Any) -> str | None:
     return f"arn:{partition}:sqs:{region}:{account}:{name}"
 
 
-def _matches(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
-
-
 def _insecure_transport_only(condition: Any) -> bool:
     """The Condition is exactly `{"Bool"|"BoolIfExists": {"aws:SecureTransport": "false"}}`."""
     if not isinstance(condition, Mapping) or len(condition) != 1:
@@ -158,9 +154,9 @@ def _everyone(principal: Any) -> bool:
 def _covers_actions(statement: Mapping[str, Any]) -> bool:
     if "NotAction" in statement:
         excluded = [a for a in as_list(statement["NotAction"]) if isinstance(a, str)]
-        return not any(_matches(p, a) for p in excluded for a in SQS_DATA_ACTIONS)
+        return not any(wildcard_match(p, a) for p in excluded for a in SQS_DATA_ACTIONS)
     actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
-    return all(any(_matches(p, a) for p in actions) for a in SQS_DATA_ACTIONS)
+    return all(any(wildcard_match(p, a) for p in actions) for a in SQS_DATA_ACTIONS)
 
 
 def _covers_resource(statement: Mapping[str, Any], arn: str | None, name: str | None) -> bool:
@@ -170,11 +166,11 @@ def _covers_resource(statement: Mapping[str, Any], arn: str | None, name: str | 
     if "*" in resources:
         return True
     if arn:
-        return any(_matches(r, arn) for r in resources)
+        return any(wildcard_match(r, arn) for r in resources)
     # The queue's ARN is not in its inputs (it is an output): accept an SQS ARN naming the queue.
     sqs_arns = [r for r in resources if r.lower().startswith("arn:") and ":sqs:" in r.lower()]
     if name:
-        return any(_matches(r.rsplit(":", 1)[-1], name) for r in sqs_arns)
+        return any(wildcard_match(r.rsplit(":", 1)[-1], name) for r in sqs_arns)
     return bool(sqs_arns)
 
 
