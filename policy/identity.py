@@ -2,7 +2,7 @@
 
 AWS: identity policies (role inline policies, role/user/group policies, managed policies) allow
 no wildcard actions, no NotAction/NotResource, `Resource: "*"` only for the actions that have no
-resource-level permissions (`UNSCOPED_ACTIONS`, configurable) and no ARNs with a wildcard
+resource-level permissions (by AWS's catalogue, policy/aws_actions.py; more in config) and no ARNs with a wildcard
 partition, service, region or account; no AWS-managed admin/power-user/FullAccess attachments;
 Lambda permissions for AWS services carry a `sourceArn`; roles trust only service principals;
 one role per function. Deny statements never count: they take permissions away. KMS key
@@ -27,6 +27,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
+from . import aws_actions
 from .common import (
     AWS_POLICY,
     AWS_ROLE,
@@ -52,22 +53,9 @@ from .common import (
 
 Report = Callable[..., None]
 
-#: The only actions that may use `Resource: "*"`: they have no resource-level permissions.
-#: The AWS renderer imports this tuple, so the policy and the rendering can't drift apart.
-UNSCOPED_ACTIONS: tuple[str, ...] = (
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-)
+#: `Resource: "*"` is allowed for the actions AWS's catalogue lists without resource types
+#: (policy/aws_actions.py), plus those named in config `unscopedActions` (for actions newer
+#: than the catalogue). Anything else names the resources it uses.
 UNSCOPED_ACTIONS_KEY = "unscopedActions"
 PUBLIC_RESOURCES_KEY = "publicResources"
 DATA_ROLES_KEY = "dataPlaneRoleIds"
@@ -152,10 +140,22 @@ def _check_wildcard_actions(args: ResourceValidationArgs, report: Report) -> Non
                 report(f"{_label(args)}: {_where(where, i, s)} is an Allow with NotAction {_quote(s['NotAction'])}, "
                        "which grants every other action, including ones AWS adds later; "
                        "required: an explicit Action list.")
-            wild = [a for a in s.get("Action", []) if _WILDCARD.search(str(a))]
+            wild = [str(a) for a in s.get("Action", []) if _WILDCARD.search(str(a))]
             if wild:
-                report(f"{_label(args)}: {_where(where, i, s)} allows wildcard action(s) {_quote(wild)}; "
+                report(f"{_label(args)}: {_where(where, i, s)} allows wildcard action(s) {_quote(wild)} "
+                       f"({'; '.join(_grants(a) for a in wild)}); "
                        "required: the exact actions the workload calls (no '*' in an Allow).")
+
+
+def _grants(pattern: str) -> str:
+    """What an action pattern grants, by AWS's catalogue: 'grants 5 actions: a, b, ...'."""
+    actions = aws_actions.expand(pattern)
+    if actions is None:
+        return f"{pattern} matches every action of " + ("every service" if ":" not in pattern or pattern.startswith("*")
+                                                           else "a service the catalogue does not know")
+    shown_actions = ", ".join(actions[:5]) + (", ..." if len(actions) > 5 else "")
+    return f"{pattern} grants {len(actions)} action{'s' if len(actions) != 1 else ''} today" + (
+        f": {shown_actions}" if actions else "") + ", and any AWS adds later"
 
 
 def _arn_problem(arn: str) -> str | None:
@@ -175,12 +175,33 @@ def _arn_problem(arn: str) -> str | None:
     for kind in _TYPED_RESOURCES.get(service, ()):
         if re.fullmatch(rf"{re.escape(kind)}[/:][*?]+", resource):
             return f"matches every {kind} in the account"
+    if service == "execute-api":
+        # apiId/stage/METHOD/path: stages and path parameters are matched with "*" by design;
+        # the API itself must be named.
+        return "has a wildcard in its API id" if _WILDCARD.search(resource.split("/", 1)[0]) else None
+    # Only a trailing "/*" or ":*" after a named resource (its objects, streams, indexes,
+    # versions) scopes; a wildcard anywhere else matches other resources' names.
+    inner = resource[:-2] if re.search(r"[/:]\*$", resource) else resource
+    if _WILDCARD.search(inner):
+        return "has a wildcard inside the resource name, matching every resource whose name fits"
     return None
 
 
+def _scoped(action: str, allowed: set[str]) -> bool:
+    """Whether an action (or any action a pattern grants) can name resources, so "*" is too wide.
+    An action the catalogue does not know counts as scoped unless config allows it."""
+    if action.lower() in allowed:
+        return False
+    if not _WILDCARD.search(action):
+        return aws_actions.resource_level(action) is not False
+    actions = aws_actions.expand(action)
+    if not actions:
+        return True
+    return any(aws_actions.resource_level(a) is not False and a.lower() not in allowed for a in actions)
+
+
 def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
-    unscoped = [str(a) for a in config(args, UNSCOPED_ACTIONS_KEY, list(UNSCOPED_ACTIONS))]
-    allowed = {a.lower() for a in unscoped}
+    allowed = {str(a).lower() for a in config(args, UNSCOPED_ACTIONS_KEY, [])}
     for where, doc in _identity_documents(args):
         for i, s in enumerate(statements(doc)):
             if not _allows(s):
@@ -194,10 +215,11 @@ def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
                 if "NotAction" in s:
                     report(f'{at} allows NotAction {_quote(s["NotAction"])} on Resource "*"; required: explicit '
                            'actions, and Resource "*" only for actions without resource-level permissions.')
-                scoped = [a for a in s.get("Action", []) if str(a).lower() not in allowed]
+                scoped = [a for a in s.get("Action", []) if _scoped(str(a), allowed)]
                 if scoped:
                     report(f'{at} allows {_quote(scoped)} on Resource "*"; required: the ARNs of the resources '
-                           f'these actions use (Resource "*" is allowed only for {", ".join(unscoped) or "no action"}).')
+                           'these actions use (Resource "*" is allowed only for actions AWS defines without '
+                           "resource-level permissions, and those in config unscopedActions).")
             for arn in resources:
                 problem = _arn_problem(arn)
                 if problem:
@@ -721,16 +743,17 @@ POLICIES = [
     ),
     resource_policy(
         "aws-iam-scoped-resources",
-        'AWS IAM Allow statements name concrete resources: Resource "*" only for actions without resource-level '
-        "permissions, no NotResource, no wildcard partition/service/region/account in ARNs.",
+        'AWS IAM Allow statements name concrete resources: Resource "*" only for actions AWS defines without '
+        "resource-level permissions (read from a maintained catalogue of AWS actions), no NotResource, no wildcard "
+        "partition/service/region/account in ARNs and none inside a resource name (only a trailing /* or :*).",
         [*AWS_IDENTITY_DOCUMENT_TYPES],
         _check_resource_scope,
         remediation='scope each statement to the ARNs it needs (e.g. arn:aws:sqs:eu-west-1:123456789012:orders); '
-                    'keep Resource "*" for the actions in config unscopedActions.',
+                    'keep Resource "*" for actions without resource-level permissions.',
         severity=Severity.HIGH,
         config={UNSCOPED_ACTIONS_KEY: {
-            "type": "array", "items": {"type": "string"}, "default": list(UNSCOPED_ACTIONS),
-            "description": 'Actions allowed on Resource "*": those without resource-level permissions.'}},
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": 'More actions allowed on Resource "*" than the catalogue lists (e.g. actions newer than it).'}},
     ),
     resource_policy(
         "aws-iam-no-broad-managed-policies",

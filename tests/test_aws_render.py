@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app import SERVICE
-from components.aws.iam import NO_RESOURCE_LEVEL_ACTIONS
+from policy.aws_actions import resource_level
 from components.mock_engine import Rendering
 from components.wiring import env_name
 from tests.conftest import SECRET_VALUE, policy_of
@@ -191,7 +191,7 @@ def test_no_wildcard_anywhere_in_identity_policies(prod):
         for s in policy_of(policy)["Statement"]:
             assert all("*" not in a for a in s["Action"])
             if s["Resource"] == "*":
-                assert set(s["Action"]) <= set(NO_RESOURCE_LEVEL_ACTIONS)
+                assert all(resource_level(a) is False for a in s["Action"])
             else:
                 for arn in s["Resource"]:
                     assert ":*:" not in arn and not arn.endswith("/*") and arn.split(":")[4] == "123456789012", arn

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from app import SERVICE
-from components.aws.iam import NO_RESOURCE_LEVEL_ACTIONS
+from policy.aws_actions import resource_level
 from components.check import main
 from components.mock_engine import SECRET_SIG, SIG_KEY
 from components.stackfile import SECRET_PLACEHOLDER, load_stack
@@ -234,7 +234,7 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(expor
         for s in as_list(document["Statement"]):
             if s["Effect"] == "Allow" and "*" in as_list(s.get("Resource")):
                 actions = as_list(s["Action"])
-                assert set(actions) <= set(NO_RESOURCE_LEVEL_ACTIONS), f"{resource['urn']} {s.get('Sid')}: {actions}"
+                assert all(resource_level(a) is False for a in actions), f"{resource['urn']} {s.get('Sid')}: {actions}"
     assert kms_key_policies == 1
 
 

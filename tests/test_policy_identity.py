@@ -7,7 +7,7 @@ import json
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy import identity
+from policy import aws_actions, identity
 from policy.offline import evaluate
 
 STACK = "urn:pulumi:prod::anycloud::pulumi:pulumi:Stack::anycloud-prod"
@@ -44,28 +44,35 @@ def run(resources, policy: str, environment="prod", config=None):
 # ------------------------------------------------------------------ AWS
 
 
-def test_unscoped_actions_are_exactly_the_actions_without_resource_level_permissions():
-    assert identity.UNSCOPED_ACTIONS == (
-        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
-    )
+def test_resource_star_is_for_the_actions_aws_defines_without_resource_level_permissions():
+    """Read from the catalogue of AWS actions, not a hand-written list: X-Ray writes and log
+    delivery have no resource types; DynamoDB reads do."""
+    for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogDelivery", "logs:DescribeLogGroups"):
+        assert aws_actions.resource_level(action) is False, action
+        assert run([role_policy(allow([action]))], "aws-iam-scoped-resources")[0] == []
+    assert aws_actions.resource_level("dynamodb:GetItem") is True
     policy = next(p for p in identity.POLICIES if p.name == "aws-iam-scoped-resources")
-    assert policy.config_schema.properties["unscopedActions"]["default"] == list(identity.UNSCOPED_ACTIONS)
+    assert policy.config_schema.properties["unscopedActions"]["default"] == []
 
 
 def test_unscoped_actions_are_configurable_pack_wide_or_per_policy():
     enis = role_policy(allow(["ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface"]))
-    messages, _ = run([enis], "aws-iam-scoped-resources")
-    assert len(messages) == 1 and '"ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface" on Resource "*"' in messages[0]
-    extra = [*identity.UNSCOPED_ACTIONS, "ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface"]
+    (message,), _ = run([enis], "aws-iam-scoped-resources")
+    assert 'allows "ec2:CreateNetworkInterface" on Resource "*"' in message  # Describe* has no resource types
+    extra = ["ec2:CreateNetworkInterface"]
     assert run([enis], "aws-iam-scoped-resources", config={"unscopedActions": extra})[0] == []
     assert run([enis], "aws-iam-scoped-resources",
                config={"aws-iam-scoped-resources": {"unscopedActions": extra}})[0] == []
-    # an empty allow-list refuses even the X-Ray writes
-    traces = role_policy(allow(["xray:PutTraceSegments"]))
-    (message,), _ = run([traces], "aws-iam-scoped-resources", config={"unscopedActions": []})
-    assert 'allowed only for no action' in message
+    # an action the catalogue does not know (a typo) is not let onto "*"
+    (typo,), _ = run([role_policy(allow(["xray:PutTraceSegment"]))], "aws-iam-scoped-resources")
+    assert '"xray:PutTraceSegment" on Resource "*"' in typo
+
+
+def test_wildcard_actions_are_read_with_the_catalogue_in_any_case():
+    (message,), _ = run([role_policy(allow(["DynamoDB:Get*"], [TABLE]))], "aws-iam-no-wildcard-actions")
+    assert '"DynamoDB:Get*" (DynamoDB:Get* grants 5 actions today: dynamodb:GetAbacStatus, dynamodb:GetItem' in message
+    (star,), _ = run([role_policy(allow(["*"], [TABLE]))], "aws-iam-no-wildcard-actions")
+    assert "* matches every action of every service" in star
 
 
 def test_allow_list_matching_ignores_case_as_iam_does():
@@ -104,6 +111,11 @@ def test_kms_key_policies_are_resource_policies_and_not_read():
     (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:*", False),
     (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*", False),
     ("arn:*", False),
+    (f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/*/index/*", False),
+    (f"arn:aws:sqs:eu-west-1:{ACCOUNT}:queue-*", False),
+    (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:orders-*", False),
+    (f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*:log-stream:x", False),
+    (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:orders-prod-get:*", True),
 ])
 def test_arn_wildcards_in_partition_service_region_account_or_whole_resource(arn, ok):
     messages, _ = run([role_policy(allow(["sqs:SendMessage"], [arn]))], "aws-iam-scoped-resources")

@@ -6,11 +6,7 @@ from typing import Any, Sequence
 
 import pulumi
 
-from policy.identity import UNSCOPED_ACTIONS
-
-#: The only actions that may use Resource "*": they have no resource-level permissions. The
-#: policy pack's allow-list is the one source, so renderer and guardrail cannot drift apart.
-NO_RESOURCE_LEVEL_ACTIONS = UNSCOPED_ACTIONS
+from policy.aws_actions import resource_level
 
 
 def statement(
@@ -21,7 +17,8 @@ def statement(
 ) -> dict[str, Any]:
     """An Allow statement; Resource "*" only for actions without resource-level permissions."""
     if resources == "*" or (not isinstance(resources, str) and "*" in resources):
-        wide = [a for a in actions if a not in NO_RESOURCE_LEVEL_ACTIONS]
+        # The policy pack's catalogue of AWS actions is the one source, so renderer and guardrail agree.
+        wide = [a for a in actions if resource_level(a) is not False]
         if wide:
             raise ValueError(f"{sid}: {', '.join(wide)} support resource-level permissions; name the ARNs")
     if any("*" in a for a in actions):

@@ -16,12 +16,17 @@ from ..spec import WorkflowSpec
 from ..workflow.asl import compile_asl
 from .context import AwsContext
 from .function import FunctionHandle
-from .iam import NO_RESOURCE_LEVEL_ACTIONS, statement
+from .iam import statement
 from .identity import TRACE_WRITE, role
 from .keys import LOG_DELIVERY_CONTEXT, STATES_CONTEXT, log_delivery_source
 from .logs import log_group
 
-LOG_DELIVERY = [a for a in NO_RESOURCE_LEVEL_ACTIONS if a.startswith("logs:")]
+#: What Step Functions needs of its role to deliver logs to CloudWatch Logs (its "Logging using
+#: CloudWatch Logs" page); none of them can be scoped to a resource, so Resource "*".
+LOG_DELIVERY = [
+    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+]
 
 
 def state_machine_arn(ctx: AwsContext, name: str) -> pulumi.Output[str]:
