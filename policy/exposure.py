@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+from xml.etree import ElementTree
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -274,41 +275,53 @@ def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, p
                 )
 
 
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+TOKEN_VALIDATIONS = ("validate-jwt", "validate-azure-ad-token")
 
 
-def _section(xml: str, name: str) -> str | None:
-    """The inside of <name>...</name> in an APIM policy document (comments removed); None if absent."""
-    text = _COMMENT.sub("", xml)
-    match = re.search(rf"<{name}\b[^>]*?(?:/>|>(.*?)</{name}\s*>)", text, re.DOTALL | re.IGNORECASE)
-    if not match:
+def _apim_xml(text: str) -> ElementTree.Element | None:
+    """An APIM policy document parsed (comments dropped by the parser); None when it is not XML,
+    which then counts as validating nothing."""
+    for candidate in (text, f"<fragment>{text}</fragment>"):
+        try:
+            return ElementTree.fromstring(candidate)
+        except ElementTree.ParseError:
+            continue
+    return None
+
+
+def _inbound_steps(text: str) -> list[str] | None:
+    """The tags of the policy's top-level <inbound> steps, in order; None without an <inbound>.
+
+    Only these run on every request: a <validate-jwt> inside <choose>/<when> runs only when its
+    condition holds, and one in <outbound> or <on-error> never guards the backend."""
+    root = _apim_xml(text)
+    if root is None:
         return None
-    return match.group(1) or ""
+    inbound = root if root.tag.lower() == "inbound" else next((c for c in root if c.tag.lower() == "inbound"), None)
+    return None if inbound is None else [c.tag.lower() for c in inbound]
 
 
-def _validates_token(inbound: str) -> bool:
-    return re.search(r"<(validate-jwt|validate-azure-ad-token)\b", inbound, re.IGNORECASE) is not None
-
-
-def _inherits(inbound: str) -> bool:
-    return re.search(r"<base\s*/?>", inbound, re.IGNORECASE) is not None
+def _validates(text: str | None) -> bool:
+    steps = _inbound_steps(text or "")
+    return steps is not None and any(step in TOKEN_VALIDATIONS for step in steps)
 
 
 def apim_chain_authenticates(levels: list[str | None]) -> bool:
     """Whether token validation applies to an operation, given its policy texts from operation to global.
 
-    A level without a policy inherits the next one; a policy inherits it only through <base /> in
-    <inbound>; validate-jwt (or validate-azure-ad-token) in the first effective <inbound> wins.
+    A level without a policy inherits the next one; a policy inherits it only through a top-level
+    <base /> in <inbound>; an unconditional validate-jwt (or validate-azure-ad-token) in the first
+    effective <inbound> wins. The documents are parsed as XML, never searched as text.
     """
     for text in levels:
         if text is None:
             continue
-        inbound = _section(text, "inbound")
-        if inbound is None:
+        steps = _inbound_steps(text)
+        if steps is None:
             return False
-        if _validates_token(inbound):
+        if any(step in TOKEN_VALIDATIONS for step in steps):
             return True
-        if not _inherits(inbound):
+        if "base" not in steps:
             return False
     return False
 
@@ -351,7 +364,7 @@ def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, p
     service_policies = resources_of(args, [APIM_SERVICE_POLICY])
     # dev may run without apiAuth: only a service that validates tokens somewhere must not leave operations open
     validating = [p for p in (*op_policies, *api_policies, *service_policies)
-                  if _validates_token(_section(_policy_text(p) or "", "inbound") or "")]
+                  if _validates(_policy_text(p))]
     for op in operations:
         key = route_key(get(op.props, "method"), get(op.props, "urlTemplate"))
         if exempt(key):
@@ -416,13 +429,13 @@ def wildcard_origin(origin: Any) -> bool:
 
 
 def apim_wildcard_origins(xml: str) -> bool:
-    """An APIM policy with <cors> allowing <origin>*</origin>."""
-    text = _COMMENT.sub("", xml)
-    for block in re.findall(r"<cors\b.*?</cors\s*>", text, re.DOTALL | re.IGNORECASE):
-        for origin in re.findall(r"<origin>\s*(.*?)\s*</origin>", block, re.DOTALL | re.IGNORECASE):
-            if wildcard_origin(origin):
-                return True
-    return False
+    """An APIM policy with a <cors> allowing <origin>*</origin> anywhere (even in a branch)."""
+    root = _apim_xml(xml)
+    if root is None:
+        return False
+    return any(wildcard_origin((origin.text or "").strip())
+               for cors in root.iter() if cors.tag.lower() == "cors"
+               for origin in cors.iter() if origin.tag.lower() == "origin")
 
 
 LABELS = {

@@ -57,6 +57,10 @@ Report = Callable[..., None]
 #: (policy/aws_actions.py), plus those named in config `unscopedActions` (for actions newer
 #: than the catalogue). Anything else names the resources it uses.
 UNSCOPED_ACTIONS_KEY = "unscopedActions"
+ALLOWED_MANAGED_KEY = "allowedManagedPolicies"
+#: AWS-managed policies whose content grants only actions without resource-level permissions
+#: (AWSXRayDaemonWriteAccess: the X-Ray trace and sampling calls), so they widen nothing.
+REVIEWED_MANAGED_POLICIES = ("AWSXRayDaemonWriteAccess",)
 PUBLIC_RESOURCES_KEY = "publicResources"
 DATA_ROLES_KEY = "dataPlaneRoleIds"
 
@@ -229,16 +233,24 @@ def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
 
 
 def _check_managed_policies(args: ResourceValidationArgs, report: Report) -> None:
+    """AWS-managed policies are AWS's documents, not the workload's: their names do not say what
+    they grant (`AmazonS3ReadOnlyAccess` is s3:Get* and s3:List* on every bucket), and AWS
+    widens them over time. Only those a reviewer named in config `allowedManagedPolicies` pass."""
     prop = AWS_ATTACHMENTS[args.resource_type]
+    allowed = {str(n) for n in config(args, ALLOWED_MANAGED_KEY, list(REVIEWED_MANAGED_POLICIES))}
     for arn in as_list(args.props.get(prop)):
         m = _AWS_MANAGED_ARN.match(str(arn))
-        if not m:
+        if not m or m.group("name") in allowed:
             continue
         name = m.group("name")
         if name.startswith("AdministratorAccess") or name == "PowerUserAccess" or "FullAccess" in name:
-            report(f"{_label(args)}: {prop} attaches the AWS-managed policy {json.dumps(str(arn))}, which grants "
-                   "every action of one or more services on every resource; required: an inline or customer-managed "
-                   "policy listing the exact actions on the workload's own resources.")
+            what = "which grants every action of one or more services on every resource"
+        else:
+            what = ("whose content AWS writes and widens: managed policies grant service-wide actions "
+                    "(Get*, List*, Describe*, ...) on every resource, whatever the name says")
+        report(f"{_label(args)}: {prop} attaches the AWS-managed policy {json.dumps(str(arn))}, {what}; required: an "
+               "inline or customer-managed policy listing the exact actions on the workload's own resources (or the "
+               f"policy's name in config {ALLOWED_MANAGED_KEY} after review).")
 
 
 _SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.(?:amazonaws\.com(?:\.cn)?|amazon\.com)$")
@@ -538,17 +550,25 @@ def _check_public_members(args: ResourceValidationArgs, report: Report) -> None:
            f"(now {sorted(allowed)}).")
 
 
-def _has_condition(condition: Any) -> bool:
-    return isinstance(condition, Mapping) and bool(condition.get("expression"))
+_NAMES_RESOURCE = re.compile(r"\bresource\.name\b")
+
+
+def _names_resource(condition: Any) -> bool:
+    """A condition that scopes the grant: its CEL expression tests `resource.name` (== or
+    startsWith). A time window or request attribute limits when, not what."""
+    return isinstance(condition, Mapping) and bool(_NAMES_RESOURCE.search(str(condition.get("expression") or "")))
 
 
 def _check_hierarchy_data_roles(args: ResourceValidationArgs, report: Report) -> None:
     level = args.resource_type.split(":", 2)[1].split("/", 1)[0].rstrip("s") or "project"
     for where, role, members, condition in _bindings(args):
-        if role.startswith(GCP_DATA_ROLE_PREFIXES) and not _has_condition(condition):
+        if role.startswith(GCP_DATA_ROLE_PREFIXES) and not _names_resource(condition):
+            which = ("with a condition that names no resource "
+                     f"({json.dumps(str(condition.get('expression')))})" if isinstance(condition, Mapping)
+                     and condition.get("expression") else "with no condition")
             report(f"{_label(args)}: {where}role {json.dumps(role)} granted to {_quote(members)} on the whole "
-                   f"{level} with no condition reaches every such resource in it; required: the grant on the "
-                   "resource itself (topic, bucket, secret, ...), or a condition (e.g. on resource.name).")
+                   f"{level} {which} reaches every such resource in it; required: the grant on the "
+                   "resource itself (topic, bucket, secret, ...), or a condition on resource.name naming it.")
 
 
 def _gcp_function_sa(props: Mapping[str, Any], resource_type: str) -> list[Any]:
@@ -650,6 +670,32 @@ def _check_privileged_roles(args: ResourceValidationArgs, report: Report) -> Non
                f"{PRIVILEGED_ROLES[guid]} for principal {json.dumps(str(props.get('principalId')))} "
                f"(principalType {kind}) at scope {json.dumps(str(props.get('scope')))}; required: the data-plane "
                "roles the workload uses (e.g. Azure Service Bus Data Sender, Key Vault Secrets User) on the resource.")
+
+
+AZ_ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+COSMOS_ROLE_DEFINITION = "azure-native:cosmosdb:SqlResourceSqlRoleDefinition"
+
+
+def _broad_azure_action(action: str, data: bool) -> bool:
+    """`*` anywhere in a control-plane action; for data actions, a wildcard at the provider or
+    resource-type level (`*`, `Microsoft.Storage/*`, `Microsoft.Storage/storageAccounts/*`)."""
+    if "*" not in action:
+        return False
+    if not data:
+        return True
+    head = action.split("*", 1)[0].strip("/").split("/")
+    return len([p for p in head if p]) < 3
+
+
+def _check_custom_role_definitions(args: ResourceValidationArgs, report: Report) -> None:
+    for i, permission in enumerate(as_list(args.props.get("permissions"))):
+        if not isinstance(permission, Mapping):
+            continue
+        for key, data in (("actions", False), ("dataActions", True)):
+            broad = [str(a) for a in as_list(permission.get(key)) if _broad_azure_action(str(a), data)]
+            if broad:
+                report(f"{_label(args)}: permissions[{i}].{key} grants {_quote(broad)}, every operation matching the "
+                       "wildcard, including ones Azure adds later; required: the exact operations the workload calls.")
 
 
 def _scope_level(scope: str) -> str:
@@ -757,11 +803,16 @@ POLICIES = [
     ),
     resource_policy(
         "aws-iam-no-broad-managed-policies",
-        "No AWS-managed AdministratorAccess, PowerUserAccess or *FullAccess policy is attached to a role, user or group.",
+        "No AWS-managed policy is attached to a role, user or group unless reviewed (config allowedManagedPolicies): "
+        "their content, not their name, decides what they grant, and it is service-wide (FullAccess, ReadOnlyAccess, "
+        "ReadWrite, execution roles with logs:* on every group).",
         [*AWS_ATTACHMENTS],
         _check_managed_policies,
         remediation="replace the managed policy with an inline policy granting the exact actions on the workload's resources.",
         severity=Severity.CRITICAL,
+        config={ALLOWED_MANAGED_KEY: {
+            "type": "array", "items": {"type": "string"}, "default": list(REVIEWED_MANAGED_POLICIES),
+            "description": "Names of AWS-managed policies reviewed and allowed."}},
     ),
     resource_policy(
         "aws-lambda-permission-source-arn",
@@ -832,6 +883,16 @@ POLICIES = [
         [AZ_ROLE_ASSIGNMENT],
         _check_privileged_roles,
         remediation="assign the specific data-plane role on the specific resource instead.",
+        severity=Severity.CRITICAL,
+    ),
+    resource_policy(
+        "azure-custom-roles-no-wildcards",
+        "Azure custom role definitions (RBAC and Cosmos DB SQL) list operations: no wildcard control-plane actions, no "
+        "provider- or resource-type-wide data actions.",
+        [AZ_ROLE_DEFINITION, COSMOS_ROLE_DEFINITION],
+        _check_custom_role_definitions,
+        remediation="list the operations the workload performs (e.g. Microsoft.Storage/storageAccounts/queueServices/"
+                    "queues/messages/add/action), or use the built-in data role scoped to the resource.",
         severity=Severity.CRITICAL,
     ),
     resource_policy(

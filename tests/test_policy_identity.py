@@ -152,15 +152,21 @@ def test_identity_rules_hold_in_dev_too():
         assert {v.policy for v in report.mandatory} == {"aws-iam-no-wildcard-actions", "aws-iam-scoped-resources"}
 
 
-def test_managed_policy_names_that_are_too_broad():
+def test_aws_managed_policies_are_judged_by_what_they_grant_not_their_name():
     def attach(arn):
         return resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", {"role": "fn-role", "policyArn": arn})
 
     for arn in ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/AdministratorAccess-Amplify",
                 "arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/AWSLambda_FullAccess",
-                "arn:aws-us-gov:iam::aws:policy/AmazonS3FullAccess", "arn:aws:iam::aws:policy/IAMFullAccess"):
+                "arn:aws-us-gov:iam::aws:policy/AmazonS3FullAccess", "arn:aws:iam::aws:policy/IAMFullAccess",
+                # service-wide reads and read-writes without FullAccess in the name (issue 13)
+                "arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"):
         assert run([attach(arn)], "aws-iam-no-broad-managed-policies")[0], arn
-    for arn in ("arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    reviewed = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    assert run([attach(reviewed)], "aws-iam-no-broad-managed-policies",
+               config={"allowedManagedPolicies": ["AmazonS3ReadOnlyAccess"]})[0] == []
+    for arn in ("arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",  # X-Ray writes only: nothing to scope
                 f"arn:aws:iam::{ACCOUNT}:policy/AdministratorAccess-orders"):  # customer-managed: read by the document checks
         assert run([attach(arn)], "aws-iam-no-broad-managed-policies")[0] == [], arn
     exclusive = resource("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", "x",

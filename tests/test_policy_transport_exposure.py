@@ -321,6 +321,11 @@ def xml(inbound: str) -> str:
     ([xml('<validate-azure-ad-token tenant-id="t" />'), None, None], True),
     (["<policies><backend><base /></backend></policies>", xml(JWT), None], False),
     ([None, None, None], False),
+    # parsed, not searched: a validation inside a branch, after the request path, or in text that is not XML
+    ([xml(f'<base /><choose><when condition="@(false)">{JWT}</when></choose>'), None, None], False),
+    ([xml("<base />").replace("<outbound><base /></outbound>", f"<outbound>{JWT}</outbound>"), None, None], False),
+    ([f"<policies><inbound>{JWT}<inbound></policies>", None, None], False),
+    ([xml(f'<choose><when condition="@(true)">{JWT}</when><otherwise>{JWT}</otherwise></choose><base />'), None, None], False),
 ])
 def test_apim_inheritance_chain(levels, expected):
     assert exposure.apim_chain_authenticates(levels) is expected
