@@ -48,6 +48,7 @@ DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+SNS_TOPIC = "aws:sns/topic:Topic"
 KMS_KEY = "aws:kms/key:Key"
 AWS_ROLE = "aws:iam/role:Role"
 AWS_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -55,11 +56,14 @@ AWS_POLICY = "aws:iam/policy:Policy"
 FIRESTORE_DATABASE = "gcp:firestore/database:Database"
 GCP_WORKFLOW = "gcp:workflows/workflow:Workflow"
 GCP_FUNCTION_V2 = "gcp:cloudfunctionsv2/function:Function"
+GCP_FUNCTION_V1 = "gcp:cloudfunctions/function:Function"
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
 COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 SERVICEBUS_NAMESPACE = "azure-native:servicebus:Namespace"
 WEB_APP = "azure-native:web:WebApp"
+#: A deployment slot is a second live copy of the app, with its own TLS, HTTPS and FTP settings.
+WEB_APP_SLOT = "azure-native:web:WebAppSlot"
 
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]

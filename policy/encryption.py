@@ -31,6 +31,7 @@ from .common import (
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
     FIRESTORE_DATABASE,
+    GCP_FUNCTION_V1,
     GCP_FUNCTION_V2,
     GCP_WORKFLOW,
     GCS_BUCKET,
@@ -38,6 +39,7 @@ from .common import (
     LAMBDA_FUNCTION,
     LOG_GROUP,
     SERVICEBUS_NAMESPACE,
+    SNS_TOPIC,
     SQS_QUEUE,
     STATE_MACHINE,
     STORAGE_ACCOUNT,
@@ -54,8 +56,8 @@ from .common import (
 
 # ------------------------------------------------------------------ type tokens
 
-SNS_TOPIC = "aws:sns/topic:Topic"
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
+DYNAMODB_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
 #: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
 S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_ENCRYPTION = (
@@ -126,6 +128,14 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
         elif cmk and (problem := _aws_cmk_problem(get(props, "serverSideEncryption.kmsKeyArn"),
                                                   "serverSideEncryption.kmsKeyArn")):
             report(f"{what}: {problem}.")
+        if cmk:
+            # each replica is encrypted with a key in its own region: set on the replica, not the table
+            for i, replica in enumerate(as_list(get(props, "replicas"))):
+                if problem := _aws_cmk_problem(get(replica, "kmsKeyArn"), f"replicas[{i}].kmsKeyArn"):
+                    report(f"{what}: replica in {shown(get(replica, 'regionName'))}: {problem}.")
+    elif args.resource_type == DYNAMODB_REPLICA:
+        if cmk and (problem := _aws_cmk_problem(get(props, "kmsKeyArn"), "kmsKeyArn")):
+            report(f"{named(args, 'DynamoDB table replica')}: {problem}.")
     elif args.resource_type == FIRESTORE_DATABASE:
         _gcp_cmk(args, report, "Firestore database", "cmekConfig.kmsKeyName")
     elif args.resource_type == COSMOS_ACCOUNT and cmk:
@@ -206,8 +216,9 @@ def _check_workflows(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 
 def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type == GCP_FUNCTION_V2:
-        _gcp_cmk(args, report, "Cloud Function", "kmsKeyName")
+    if args.resource_type in (GCP_FUNCTION_V2, GCP_FUNCTION_V1):
+        generation = "Cloud Function (gen 1)" if args.resource_type == GCP_FUNCTION_V1 else "Cloud Function"
+        _gcp_cmk(args, report, generation, "kmsKeyName")
         return
     # Lambda always encrypts environment variables (alias/aws/lambda); a CMK is only checked when required.
     if not require_cmk(args) or not get(args.props, "environment.variables"):
@@ -249,6 +260,9 @@ def _check_secrets(args: ResourceValidationArgs, report: ReportViolation) -> Non
     if typ == AWS_SECRET:
         if problem := _aws_cmk_problem(get(args.props, "kmsKeyId"), "kmsKeyId"):
             report(f"{named(args, 'Secret')}: {problem}.")
+        for i, replica in enumerate(as_list(get(args.props, "replicas"))):
+            if problem := _aws_cmk_problem(get(replica, "kmsKeyId"), f"replicas[{i}].kmsKeyId"):
+                report(f"{named(args, 'Secret')}: replica in {shown(get(replica, 'region'))}: {problem}.")
     elif typ == GCP_SECRET:
         ok, missing = _gcp_secret_keys(args.props)
         if not ok:
@@ -398,8 +412,9 @@ def _check_vaults(args: ResourceValidationArgs, report: ReportViolation) -> None
 POLICIES = [
     resource_policy(
         "tables-encrypted",
-        "Tables and document databases are encrypted at rest with a customer-managed key (DynamoDB, Firestore, Cosmos DB).",
-        [DYNAMODB_TABLE, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
+        "Tables and document databases are encrypted at rest with a customer-managed key (DynamoDB tables and every "
+        "replica, inline or TableReplica; Firestore; Cosmos DB).",
+        [DYNAMODB_TABLE, DYNAMODB_REPLICA, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
         _check_tables,
         remediation="DynamoDB: serverSideEncryption {enabled: true, kmsKeyArn: <key ARN>}; Firestore: cmekConfig.kmsKeyName; "
                     "Cosmos DB: keyVaultKeyUri (with an identity that can use the key).",
@@ -425,8 +440,9 @@ POLICIES = [
     ),
     resource_policy(
         "functions-encrypted",
-        "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions).",
-        [LAMBDA_FUNCTION, GCP_FUNCTION_V2],
+        "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions "
+        "gen 2 and gen 1).",
+        [LAMBDA_FUNCTION, GCP_FUNCTION_V2, GCP_FUNCTION_V1],
         _check_functions,
         remediation="Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
                     "Cloud Functions: kmsKeyName.",
@@ -443,7 +459,8 @@ POLICIES = [
     ),
     resource_policy(
         "secrets-encrypted",
-        "Secrets are encrypted with a customer-managed key (Secrets Manager, Secret Manager on every replica).",
+        "Secrets are encrypted with a customer-managed key (Secrets Manager and each of its replicas, Secret Manager on "
+        "every replica).",
         [AWS_SECRET, GCP_SECRET, GCP_REGIONAL_SECRET],
         _check_secrets,
         remediation="Secrets Manager: kmsKeyId = a customer-managed key ARN; Secret Manager: "

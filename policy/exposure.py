@@ -21,9 +21,13 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, Sta
 
 from .common import (
     GCS_BUCKET,
+    SNS_TOPIC,
+    SQS_QUEUE,
+    SQS_QUEUE_POLICY,
     MANDATORY,
     STORAGE_ACCOUNT,
     WEB_APP,
+    WEB_APP_SLOT,
     as_list,
     config,
     dependency_urns,
@@ -34,6 +38,7 @@ from .common import (
     resources_of,
     shown,
     stack_policy,
+    statements,
 )
 
 # AWS
@@ -45,6 +50,8 @@ REST_API = "aws:apigateway/restApi:RestApi"
 REST_RESOURCE = "aws:apigateway/resource:Resource"
 REST_METHOD = "aws:apigateway/method:Method"
 REST_AUTHORIZER = "aws:apigateway/authorizer:Authorizer"
+REST_INTEGRATION_RESPONSE = "aws:apigateway/integrationResponse:IntegrationResponse"
+REST_GATEWAY_RESPONSE = "aws:apigateway/response:Response"
 S3_CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
 S3_CORS_V2 = "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2"
 # GCP
@@ -72,7 +79,10 @@ ROUTE_CONFIG = {
         "description": "OPTIONS routes may be unauthenticated: CORS preflight requests never carry credentials.",
     },
 }
-OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "any")
+#: API Gateway's OpenAPI extension for a method that takes every verb.
+AWS_ANY_METHOD = "x-amazon-apigateway-any-method"
+ANY_METHOD = "ANY"
 
 
 # ------------------------------------------------------------------ helpers
@@ -136,6 +146,80 @@ def _function_url_auth(args: ResourceValidationArgs, report: ReportViolation) ->
         report(f"Lambda function URL {args.name}: authorizationType is {shown(auth)}; required: 'AWS_IAM' (never 'NONE').")
 
 
+# ------------------------------------------------------------------ resource policies
+
+SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+#: Resource types carrying a resource-based policy document, and its property.
+RESOURCE_POLICY_DOCUMENTS = {SQS_QUEUE: "policy", SQS_QUEUE_POLICY: "policy", SNS_TOPIC: "policy",
+                             SNS_TOPIC_POLICY: "policy", S3_BUCKET_POLICY: "policy"}
+#: Global condition keys that pin who the caller is or on whose behalf it calls.
+PINNING_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths",
+                "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
+                "aws:sourcevpc", "aws:sourcevpce", "aws:userid"}
+PUBLIC_RESOURCES = "publicResources"
+
+
+def _everyone(statement: Mapping[str, Any]) -> bool:
+    """Principal "*" or {"AWS": "*"} (any case), or a NotPrincipal Allow (everyone but those)."""
+    if "NotPrincipal" in statement:
+        return True
+    principal = statement.get("Principal")
+    if isinstance(principal, str):
+        return principal.strip() == "*"
+    if isinstance(principal, Mapping):
+        return any(str(p).strip() == "*" for key, value in principal.items() if str(key).upper() == "AWS"
+                   for p in as_list(value))
+    return False
+
+
+def _pins_caller(condition: Any) -> bool:
+    """A condition that names the caller: a pinning key tested with a value that is not "*", by
+    an operator that does not pass when the key is absent (no ...IfExists)."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, tests in condition.items():
+        if str(operator).lower().endswith("ifexists") or not isinstance(tests, Mapping):
+            continue
+        for key, value in tests.items():
+            values = [str(v) for v in as_list(value)]
+            if str(key).lower() in PINNING_KEYS and values and all(v.strip() not in ("*", "") for v in values):
+                return True
+    return False
+
+
+def public_statements(policy: Any) -> list[str]:
+    """How each Allow statement of a resource policy lets anyone in ([] when none does)."""
+    out = []
+    for i, s in enumerate(statements(policy)):
+        if s.get("Effect") == "Deny" or not _everyone(s) or _pins_caller(s.get("Condition")):
+            continue
+        actions = s.get("NotAction", s.get("Action", []))
+        who = "NotPrincipal" if "NotPrincipal" in s else f"Principal {shown(s.get('Principal'))}"
+        out.append(f"{s.get('Sid') or f'Statement[{i}]'} allows {who} {shown(list(actions))} with no condition "
+                   "pinning the caller")
+    return out
+
+
+def _public_resource_policies(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.name in {str(n) for n in config(args, PUBLIC_RESOURCES, [])}:
+        return
+    if args.resource_type == LAMBDA_PERMISSION:
+        action = str(get(args.props, "action") or "").lower()
+        principal = str(get(args.props, "principal") or "").strip()
+        if principal == "*" and action in ("lambda:invokefunctionurl", "lambda:*") and not (
+                get(args.props, "sourceAccount") or get(args.props, "principalOrgId")):
+            report(f"Lambda permission {args.name}: principal '*' may call {get(args.props, 'action')} "
+                   f"(functionUrlAuthType {shown(get(args.props, 'functionUrlAuthType'))}): the function URL is "
+                   "open to anyone (with NONE) or to every AWS account (with AWS_IAM).")
+        return
+    prop = RESOURCE_POLICY_DOCUMENTS[args.resource_type]
+    problems = public_statements(get(args.props, prop))
+    if problems:
+        report(f"{args.resource_type} {args.name}: {prop} {'; '.join(problems)}, so anyone can use it.")
+
+
 # ------------------------------------------------------------------ API routes
 
 
@@ -161,6 +245,45 @@ def _check_http_api_routes(args: StackValidationArgs, report: ReportViolation, p
             f"publicRoutes; required: 'JWT', 'CUSTOM' or 'AWS_IAM' with an authorizerId, or declare {key!r} public.",
             route.urn,
         )
+
+
+def _check_http_api_quick_create(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    """An HTTP API created with `target` makes its own route (routeKey, default `$default`) with
+    no authorization and no Route resource to read."""
+    for api in resources_of(args, [HTTP_API]):
+        target = get(api.props, "target")
+        if not target:
+            continue
+        key = get(api.props, "routeKey") or "$default"
+        if exempt(key) or not prod:
+            continue  # dev: an API quick-created has no authentication anywhere, which dev allows
+        report(
+            f"API Gateway HTTP API {api.name}: target {shown(target)} quick-creates route {key!r} with no "
+            "authorization (there is no Route resource to configure it), and it is not in publicRoutes; required: "
+            "Route resources with a JWT authorizer, or declare the route public.",
+            api.urn,
+        )
+
+
+def _check_openapi_bodies(args: StackValidationArgs, report: ReportViolation, prod: bool, exempt: Exempt) -> None:
+    """REST and HTTP APIs defined by an OpenAPI `body`: every operation needs a security requirement."""
+    for api in resources_of(args, [REST_API, HTTP_API]):
+        body = get(api.props, "body")
+        if not body:
+            continue
+        doc = _decode_openapi(body)
+        label = "REST API" if api.resource_type == REST_API else "HTTP API"
+        if not isinstance(doc, Mapping):
+            report(f"API Gateway {label} {api.name}: body is not an OpenAPI YAML or JSON document; required: a "
+                   "readable document so that every operation's security can be checked.", api.urn)
+            continue
+        if not prod and not _openapi_has_auth(doc):
+            continue
+        open_ops = [k for k in openapi_open_operations(doc) if not exempt(k)]
+        if open_ops:
+            report(f"API Gateway {label} {api.name}: body defines {', '.join(open_ops)} without a security requirement "
+                   "(top-level or per operation), not in publicRoutes; required: security backed by an authorizer in "
+                   "securityDefinitions, or declare the routes public.", api.urn)
 
 
 def _rest_path(method: Any, resources: list[Any], rest_apis: list[Any]) -> str | None:
@@ -237,6 +360,7 @@ def openapi_open_operations(doc: Mapping[str, Any]) -> list[str]:
         if not isinstance(item, Mapping):
             continue
         for method, operation in item.items():
+            method = ANY_METHOD if str(method).lower() == AWS_ANY_METHOD else method
             if str(method).lower() not in OPENAPI_METHODS or not isinstance(operation, Mapping):
                 continue
             security = operation.get("security", top)
@@ -393,7 +517,9 @@ def _check_apim_operations(args: StackValidationArgs, report: ReportViolation, p
 def _api_routes_require_auth(args: StackValidationArgs, report: ReportViolation) -> None:
     prod, exempt = is_prod(args), _exemptions(args)
     _check_http_api_routes(args, report, prod, exempt)
+    _check_http_api_quick_create(args, report, prod, exempt)
     _check_rest_methods(args, report, prod, exempt)
+    _check_openapi_bodies(args, report, prod, exempt)
     _check_gcp_api_configs(args, report, prod, exempt)
     _check_apim_operations(args, report, prod, exempt)
 
@@ -440,6 +566,10 @@ def apim_wildcard_origins(xml: str) -> bool:
 
 LABELS = {
     HTTP_API: "API Gateway HTTP API",
+    REST_API: "API Gateway REST API",
+    REST_INTEGRATION_RESPONSE: "API Gateway integration response",
+    REST_GATEWAY_RESPONSE: "API Gateway gateway response",
+    WEB_APP_SLOT: "App Service deployment slot",
     FUNCTION_URL: "Lambda function URL",
     S3_CORS: "S3 bucket CORS configuration",
     S3_CORS_V2: "S3 bucket CORS configuration",
@@ -449,10 +579,45 @@ LABELS = {
 }
 
 
+ALLOW_ORIGIN = "access-control-allow-origin"
+
+
+def _header_origins(where: str, parameters: Any) -> list[tuple[str, list[Any]]]:
+    """API Gateway response parameters setting Access-Control-Allow-Origin (values are quoted: "'*'")."""
+    if not isinstance(parameters, Mapping):
+        return []
+    return [(f"{where}[{key!r}]", [str(value).strip().strip("'\"")]) for key, value in parameters.items()
+            if str(key).lower().endswith(ALLOW_ORIGIN)]
+
+
+def _openapi_origins(doc: Any, where: str = "body") -> list[tuple[str, list[Any]]]:
+    """CORS origins anywhere in an API Gateway OpenAPI body: integration and gateway responses'
+    responseParameters, and the HTTP API extension x-amazon-apigateway-cors.allowOrigins."""
+    out: list[tuple[str, list[Any]]] = []
+    if isinstance(doc, Mapping):
+        for key, value in doc.items():
+            here = f"{where}.{key}"
+            if key == "responseParameters":
+                out += _header_origins(here, value)
+            elif key == "x-amazon-apigateway-cors" and isinstance(value, Mapping):
+                out.append((f"{here}.allowOrigins", as_list(value.get("allowOrigins"))))
+            else:
+                out += _openapi_origins(value, here)
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            out += _openapi_origins(value, f"{where}[{i}]")
+    return out
+
+
 def _origin_lists(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
-    """(property path, origins) pairs for each CORS origin list of a resource."""
+    """(property path, origins) pairs for each CORS origin list of a resource, wherever it lives."""
+    body = _openapi_origins(_decode_openapi(get(props, "body"))) if get(props, "body") else []
     if resource_type == HTTP_API:
-        return [("corsConfiguration.allowOrigins", as_list(get(props, "corsConfiguration.allowOrigins")))]
+        return [("corsConfiguration.allowOrigins", as_list(get(props, "corsConfiguration.allowOrigins"))), *body]
+    if resource_type == REST_API:
+        return body
+    if resource_type in (REST_INTEGRATION_RESPONSE, REST_GATEWAY_RESPONSE):
+        return _header_origins("responseParameters", get(props, "responseParameters"))
     if resource_type == FUNCTION_URL:
         return [("cors.allowOrigins", as_list(get(props, "cors.allowOrigins")))]
     if resource_type in (S3_CORS, S3_CORS_V2):
@@ -460,7 +625,7 @@ def _origin_lists(resource_type: str, props: Mapping[str, Any]) -> list[tuple[st
                 for i, rule in enumerate(as_list(get(props, "corsRules")))]
     if resource_type == GCS_BUCKET:
         return [(f"cors[{i}].origins", as_list(get(rule, "origins"))) for i, rule in enumerate(as_list(get(props, "cors")))]
-    if resource_type == WEB_APP:
+    if resource_type in (WEB_APP, WEB_APP_SLOT):
         return [("siteConfig.cors.allowedOrigins", as_list(get(props, "siteConfig.cors.allowedOrigins")))]
     if resource_type == BLOB_SERVICE:
         return [(f"cors.corsRules[{i}].allowedOrigins", as_list(get(rule, "allowedOrigins")))
@@ -530,11 +695,28 @@ POLICIES = [
         severity=Severity.HIGH,
     ),
     resource_policy(
+        "aws-resource-policies-not-public",
+        "Resource-based policies (SQS queues and queue policies, SNS topics and topic policies, S3 bucket policies, "
+        "Lambda function URL permissions) never Allow Principal \"*\" / {\"AWS\": \"*\"} (or NotPrincipal) without a "
+        "condition pinning the caller (aws:SourceArn, aws:SourceAccount, aws:PrincipalOrgID, ...), unless the resource "
+        "is in config publicResources.",
+        [*RESOURCE_POLICY_DOCUMENTS, LAMBDA_PERMISSION],
+        _public_resource_policies,
+        remediation="name the principal (a service with aws:SourceArn, an account, a role), or add a condition on "
+                    "aws:SourceArn / aws:SourceAccount / aws:PrincipalOrgID.",
+        level=MANDATORY,
+        severity=Severity.CRITICAL,
+        config={PUBLIC_RESOURCES: {"type": "array", "items": {"type": "string"}, "default": [],
+                                   "description": "Logical names of resources declared public."}},
+    ),
+    resource_policy(
         "cors-no-wildcard-in-prod",
-        "In prod, CORS never allows any origin ('*'): API Gateway HTTP APIs, Lambda function URLs, S3 CORS, Cloud "
-        "Storage buckets, Azure Function/Web apps, Blob service CORS and API Management <cors> policies; dev may use '*'.",
-        [HTTP_API, FUNCTION_URL, S3_CORS, S3_CORS_V2, GCS_BUCKET, WEB_APP, BLOB_SERVICE, APIM_SERVICE_POLICY,
-         APIM_API_POLICY, APIM_OPERATION_POLICY],
+        "In prod, CORS never allows any origin ('*'): API Gateway HTTP APIs (config or OpenAPI body), REST APIs "
+        "(Access-Control-Allow-Origin in integration or gateway responses, or in the OpenAPI body), Lambda function "
+        "URLs, S3 CORS, Cloud Storage buckets, Azure Function/Web apps and their slots, Blob service CORS and API "
+        "Management <cors> policies; dev may use '*'.",
+        [HTTP_API, REST_API, REST_INTEGRATION_RESPONSE, REST_GATEWAY_RESPONSE, FUNCTION_URL, S3_CORS, S3_CORS_V2,
+         GCS_BUCKET, WEB_APP, WEB_APP_SLOT, BLOB_SERVICE, APIM_SERVICE_POLICY, APIM_API_POLICY, APIM_OPERATION_POLICY],
         _cors_wildcard,
         remediation="list the site's origins (stack config allowedOrigins) instead of '*'.",
         level=MANDATORY,

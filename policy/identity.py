@@ -33,6 +33,7 @@ from .common import (
     AWS_ROLE,
     AWS_ROLE_POLICY,
     COSMOS_ACCOUNT,
+    GCP_FUNCTION_V1,
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,
     SERVICEBUS_NAMESPACE,
@@ -470,8 +471,8 @@ GCP_STORAGE_ACL_TYPES = (
     "gcp:storage/objectACL:ObjectACL",
     "gcp:storage/defaultObjectACL:DefaultObjectACL",
 )
-GCP_FUNCTION_V1 = "gcp:cloudfunctions/function:Function"
 GCP_SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
+CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 
 PRIMITIVE_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
@@ -524,7 +525,11 @@ def _grant_targets(args: ResourceValidationArgs) -> set[str]:
 
 def _check_public_members(args: ResourceValidationArgs, report: Report) -> None:
     found: list[str] = []
-    if args.resource_type in GCP_STORAGE_ACL_TYPES:
+    if args.resource_type == CLOUD_RUN_SERVICE:
+        # invoker IAM disabled: the service takes unauthenticated calls without any allUsers binding
+        if args.props.get("invokerIamDisabled") in (True, "true"):
+            found.append("invokerIamDisabled true (no invoker check at all)")
+    elif args.resource_type in GCP_STORAGE_ACL_TYPES:
         props = args.props
         entity = str(props.get("entity") or "")
         if entity in PUBLIC_MEMBERS:
@@ -849,8 +854,9 @@ POLICIES = [
     ),
     resource_policy(
         "gcp-iam-no-public-members",
-        "GCP IAM and storage ACLs grant nothing to allUsers/allAuthenticatedUsers except on declared public resources.",
-        [*GCP_IAM_TYPES, *GCP_STORAGE_ACL_TYPES],
+        "GCP IAM and storage ACLs grant nothing to allUsers/allAuthenticatedUsers, and no Cloud Run service disables "
+        "its invoker check (invokerIamDisabled), except on declared public resources.",
+        [*GCP_IAM_TYPES, *GCP_STORAGE_ACL_TYPES, CLOUD_RUN_SERVICE],
         _check_public_members,
         remediation="grant the role to the calling service account instead, or declare the resource in config publicResources.",
         severity=Severity.CRITICAL,

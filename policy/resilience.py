@@ -65,6 +65,11 @@ SQS_DEFAULT_VISIBILITY = 30
 LAMBDA_DEFAULT_TIMEOUT = 3
 SQS_MAX_RECEIVE_COUNT = (1, 1000)
 PUBSUB_DELIVERY_ATTEMPTS = (5, 100)
+#: SQS keeps a message 4 days unless messageRetentionSeconds says otherwise.
+SQS_DEFAULT_RETENTION_S = 345600
+STORAGE_QUEUE = "azure-native:storage:Queue"
+#: The Functions host moves a message that keeps failing to `<queue>-poison` in the same account.
+POISON_SUFFIX = "-poison"
 
 VISIBILITY_MULTIPLIER = "visibilityTimeoutMultiplier"
 DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
@@ -202,6 +207,23 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
     side_policies = resources_of(args, [SQS_REDRIVE_POLICY])
     redrivers = [(r, _redrive_target(r)) for r in queues + side_policies]
 
+    def retention(queue: Any) -> float:
+        value = _number(get(queue.props, "messageRetentionSeconds"))
+        return SQS_DEFAULT_RETENTION_S if value is None else value
+
+    def kept(queue: Any, redriver: Any, what: str) -> None:
+        """SQS keeps a message's original enqueue time when it moves it to the DLQ: a DLQ that keeps
+        messages for less time than its source drops them on arrival."""
+        for dlq in queues:
+            if dlq is not queue and (dlq.urn in dependency_urns(redriver, "redrivePolicy")
+                                     or _names_queue(_redrive_target(redriver), dlq)):
+                if retention(dlq) < retention(queue):
+                    report(f"{what}: its dead-letter queue {dlq.name} keeps messages {_n(retention(dlq))} s, less than "
+                           f"the {_n(retention(queue))} s it keeps them itself; SQS keeps a message's first enqueue "
+                           "time, so dead letters older than that expire on arrival; required: DLQ "
+                           "messageRetentionSeconds >= the source's (the maximum is 1209600).", queue.urn)
+                return
+
     def check(queue: Any) -> None:
         what = named(queue, "SQS queue")
         inline = get(queue.props, "redrivePolicy")
@@ -210,12 +232,16 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
             problem = _redrive_problem(inline)
             if problem:
                 report(f"{what}: {problem}.", queue.urn)
+            else:
+                kept(queue, queue, what)
             return
         if sides:
             for side in sides:
                 problem = _redrive_problem(get(side.props, "redrivePolicy"))
                 if problem:
                     report(f"{what}: {SQS_REDRIVE_POLICY} '{side.name}' {problem}.", queue.urn)
+                else:
+                    kept(queue, side, what)
             return
         if _is_dead_letter_target(queue, redrivers):
             return
@@ -272,6 +298,13 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
                        "(projects/P/topics/T), unless this subscription reads another subscription's dead-letter topic.",
                        sub.urn)
             return
+        target = _topic_key(topic, known(sub.props, "project"))
+        deps = dependency_urns(sub, "deadLetterPolicy")
+        if not any(other is not sub and (deps & dependency_urns(other, "topic") or _same_topic(
+                target, _topic_key(known(other.props, "topic"), known(other.props, "project")))) for other in subs):
+            report(f"{what}: its dead-letter topic {shown(topic)} has no subscription in the stack, and Pub/Sub drops "
+                   "what a topic with no subscription receives; required: a subscription on the dead-letter topic "
+                   "that keeps the dead letters (retention up to 7 days).", sub.urn)
         attempts = get(sub.props, "deadLetterPolicy.maxDeliveryAttempts")
         number, (low, high) = _number(attempts), PUBSUB_DELIVERY_ATTEMPTS
         if attempts is not None and number != 0 and (number is None or not number.is_integer() or not low <= number <= high):
@@ -298,9 +331,32 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
     _each(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
 
 
+def _check_storage_queue_poison(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An Azure Storage queue consumed by Functions needs its `-poison` queue: the host moves a
+    message there after maxDequeueCount failures. Created by the program, it exists, is in the
+    stack's lifecycle and can be watched; left to the host, it appears only on the first poison
+    message, under the host's identity."""
+    queues = resources_of(args, [STORAGE_QUEUE])
+
+    def name(queue: Any) -> str | None:
+        return _text(queue.props, "queueName") or _text(queue.props, "name")
+
+    def check(queue: Any) -> None:
+        own = name(queue)
+        if own is None or own.endswith(POISON_SUFFIX):
+            return
+        account = _text(queue.props, "accountName")
+        if not any(name(other) == own + POISON_SUFFIX and _text(other.props, "accountName") == account for other in queues):
+            report(f"{named(queue, 'Storage queue')}: no queue {own + POISON_SUFFIX!r} in account {shown(account)}; "
+                   "required: its poison queue created with it, so failed messages have a watched home.", queue.urn)
+
+    _each(queues, check)
+
+
 def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     unknown: UnknownValueError | None = None
-    for check in (_check_sqs_dead_letters, _check_pubsub_dead_letters, _check_servicebus_dead_letters):
+    for check in (_check_sqs_dead_letters, _check_pubsub_dead_letters, _check_servicebus_dead_letters,
+                  _check_storage_queue_poison):
         try:
             check(args, report)
         except UnknownValueError as err:
@@ -520,10 +576,11 @@ def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> N
 POLICIES = [
     stack_policy(
         "queues-dead-lettered",
-        "Every queue has a dead-letter path: SQS queues a redrive policy (unless they are another queue's "
-        "dead-letter queue), Pub/Sub subscriptions a dead-letter topic, Service Bus queues and subscriptions a "
-        "max delivery count and dead-lettering on expiry.",
-        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION],
+        "Every queue has a dead-letter path that keeps what it receives: SQS queues a redrive policy (unless they are "
+        "another queue's dead-letter queue) to a DLQ retaining messages at least as long as the source, Pub/Sub "
+        "subscriptions a dead-letter topic that has a subscription, Service Bus queues and subscriptions a max "
+        "delivery count and dead-lettering on expiry, Azure Storage queues their -poison queue.",
+        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, STORAGE_QUEUE],
         _check_dead_letters,
         remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5}; Pub/Sub: "
                     "deadLetterPolicy={deadLetterTopic: projects/P/topics/T-dlq, maxDeliveryAttempts: 5-100}; "

@@ -27,6 +27,7 @@ from .common import (
     SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
+    WEB_APP_SLOT,
     as_list,
     dependency_urns,
     get,
@@ -83,22 +84,23 @@ def _storage_account(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
+    label = "App Service deployment slot" if args.resource_type == WEB_APP_SLOT else "App Service app"
     https_only = get(props, "httpsOnly")
     if https_only is not True:
-        report(f"App Service app {args.name}: httpsOnly is {shown(https_only)}; required: true (plain HTTP is redirected, "
+        report(f"{label} {args.name}: httpsOnly is {shown(https_only)}; required: true (plain HTTP is redirected, "
                "never served).")
     problem = _tls_problem(get(props, "siteConfig.minTlsVersion"), "'1.2'")
     if problem:
-        report(f"App Service app {args.name}: siteConfig.minTlsVersion {problem}.")
+        report(f"{label} {args.name}: siteConfig.minTlsVersion {problem}.")
     scm = get(props, "siteConfig.scmMinTlsVersion")
     if scm is not None:
         problem = _tls_problem(scm, "'1.2'")
         if problem:
-            report(f"App Service app {args.name}: siteConfig.scmMinTlsVersion {problem}.")
+            report(f"{label} {args.name}: siteConfig.scmMinTlsVersion {problem}.")
     ftps = get(props, "siteConfig.ftpsState")
     if ftps != "Disabled":
         value = "not set (App Service then allows plain FTP)" if ftps is None else shown(ftps)
-        report(f"App Service app {args.name}: siteConfig.ftpsState is {value}; required: 'Disabled' "
+        report(f"{label} {args.name}: siteConfig.ftpsState is {value}; required: 'Disabled' "
                "(deploy with zip deploy or run-from-package, not FTP).")
 
 
@@ -261,8 +263,9 @@ POLICIES = [
     resource_policy(
         "azure-app-service-https-tls12-no-ftp",
         "Azure Function and Web apps are HTTPS only, require TLS 1.2 or newer (site and SCM) and have FTP and FTPS "
-        "disabled, all set explicitly (App Service leaves FTP on and HTTP served by default).",
-        [WEB_APP],
+        "disabled, all set explicitly (App Service leaves FTP on and HTTP served by default); deployment slots too, "
+        "since each is a live copy of the app with its own settings.",
+        [WEB_APP, WEB_APP_SLOT],
         _web_app,
         remediation="set httpsOnly=true, siteConfig.minTlsVersion='1.2' and siteConfig.ftpsState='Disabled' on the app.",
         level=MANDATORY,

@@ -6,6 +6,8 @@ the whole pack over the result, as `python -m components check --stack prod` doe
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Callable
 
 import pulumi
@@ -115,6 +117,28 @@ def protected_secret_version(mp):
     mp.setattr(secret.aws.secretsmanager, "SecretVersion", protected)
 
 
+def short_dlq_retention(mp):
+    mp.setattr(queue, "DLQ_RETENTION_S", 24 * 3600)
+
+
+def index_wildcard(mp):
+    mp.setattr(platform, "index_arns", lambda table, spec: [table.arn, table.arn.apply(lambda a: a.rsplit("/", 1)[0] + "/*/index/*")])
+
+
+def public_queue_policy(mp):
+    """The TLS deny with an Allow for everyone beside it."""
+    real = queue.aws.sqs.QueuePolicy
+
+    def with_public_allow(name, queue_url=None, policy=None, opts=None):
+        def widen(text):
+            doc = json.loads(text)
+            doc["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"})
+            return json.dumps(doc)
+        return real(name, queue_url=queue_url, policy=policy.apply(widen), opts=opts)
+
+    mp.setattr(queue.aws.sqs, "QueuePolicy", with_public_allow)
+
+
 CASES = {
     "drop the key": (drop_key, {"tables-encrypted", "queues-encrypted", "logs-encrypted", "secrets-encrypted", "workflows-encrypted"}),
     "widen a grant to dynamodb:*": (widen_table_grants, {"aws-iam-no-wildcard-actions"}),
@@ -128,6 +152,9 @@ CASES = {
     "key policy without alias administration": (no_alias_administration, {"aws-kms-key-policy-allows-dependents"}),
     "workflow key use under kms:ViaService": (workflow_key_through_states_only, {"aws-kms-key-policy-allows-dependents"}),
     "protected secret version": (protected_secret_version, {"protected-resources-replaced-by-routine-changes"}),
+    "DLQ kept shorter than its queue": (short_dlq_retention, {"queues-dead-lettered"}),
+    "table grants on table/*/index/*": (index_wildcard, {"aws-iam-scoped-resources"}),
+    "queue policy allowing everyone": (public_queue_policy, {"aws-resource-policies-not-public"}),
 }
 
 
