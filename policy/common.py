@@ -208,6 +208,16 @@ def wildcard_match(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
+def everyone(principal: Any) -> bool:
+    """A policy statement's Principal meaning anyone: "*", or "*" among its AWS principals (key in any case)."""
+    if isinstance(principal, str):
+        return principal.strip() == "*"
+    if isinstance(principal, Mapping):
+        return any(str(p).strip() == "*" for key, value in principal.items() if str(key).upper() == "AWS"
+                   for p in as_list(value))
+    return False
+
+
 def document(value: Any) -> dict[str, Any]:
     """An IAM-style policy document from a JSON string or an object; {} when absent."""
     if value is None or value == "":

@@ -29,6 +29,7 @@ from .common import (
     WEB_APP,
     WEB_APP_SLOT,
     as_list,
+    everyone,
     config,
     dependency_urns,
     get,
@@ -161,17 +162,9 @@ PINNING_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:so
 PUBLIC_RESOURCES = "publicResources"
 
 
-def _everyone(statement: Mapping[str, Any]) -> bool:
-    """Principal "*" or {"AWS": "*"} (any case), or a NotPrincipal Allow (everyone but those)."""
-    if "NotPrincipal" in statement:
-        return True
-    principal = statement.get("Principal")
-    if isinstance(principal, str):
-        return principal.strip() == "*"
-    if isinstance(principal, Mapping):
-        return any(str(p).strip() == "*" for key, value in principal.items() if str(key).upper() == "AWS"
-                   for p in as_list(value))
-    return False
+def _open_to_everyone(statement: Mapping[str, Any]) -> bool:
+    """Principal "*" or {"AWS": "*"}, or a NotPrincipal Allow (everyone but those)."""
+    return "NotPrincipal" in statement or everyone(statement.get("Principal"))
 
 
 def _pins_caller(condition: Any) -> bool:
@@ -193,7 +186,7 @@ def public_statements(policy: Any) -> list[str]:
     """How each Allow statement of a resource policy lets anyone in ([] when none does)."""
     out = []
     for i, s in enumerate(statements(policy)):
-        if s.get("Effect") == "Deny" or not _everyone(s) or _pins_caller(s.get("Condition")):
+        if s.get("Effect") == "Deny" or not _open_to_everyone(s) or _pins_caller(s.get("Condition")):
             continue
         actions = s.get("NotAction", s.get("Action", []))
         who = "NotPrincipal" if "NotPrincipal" in s else f"Principal {shown(s.get('Principal'))}"

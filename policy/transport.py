@@ -29,6 +29,7 @@ from .common import (
     WEB_APP,
     WEB_APP_SLOT,
     as_list,
+    everyone,
     dependency_urns,
     get,
     known,
@@ -145,14 +146,6 @@ def _insecure_transport_only(condition: Any) -> bool:
     return key.lower() == "aws:securetransport" and values == ["false"]
 
 
-def _everyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, Mapping):
-        return "*" in as_list(principal.get("AWS"))
-    return False
-
-
 def _covers_actions(statement: Mapping[str, Any]) -> bool:
     if "NotAction" in statement:
         excluded = [a for a in as_list(statement["NotAction"]) if isinstance(a, str)]
@@ -184,7 +177,7 @@ def tls_deny_problem(policy: Any, arn: str | None, name: str | None = None) -> s
     reasons = []
     for s in denies:
         missing = []
-        if not _everyone(s.get("Principal")):
+        if not everyone(s.get("Principal")):
             missing.append(f"its Principal is {shown(s.get('Principal'))}, not \"*\"")
         if not _covers_actions(s):
             actions = s.get("NotAction", s.get("Action"))
