@@ -49,6 +49,8 @@ STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 SNS_TOPIC = "aws:sns/topic:Topic"
+#: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
+S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 KMS_KEY = "aws:kms/key:Key"
 AWS_ROLE = "aws:iam/role:Role"
 AWS_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

@@ -39,6 +39,7 @@ from .common import (
     LAMBDA_FUNCTION,
     LOG_GROUP,
     SERVICEBUS_NAMESPACE,
+    S3_BUCKETS,
     SNS_TOPIC,
     SQS_QUEUE,
     STATE_MACHINE,
@@ -58,8 +59,6 @@ from .common import (
 
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
 DYNAMODB_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
-#: pulumi-aws 7: `Bucket` is the former `BucketV2`; the V2 tokens remain as deprecated aliases.
-S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",

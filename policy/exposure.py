@@ -21,6 +21,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, Sta
 
 from .common import (
     GCS_BUCKET,
+    S3_BUCKETS,
     SNS_TOPIC,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
@@ -154,7 +155,8 @@ S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 #: Resource types carrying a resource-based policy document, and its property.
 RESOURCE_POLICY_DOCUMENTS = {SQS_QUEUE: "policy", SQS_QUEUE_POLICY: "policy", SNS_TOPIC: "policy",
-                             SNS_TOPIC_POLICY: "policy", S3_BUCKET_POLICY: "policy"}
+                             SNS_TOPIC_POLICY: "policy", S3_BUCKET_POLICY: "policy",
+                             **{bucket: "policy" for bucket in S3_BUCKETS}}
 #: Global condition keys that pin who the caller is or on whose behalf it calls.
 PINNING_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths",
                 "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
@@ -201,7 +203,9 @@ def _public_resource_policies(args: ResourceValidationArgs, report: ReportViolat
     if args.resource_type == LAMBDA_PERMISSION:
         action = str(get(args.props, "action") or "").lower()
         principal = str(get(args.props, "principal") or "").strip()
-        if principal == "*" and action in ("lambda:invokefunctionurl", "lambda:*") and not (
+        via_url = action in ("lambda:invokefunctionurl", "lambda:*") or (
+            action == "lambda:invokefunction" and get(args.props, "invokedViaFunctionUrl") in (True, "true"))
+        if principal == "*" and via_url and not (
                 get(args.props, "sourceAccount") or get(args.props, "principalOrgId")):
             report(f"Lambda permission {args.name}: principal '*' may call {get(args.props, 'action')} "
                    f"(functionUrlAuthType {shown(get(args.props, 'functionUrlAuthType'))}): the function URL is "
