@@ -106,7 +106,7 @@ def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, secon
         "routes": routes,
         "workflows": {w.name: [_step_line(n, s) for n, s in w.steps.items()] for w in spec.workflows},
         "outputs": rendering.outputs,
-        "notes": stack.notes,
+        "notes": stack.notes + list(rendering.outputs.get("limitations", [])),
     }
 
 

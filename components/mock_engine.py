@@ -9,7 +9,6 @@ tests and the benchmarks all render through here.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,6 +18,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 import importlib
+
+from .packaging import archive_digest
 
 
 #: How the engine marks a secret value: {SIG_KEY: SECRET_SIG, "value": ...} (Pulumi's wire format).
@@ -43,7 +44,7 @@ class Recorded:
 
 
 #: Pulumi package -> the module that knows what that cloud answers (`resource`, `invoke`).
-CLOUD_MOCKS = {"aws": "components.aws.mocks"}
+CLOUD_MOCKS = {"aws": "components.aws.mocks", "gcp": "components.gcp.mocks"}
 
 
 class CloudMocks(pulumi.runtime.Mocks):
@@ -160,15 +161,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, pulumi.AssetArchive):
-        paths = sorted(value.assets)
-        digest = hashlib.sha256()
-        for path in paths:
-            asset = value.assets[path]
-            digest.update(path.encode())
-            if isinstance(asset, pulumi.FileAsset):
-                with open(asset.path, "rb") as fh:
-                    digest.update(fh.read())
-        return {"archive": {"assets": paths}, "hash": digest.hexdigest()}
+        return {"archive": {"assets": sorted(value.assets)}, "hash": archive_digest(value)}
     if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
         return {"path": value.path}
     if isinstance(value, (str, int, float, bool)) or value is None:

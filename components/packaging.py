@@ -7,6 +7,7 @@ whether Pulumi updates the functions) only changes when runtime code changes.
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 import pulumi
@@ -31,3 +32,16 @@ def runtime_files(root: Path = FUNCTIONS_DIR) -> list[Path]:
 def function_archive(root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
     """One archive shared by every function of the service (built once per process)."""
     return pulumi.AssetArchive({str(rel): pulumi.FileAsset(str(root / rel)) for rel in runtime_files(root)})
+
+
+@functools.cache
+def archive_digest(archive: pulumi.AssetArchive) -> str:
+    """sha256 over the archive's paths and file contents: changes exactly when the code does."""
+    digest = hashlib.sha256()
+    for path in sorted(archive.assets):
+        asset = archive.assets[path]
+        digest.update(path.encode())
+        if isinstance(asset, pulumi.FileAsset):
+            with open(asset.path, "rb") as fh:
+                digest.update(fh.read())
+    return digest.hexdigest()

@@ -17,10 +17,17 @@ from .settings import Settings, SettingsError
 from .spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
 
 #: cloud -> "module:Class" of its platform; clouds not listed here are declared but not rendered yet.
-PLATFORMS = {"aws": "components.aws.platform:AwsPlatform"}
+PLATFORMS = {"aws": "components.aws.platform:AwsPlatform", "gcp": "components.gcp.platform:GcpPlatform"}
 
 
 class Platform(Protocol):
+    #: What the cloud cannot do that the declaration asks for, one line each (the check prints them).
+    notes: list[str]
+
+    @staticmethod
+    def preflight(settings: Settings) -> None:
+        """Check the cloud's own provider config; raise SettingsError before anything is registered."""
+
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource) -> None: ...
 
     def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:

@@ -19,4 +19,8 @@ def run(spec: ServiceSpec) -> Service:
     pulumi.export("queues", service.queues)
     pulumi.export("workflows", service.workflows)
     pulumi.export("functions", service.functions)
+    for note in service.notes:
+        pulumi.log.warn(note)
+    if service.notes:
+        pulumi.export("limitations", service.notes)
     return service

@@ -32,6 +32,7 @@ class Service(pulumi.ComponentResource):
 
     def __init__(self, spec: ServiceSpec, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         platform_class = select_platform(settings.cloud)
+        platform_class.preflight(settings)
         super().__init__("anycloud:index:Service", spec.name, None, opts)
         platform: Platform = platform_class(spec, settings, self)
 
@@ -57,6 +58,7 @@ class Service(pulumi.ComponentResource):
         self.workflows = {n: b.outputs["id"] for n, b in workflows.items()}
         self.functions = {n: b.outputs["name"] for n, b in functions.items()}
         self.secrets = {n: b.outputs["id"] for n, b in secrets.items()}
+        self.notes = list(platform.notes)
         self.register_outputs(
             {
                 "api_url": self.api_url,

@@ -19,6 +19,12 @@ FUNCTION = "ANYCLOUD_FUNCTION"
 ENVIRONMENT = "ANYCLOUD_ENVIRONMENT"
 #: The portable handler (`module:function`) a cloud's entrypoint runs.
 HANDLER = "ANYCLOUD_HANDLER"
+#: How the function is reached where one HTTP entrypoint serves every trigger (GCP, Azure):
+#: a comma-separated subset of route, consumer, task.
+TRIGGERS = "ANYCLOUD_TRIGGERS"
+#: The route keys ("GET /orders/{order_id}") a route function serves, comma-separated, where
+#: the gateway forwards the raw path (GCP): the entrypoint matches path parameters with them.
+ROUTES = "ANYCLOUD_ROUTES"
 
 
 def env_name(kind: str, name: str) -> str:

@@ -485,10 +485,11 @@ GCP_DATA_ROLE_PREFIXES = (
 _DEFAULT_SERVICE_ACCOUNT = re.compile(r"(?:-compute@developer|@appspot)\.gserviceaccount\.com$")
 
 
-def _bindings(args: ResourceValidationArgs) -> list[tuple[str, str, list[str], Any]]:
-    """(where, role, members, condition) for an IAM member, binding or policy resource."""
-    props = args.props
-    kind = args.resource_type.rsplit(":", 1)[-1]
+def _bindings(resource: Any) -> list[tuple[str, str, list[str], Any]]:
+    """(where, role, members, condition) for an IAM member, binding or policy resource (a
+    policy's args or a stack policy's resource)."""
+    props = resource.props
+    kind = resource.resource_type.rsplit(":", 1)[-1]
     if kind.endswith("Member"):
         return [("", str(props.get("role") or ""), [str(props.get("member") or "")], props.get("condition"))]
     if kind.endswith("Binding"):
@@ -564,9 +565,16 @@ def _names_resource(condition: Any) -> bool:
     return isinstance(condition, Mapping) and bool(_NAMES_RESOURCE.search(str(condition.get("expression") or "")))
 
 
+#: Workflows has no resource-level IAM and no IAM-condition attribute: its invoker role exists
+#: only project-wide. gcp-one-service-account-per-function keeps it off functions' accounts.
+PROJECT_ONLY_ROLES = ("roles/workflows.invoker",)
+
+
 def _check_hierarchy_data_roles(args: ResourceValidationArgs, report: Report) -> None:
     level = args.resource_type.split(":", 2)[1].split("/", 1)[0].rstrip("s") or "project"
     for where, role, members, condition in _bindings(args):
+        if role in PROJECT_ONLY_ROLES:
+            continue
         if role.startswith(GCP_DATA_ROLE_PREFIXES) and not _names_resource(condition):
             which = ("with a condition that names no resource "
                      f"({json.dumps(str(condition.get('expression')))})" if isinstance(condition, Mapping)
@@ -604,6 +612,17 @@ def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> N
         for f in group:
             report(f'{f.resource_type} "{f.name}": shares its service account with {_others(f, group)}; each then holds '
                    "the union of their grants; required: one service account per function.", f.urn)
+    # A project-only role on a function's account reaches every workflow in the project.
+    accounts = {k[len("value:"):]: f for f, keys in items for k in keys if k.startswith("value:")}
+    for grant in resources_of(args, GCP_HIERARCHY_IAM_TYPES):
+        for _, role, members, _ in _bindings(grant):
+            for member in members:
+                function = accounts.get(member.split(":", 1)[-1])
+                if role in PROJECT_ONLY_ROLES and function is not None:
+                    report(f'{grant.resource_type} "{grant.name}": gives {role}, which can only be project-wide, to '
+                           f'the account of function "{function.name}", so it may start every workflow in the project; '
+                           "required: a dedicated trigger account (the function publishes to the workflow's start "
+                           "topic).", grant.urn)
 
 
 # =================================================================================== Azure
@@ -876,8 +895,9 @@ POLICIES = [
     ),
     stack_policy(
         "gcp-one-service-account-per-function",
-        "Every GCP Cloud Function runs as its own non-default service account.",
-        [GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_SERVICE_ACCOUNT],
+        "Every GCP Cloud Function runs as its own non-default service account, which never holds a project-only "
+        "role (roles/workflows.invoker reaches every workflow in the project).",
+        [GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_SERVICE_ACCOUNT, *GCP_HIERARCHY_IAM_TYPES],
         _check_gcp_function_accounts,
         remediation="create a gcp.serviceaccount.Account per function and set serviceConfig.serviceAccountEmail to it.",
         severity=Severity.HIGH,

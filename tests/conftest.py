@@ -36,6 +36,10 @@ PROD = {
 }
 DEV = {**BASE, "anycloud:environment": "dev", "anycloud:allowedOrigins": json.dumps(["http://localhost:3000"])}
 
+GCP_BASE = {"anycloud:cloud": "gcp", "gcp:region": "europe-west1", "anycloud:paymentApiKey": SECRET_VALUE}
+GCP_PROD = {**PROD, **GCP_BASE}
+GCP_DEV = {**DEV, **GCP_BASE}
+
 _cache: dict[str, Rendering] = {}
 
 
@@ -57,6 +61,16 @@ def dev() -> Rendering:
 @pytest.fixture(scope="session")
 def prod() -> Rendering:
     return render_config(PROD, "prod")
+
+
+@pytest.fixture(scope="session")
+def gcp_prod() -> Rendering:
+    return render_config(GCP_PROD, "prod")
+
+
+@pytest.fixture(scope="session")
+def gcp_dev() -> Rendering:
+    return render_config(GCP_DEV, "dev")
 
 
 @pytest.fixture(scope="session")

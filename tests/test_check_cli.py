@@ -281,8 +281,8 @@ PROD_BASE = {"anycloud:cloud": "aws", "anycloud:environment": "prod", "anycloud:
         pytest.param({"anycloud:cloud": "aws", "anycloud:logRetentionDays": "two weeks"}, "anycloud:logRetentionDays", "'two weeks'", id="non-numeric-retention"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:alertEmail": "oncall.example.com"}, "anycloud:alertEmail", "'oncall.example.com'", id="malformed-email"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:customerManagedKeys": "yes"}, "anycloud:customerManagedKeys", "'yes' is not allowed; allowed: true or false", id="non-boolean-flag"),
-        pytest.param({"anycloud:cloud": "gcp"}, "anycloud:cloud", "'gcp' is not rendered yet; allowed now: aws", id="cloud-gcp"),
-        pytest.param({"anycloud:cloud": "azure"}, "anycloud:cloud", "'azure' is not rendered yet; allowed now: aws", id="cloud-azure"),
+        pytest.param({"anycloud:cloud": "gcp"}, "gcp:region", "not set; allowed: a Google Cloud region", id="gcp-without-region"),
+        pytest.param({"anycloud:cloud": "azure"}, "anycloud:cloud", "'azure' is not rendered yet; allowed now: aws, gcp", id="cloud-azure"),
         pytest.param({**PROD_BASE, "anycloud:apiAuth": None}, "anycloud:apiAuth", "is not set; prod needs it", id="prod-without-api-auth"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:paymentApiKey": "plain"}, "anycloud:paymentApiKey", "is stored in plain text", id="plain-text-secret"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:functions": {"create-order": {"memoryMb": 99999}}}, "anycloud:functions.create-order.memoryMb", "'99999'", id="override-out-of-range"),
@@ -313,9 +313,9 @@ def test_invalid_yaml_exits_2(tmp_path):
 
 
 def test_cloud_override_to_an_unrendered_cloud_exits_2():
-    code, out, err = check("--stack", "prod", "--cloud", "gcp")
+    code, out, err = check("--stack", "prod", "--cloud", "azure")
     assert (code, out) == (2, "")
-    assert err == "error: anycloud:cloud: 'gcp' is not rendered yet; allowed now: aws\n"
+    assert err == "error: anycloud:cloud: 'azure' is not rendered yet; allowed now: aws, gcp\n"
 
 
 def test_unknown_cloud_option_is_a_usage_error(capsys):

@@ -24,6 +24,10 @@ from .workflow import create_workflow, state_machine_arn
 
 
 class AwsPlatform:
+    @staticmethod
+    def preflight(settings: Settings) -> None:
+        """Nothing to check: the AWS provider takes its region and credentials from the environment too."""
+
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):
         self.ctx = AwsContext.create(spec, settings, parent)
         self.ctx.key = service_key(self.ctx)
@@ -32,6 +36,7 @@ class AwsPlatform:
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.functions: dict[str, FunctionHandle] = {}
         self.watched = Watched()
+        self.notes: list[str] = []  # AWS does everything the neutral model asks
 
     # ---------------------------------------------------------------- data stores
     def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""The service's Cloud KMS key and the Google service agents that encrypt with it.
+
+One key ring and one key per service, in the service's region (every CMEK resource must be in
+the key's location), rotated every 90 days. Each Google service that stores the service's data
+does so as its own service agent, and each agent gets `cryptoKeyEncrypterDecrypter` on this key
+only: Pub/Sub (topics), Firestore (databases), Cloud Storage (the source bucket), Artifact
+Registry (function images), Cloud Functions and Cloud Run (the functions), Secret Manager
+(secret versions) and Workflows. Agents that exist only once requested are materialised with
+`ServiceIdentity` after their API is enabled; every CMEK resource waits for the grants.
+
+Key rings and keys cannot be deleted in GCP (destroy only drops their versions, and the data
+with them), so the key is protected in prod and Pulumi autonames both per stack.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from .context import GcpContext
+
+ROTATION = "7776000s"  # 90 days
+ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+#: APIs the rendered service uses; enabled (never disabled on destroy) so agents and resources exist.
+APIS = (
+    "apigateway", "artifactregistry", "cloudbuild", "cloudfunctions", "cloudkms", "eventarc", "firestore",
+    "iam", "logging", "monitoring", "pubsub", "run", "secretmanager", "servicecontrol", "servicemanagement",
+    "storage", "workflowexecutions", "workflows",
+)
+#: Agents created on request (ServiceIdentity), by API.
+REQUESTED_AGENTS = ("pubsub", "firestore", "secretmanager", "workflows", "artifactregistry")
+#: Agents that appear with their API, by the domain of their e-mail.
+IMPLICIT_AGENTS = {"cloudfunctions": "gcf-admin-robot.iam.gserviceaccount.com",
+                   "run": "serverless-robot-prod.iam.gserviceaccount.com"}
+
+
+def enable_apis(ctx: GcpContext) -> dict[str, gcp.projects.Service]:
+    return {
+        api: gcp.projects.Service(f"api-{api}", service=f"{api}.googleapis.com", disable_on_destroy=False,
+                                  opts=ctx.opts(ctx.parent))
+        for api in APIS
+    }
+
+
+def agents(ctx: GcpContext, apis: dict[str, gcp.projects.Service]) -> dict[str, pulumi.Input[str]]:
+    """IAM members of the service agents that use the key, by API."""
+    found: dict[str, pulumi.Input[str]] = {}
+    for api in REQUESTED_AGENTS:
+        identity = gcp.projects.ServiceIdentity(f"agent-{api}", service=f"{api}.googleapis.com",
+                                                opts=ctx.opts(ctx.parent, depends_on=[apis[api]]))
+        found[api] = identity.member
+    for api, domain in IMPLICIT_AGENTS.items():
+        found[api] = ctx.agent(domain)
+    storage = gcp.storage.get_project_service_account_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    found["storage"] = storage.member
+    return found
+
+
+def service_key(ctx: GcpContext, apis: dict[str, gcp.projects.Service]) -> gcp.kms.CryptoKey | None:
+    """The key, with every agent's grant recorded in ctx.key_grants; None without customer keys."""
+    if not ctx.settings.customer_managed_keys:
+        return None
+    ring = gcp.kms.KeyRing("key-ring", location=ctx.region, opts=ctx.opts(ctx.parent, protect=True, depends_on=[apis["cloudkms"]]))
+    key = gcp.kms.CryptoKey(
+        "key",
+        key_ring=ring.id,
+        rotation_period=ROTATION,
+        purpose="ENCRYPT_DECRYPT",
+        destroy_scheduled_duration="2592000s" if ctx.settings.prod else "86400s",
+        opts=ctx.opts(ring, protect=True),
+    )
+    for api, member in agents(ctx, apis).items():
+        ctx.key_grants.append(
+            gcp.kms.CryptoKeyIAMMember(f"key-{api}-agent", crypto_key_id=key.id, role=ENCRYPTER_DECRYPTER, member=member,
+                                       opts=ctx.opts(key))
+        )
+    return key

@@ -1,0 +1,144 @@
+"""GcpPlatform: the GCP answer to each building block of the neutral service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from .. import wiring
+from ..settings import Settings, effective_auth, effective_origins
+from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
+from .api import create_api, limitations
+from .context import GcpContext
+from .function import FunctionHandle, Source, create_function, create_source
+from .identity import PUBLISHER, SECRET_ACCESSOR, table_grant
+from .keys import enable_apis, service_key
+from .observability import Watched, alerts
+from .queue import QueueHandle, create_queue, subscribe, topic
+from .secret import create_secret
+from .table import create_table
+from .workflow import claims_database, create_workflow
+
+
+class GcpPlatform:
+    @staticmethod
+    def preflight(settings: Settings) -> None:
+        GcpContext.stack_region()
+
+    def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):
+        self.ctx = GcpContext.create(spec, settings, parent)
+        self.apis = enable_apis(self.ctx)
+        self.ctx.key = service_key(self.ctx, self.apis)
+        self.tables: dict[str, gcp.firestore.Database] = {}
+        self.queues: dict[str, QueueHandle] = {}
+        self.secrets: dict[str, gcp.secretmanager.Secret] = {}
+        self.functions: dict[str, FunctionHandle] = {}
+        self.start_topics: dict[str, gcp.pubsub.Topic] = {}
+        self.source: Source | None = None
+        self.claims: gcp.firestore.Database | None = None
+        self.watched = Watched()
+        #: What GCP cannot do that the declaration asks for (the check prints these).
+        self.notes: list[str] = []
+
+    # ---------------------------------------------------------------- data stores
+    def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        self.tables[spec.name] = database = create_table(self.ctx, spec, parent)
+        return {"name": database.name}
+
+    def secret(self, spec: SecretSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        self.secrets[spec.name] = secret = create_secret(self.ctx, spec, parent)
+        return {"id": secret.id}
+
+    def queue(self, spec: QueueSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        self.queues[spec.name] = handle = create_queue(self.ctx, spec, parent)
+        if spec.retention_days * 86400 > 7 * 86400:
+            self.notes.append(f"queues.{spec.name}: Pub/Sub subscriptions keep messages at most 7 days, not the "
+                              f"declared {spec.retention_days}.")
+        return {"url": handle.topic.id, "dlq_url": handle.dead_letters.id}
+
+    # ------------------------------------------------------------------ compute
+    def _start_topic(self, workflow: str) -> gcp.pubsub.Topic:
+        """A workflow's start topic, made when the first starter or the workflow needs it."""
+        if workflow not in self.start_topics:
+            self.start_topics[workflow] = topic(self.ctx, f"{workflow}-start", self.ctx.parent)
+        return self.start_topics[workflow]
+
+    def _wiring_value(self, kind: str, name: str) -> pulumi.Input[str]:
+        if kind == "table":
+            return self.tables[name].name
+        if kind == "queue":
+            return self.queues[name].topic.id
+        if kind == "workflow":
+            return self._start_topic(name).id
+        return self.secrets[name].id
+
+    def _triggers(self, name: str) -> tuple[list[str], list[str]]:
+        """(how the function is reached, the route keys it serves)."""
+        spec = self.ctx.spec
+        routes = [r.key for r in spec.api.routes if r.function == name] if spec.api else []
+        kinds = ["route"] if routes else []
+        kinds += ["consumer"] if any(q.consumer == name for q in spec.queues) else []
+        kinds += ["task"] if any(name in w.task_functions() for w in spec.workflows) else []
+        return kinds, routes
+
+    def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        if self.source is None:
+            self.source = create_source(self.ctx, self.ctx.parent)
+        kinds, routes = self._triggers(spec.name)
+        env: dict[str, pulumi.Input[str]] = {
+            wiring.SERVICE: self.ctx.spec.name,
+            wiring.FUNCTION: spec.name,
+            wiring.ENVIRONMENT: self.ctx.settings.environment,
+            wiring.HANDLER: spec.handler,
+            wiring.TRIGGERS: ",".join(kinds),
+            **({wiring.ROUTES: ",".join(routes)} if routes else {}),
+            **spec.environment,
+        }
+        for var, kind, name in wiring.wired(spec.uses):
+            env[var] = self._wiring_value(kind, name)
+            if kind == "table":
+                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
+        handle = create_function(self.ctx, spec, self.source, env, internal_only="route" not in kinds, parent=parent)
+        self.functions[spec.name] = handle
+        self.watched.functions[spec.name] = handle.function.name
+        return {"name": handle.function.name}
+
+    def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        if self.claims is None:
+            self.claims = claims_database(self.ctx, self.ctx.parent)
+        handle = create_workflow(self.ctx, spec, self.functions, self.claims, self._start_topic(spec.name), parent)
+        self.watched.workflows[spec.name] = handle.workflow.name
+        return {"id": handle.workflow.id}
+
+    # --------------------------------------------------------------- permissions
+    def grant(self, function: str, access: Access) -> None:
+        handle = self.functions[function]
+        who, parent = handle.identity, handle.function
+        name = f"{function}-{access.verb}-{access.kind}-{access.resource}"
+        if access.kind == "table":
+            table_grant(self.ctx, name, who, self.tables[access.resource], access.verb, parent)
+        elif access.kind in ("queue", "workflow"):
+            target = self.queues[access.resource].topic if access.kind == "queue" else self._start_topic(access.resource)
+            gcp.pubsub.TopicIAMMember(name, topic=target.id, role=PUBLISHER, member=who.member,
+                                      opts=self.ctx.opts(parent))
+        else:
+            gcp.secretmanager.SecretIamMember(name, secret_id=self.secrets[access.resource].id, role=SECRET_ACCESSOR,
+                                              member=who.member, opts=self.ctx.opts(parent))
+
+    # ------------------------------------------------------------------ triggers
+    def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
+        handle = self.queues[spec.name]
+        subscription = subscribe(self.ctx, spec, handle, self.functions[spec.consumer], parent)
+        self.watched.queues[spec.name] = (subscription.name, handle.kept.name)
+
+    def api(self, spec: ApiSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        settings = self.ctx.settings
+        handle = create_api(self.ctx, spec, effective_auth(spec, settings), self.functions, parent)
+        self.notes += limitations(spec, effective_origins(spec, settings))
+        self.watched.api = handle.gateway.gateway_id
+        return {"url": handle.url}
+
+    def finish(self) -> None:
+        self.notes += alerts(self.ctx, self.watched)

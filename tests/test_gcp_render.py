@@ -1,0 +1,330 @@
+"""The GCP rendering: identities exactly per the verb table, and every security-relevant input."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+
+import yaml
+
+from app import SERVICE
+from components.gcp.keys import REQUESTED_AGENTS, ROTATION
+from components.gcp.mocks import DEFAULT_PROJECT, PROJECT_NUMBER
+from components.mock_engine import Rendering, jsonable
+from components.wiring import env_name
+from policy.offline import evaluate
+from components.export import to_export
+from tests.conftest import GCP_DEV, SECRET_VALUE, render_config
+
+P = DEFAULT_PROJECT
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+ACCOUNT = "gcp:serviceaccount/account:Account"
+DATABASE = "gcp:firestore/database:Database"
+TOPIC = "gcp:pubsub/topic:Topic"
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+WORKFLOW = "gcp:workflows/workflow:Workflow"
+SECRET = "gcp:secretmanager/secret:Secret"
+IAM_TYPES = {
+    "gcp:projects/iAMMember:IAMMember": lambda i: f"project:{i['project']}",
+    "gcp:pubsub/topicIAMMember:TopicIAMMember": lambda i: i["topic"],
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": lambda i: f"subscription:{i['subscription']}",
+    "gcp:secretmanager/secretIamMember:SecretIamMember": lambda i: i["secretId"],
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": lambda i: f"run:{i['name']}",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": lambda i: f"bucket:{i['bucket']}",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": lambda i: f"repository:{i['repository']}",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": lambda i: f"key:{i['cryptoKeyId']}",
+}
+
+
+def by_name(r: Rendering, typ: str) -> dict:
+    return {x.name: x for x in r.of_type(typ)}
+
+
+def grants(r: Rendering) -> dict[str, set[tuple]]:
+    """member -> {(role, resource, condition expression)} from every rendered IAM member."""
+    out: dict[str, set[tuple]] = defaultdict(set)
+    for typ, where in IAM_TYPES.items():
+        for g in r.of_type(typ):
+            condition = (g.inputs.get("condition") or {}).get("expression")
+            out[g.inputs["member"]].add((g.inputs["role"], where(g.inputs), condition))
+    return out
+
+
+def member(r: Rendering, logical: str) -> str:
+    return by_name(r, ACCOUNT)[f"{logical}-sa"].outputs["member"]
+
+
+def database_condition(r: Rendering, table: str) -> str:
+    return f'resource.name == "projects/{P}/databases/{by_name(r, DATABASE)[table].outputs["name"]}"'
+
+
+def expected_function_grants(r: Rendering, fn) -> set[tuple]:
+    """The verb table (DESIGN.md section 3), rebuilt from the spec alone."""
+    topics = {t.name: t.id for t in r.of_type(TOPIC)}
+    secrets = {s.name: s.id for s in r.of_type(SECRET)}
+    out = set()
+    for access in fn.uses:
+        if access.kind == "table":
+            role = "roles/datastore.user" if access.verb == "write" else "roles/datastore.viewer"
+            out.add((role, f"project:{P}", database_condition(r, access.resource)))
+        elif access.kind == "queue":
+            out.add(("roles/pubsub.publisher", topics[access.resource], None))
+        elif access.kind == "workflow":
+            out.add(("roles/pubsub.publisher", topics[f"{access.resource}-start"], None))
+        else:
+            out.add(("roles/secretmanager.secretAccessor", secrets[access.resource], None))
+    return out
+
+
+# ------------------------------------------------------------------ identity
+
+
+def test_each_function_account_holds_exactly_its_declared_verbs(gcp_prod):
+    found = grants(gcp_prod)
+    for fn in SERVICE.functions:
+        assert found.get(member(gcp_prod, fn.name), set()) == expected_function_grants(gcp_prod, fn), fn.name
+
+
+def test_invokers_are_the_gateway_the_push_subscription_and_the_workflow_only(gcp_prod):
+    found = grants(gcp_prod)
+    functions = {f.name: f.outputs["name"] for f in gcp_prod.of_type(FUNCTION)}
+    routes = {r.function for r in SERVICE.api.routes}
+    (workflow,) = SERVICE.workflows
+    assert found[member(gcp_prod, "gateway")] == {("roles/run.invoker", f"run:{functions[f]}", None) for f in routes}
+    assert found[member(gcp_prod, "orders-push")] == {("roles/run.invoker", f"run:{functions['process-order']}", None)}
+    claims = f'resource.name == "projects/{P}/databases/{by_name(gcp_prod, DATABASE)["workflow-starts"].outputs["name"]}"'
+    assert found[member(gcp_prod, workflow.name)] == {
+        ("roles/run.invoker", f"run:{functions[f]}", None) for f in workflow.task_functions()
+    } | {("roles/datastore.user", f"project:{P}", claims)}
+    # every function is invoked by exactly one kind of caller
+    invokers = defaultdict(set)
+    for who, held in found.items():
+        for role, resource, _ in held:
+            if role == "roles/run.invoker":
+                invokers[resource].add(who)
+    assert all(len(callers) == 1 for callers in invokers.values()), invokers
+
+
+def test_the_workflow_invoker_role_is_held_by_the_trigger_account_alone(gcp_prod):
+    holders = {who for who, held in grants(gcp_prod).items() for role, _, _ in held if role == "roles/workflows.invoker"}
+    assert holders == {member(gcp_prod, "fulfil-order-start")}
+    (trigger,) = gcp_prod.of_type("gcp:eventarc/trigger:Trigger")
+    assert trigger.inputs["serviceAccount"] == by_name(gcp_prod, ACCOUNT)["fulfil-order-start-sa"].outputs["email"]
+    assert trigger.inputs["destination"]["workflow"] == gcp_prod.of_type(WORKFLOW)[0].id
+    assert trigger.inputs["transport"]["pubsub"]["topic"] == by_name(gcp_prod, TOPIC)["fulfil-order-start"].id
+
+
+def test_no_primitive_roles_and_no_unconditioned_project_data_roles(gcp_prod):
+    for who, held in grants(gcp_prod).items():
+        for role, resource, condition in held:
+            assert role not in ("roles/owner", "roles/editor", "roles/viewer")
+            assert not who.startswith(("allUsers", "allAuthenticatedUsers"))
+            if resource.startswith("project:") and role.startswith(("roles/datastore.", "roles/pubsub.", "roles/secretmanager.")):
+                assert condition and condition.startswith('resource.name == "projects/'), (who, role)
+
+
+# ------------------------------------------------------------------ keys
+
+
+def test_one_key_rotated_every_90_days_used_by_each_service_agent_only(gcp_prod):
+    (ring,) = gcp_prod.of_type("gcp:kms/keyRing:KeyRing")
+    (key,) = gcp_prod.of_type("gcp:kms/cryptoKey:CryptoKey")
+    assert ROTATION == "7776000s" and key.inputs["rotationPeriod"] == ROTATION
+    assert ring.inputs["location"] == "europe-west1" and key.protect and ring.protect
+    on_key = {g.inputs["member"] for g in gcp_prod.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+              if g.inputs["cryptoKeyId"] == key.id and g.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    agents = {f"serviceAccount:service-{PROJECT_NUMBER}@{d}" for d in (
+        *(f"gcp-sa-{api}.iam.gserviceaccount.com" for api in REQUESTED_AGENTS),
+        "gcf-admin-robot.iam.gserviceaccount.com", "serverless-robot-prod.iam.gserviceaccount.com",
+        "gs-project-accounts.iam.gserviceaccount.com")}
+    assert on_key == agents
+    assert len(gcp_prod.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")) == len(agents)
+
+
+def test_every_data_holder_names_the_key(gcp_prod):
+    key = gcp_prod.of_type("gcp:kms/cryptoKey:CryptoKey")[0].id
+    for fn in gcp_prod.of_type(FUNCTION):
+        assert fn.inputs["kmsKeyName"] == key
+    for topic in gcp_prod.of_type(TOPIC):
+        assert topic.inputs["kmsKeyName"] == key
+    for db in gcp_prod.of_type(DATABASE):
+        assert db.inputs["cmekConfig"] == {"kmsKeyName": key}
+    (workflow,) = gcp_prod.of_type(WORKFLOW)
+    assert workflow.inputs["cryptoKeyName"] == key
+    (secret,) = gcp_prod.of_type(SECRET)
+    (replica,) = secret.inputs["replication"]["userManaged"]["replicas"]
+    assert replica == {"location": "europe-west1", "customerManagedEncryption": {"kmsKeyName": key}}
+    (bucket,) = gcp_prod.of_type("gcp:storage/bucket:Bucket")
+    assert bucket.inputs["encryption"] == {"defaultKmsKeyName": key}
+    (repo,) = gcp_prod.of_type("gcp:artifactregistry/repository:Repository")
+    assert repo.inputs["kmsKeyName"] == key
+
+
+def test_without_customer_keys_nothing_names_a_key():
+    rendering = render_config({**GCP_DEV, "anycloud:customerManagedKeys": "false"}, "dev")
+    assert rendering.of_type("gcp:kms/cryptoKey:CryptoKey") == []
+    for r in rendering.resources:
+        text = json.dumps(jsonable(r.inputs))
+        assert "kmsKeyName" not in text and "cryptoKeyName" not in text, r.name
+
+
+# ------------------------------------------------------------------ functions
+
+
+def test_functions_run_as_their_own_account_with_wiring_and_stack_settings(gcp_prod):
+    accounts = by_name(gcp_prod, ACCOUNT)
+    routes = {r.function for r in SERVICE.api.routes}
+    for fn in gcp_prod.of_type(FUNCTION):
+        spec = SERVICE.function(fn.name)
+        service = fn.inputs["serviceConfig"]
+        env = service["environmentVariables"]
+        assert service["serviceAccountEmail"] == accounts[f"{fn.name}-sa"].outputs["email"]
+        assert service["ingressSettings"] == ("ALLOW_ALL" if fn.name in routes else "ALLOW_INTERNAL_ONLY")
+        assert service["timeoutSeconds"] == spec.timeout_s and service["availableMemory"] == f"{spec.memory_mb}M"
+        assert fn.inputs["buildConfig"]["runtime"].startswith("python3")
+        assert env["ANYCLOUD_HANDLER"] == spec.handler and env["ANYCLOUD_FUNCTION"] == fn.name
+        wired = {k for k in env if k.split("_")[1] in ("TABLE", "QUEUE", "WORKFLOW", "SECRET") and k.count("_") >= 2}
+        assert wired == {env_name(a.kind, a.resource) for a in spec.uses}, fn.name
+        assert SECRET_VALUE not in json.dumps(env)
+    create = by_name(gcp_prod, FUNCTION)["create-order"].inputs["serviceConfig"]
+    assert create["minInstanceCount"] == 2  # anycloud:functions create-order warmInstances in Pulumi.prod.yaml
+    assert create["environmentVariables"]["ANYCLOUD_TRIGGERS"] == "route"
+    assert create["environmentVariables"]["ANYCLOUD_ROUTES"] == "POST /orders"
+    process = by_name(gcp_prod, FUNCTION)["process-order"].inputs["serviceConfig"]["environmentVariables"]
+    assert process["ANYCLOUD_TRIGGERS"] == "consumer"
+    assert process["ANYCLOUD_WORKFLOW_FULFIL_ORDER"] == by_name(gcp_prod, TOPIC)["fulfil-order-start"].id
+
+
+def test_source_is_private_encrypted_and_named_by_its_content(gcp_prod):
+    (bucket,) = gcp_prod.of_type("gcp:storage/bucket:Bucket")
+    assert bucket.inputs["uniformBucketLevelAccess"] is True and bucket.inputs["publicAccessPrevention"] == "enforced"
+    (archive,) = gcp_prod.of_type("gcp:storage/bucketObject:BucketObject")
+    assert archive.inputs["name"].startswith("functions-") and len(archive.inputs["name"]) == len("functions-") + 16 + 4
+    for fn in gcp_prod.of_type(FUNCTION):
+        storage = fn.inputs["buildConfig"]["source"]["storageSource"]
+        assert storage["object"] == archive.inputs["name"] and storage["generation"] == archive.outputs["generation"]
+        assert fn.inputs["buildConfig"]["serviceAccount"] == by_name(gcp_prod, ACCOUNT)["build-sa"].id
+
+
+# ------------------------------------------------------------------ queue
+
+
+def test_queue_pushes_with_oidc_and_keeps_its_dead_letters(gcp_prod):
+    subs = by_name(gcp_prod, SUBSCRIPTION)
+    push = subs["orders-to-process-order"].inputs
+    consumer = by_name(gcp_prod, FUNCTION)["process-order"]
+    url = consumer.outputs["serviceConfig"]["uri"]
+    (queue,) = SERVICE.queues
+    assert push["pushConfig"] == {"pushEndpoint": url, "oidcToken": {
+        "serviceAccountEmail": by_name(gcp_prod, ACCOUNT)["orders-push-sa"].outputs["email"], "audience": url}}
+    assert push["ackDeadlineSeconds"] >= SERVICE.function("process-order").timeout_s
+    assert push["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
+    topics = by_name(gcp_prod, TOPIC)
+    assert push["deadLetterPolicy"] == {"deadLetterTopic": topics["orders-dlq"].id, "maxDeliveryAttempts": queue.max_receives}
+    kept = subs["orders-dlq-kept"].inputs
+    assert kept["topic"] == topics["orders-dlq"].id and kept["messageRetentionDuration"] == "604800s"
+    agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    key = gcp_prod.of_type("gcp:kms/cryptoKey:CryptoKey")[0].id
+    assert grants(gcp_prod)[agent] == {("roles/pubsub.publisher", topics["orders-dlq"].id, None),
+                                       ("roles/pubsub.subscriber", f"subscription:{subs['orders-to-process-order'].outputs['name']}", None),
+                                       ("roles/cloudkms.cryptoKeyEncrypterDecrypter", f"key:{key}", None)}
+
+
+# ------------------------------------------------------------------ tables, secret
+
+
+def test_databases_are_recoverable_protected_in_prod_indexed_and_expire(gcp_prod, gcp_dev):
+    for rendering, prod in ((gcp_prod, True), (gcp_dev, False)):
+        for db in rendering.of_type(DATABASE):
+            assert db.inputs["pointInTimeRecoveryEnablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+            assert db.inputs["deleteProtectionState"] == ("DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED")
+            assert db.inputs["deletionPolicy"] == "DELETE"
+            assert db.protect is (prod and db.name != "workflow-starts")
+    (index,) = gcp_prod.of_type("gcp:firestore/index:Index")
+    orders = SERVICE.table("orders")
+    assert index.inputs["collection"] == "orders" and index.inputs["database"] == by_name(gcp_prod, DATABASE)["orders"].outputs["name"]
+    assert [f["fieldPath"] for f in index.inputs["fields"]] == [orders.indexes[0].partition_key.name, orders.indexes[0].sort_key.name]
+    ttl = {(f.inputs["collection"], f.inputs["field"]) for f in gcp_prod.of_type("gcp:firestore/field:Field")}
+    assert {(t.name, t.ttl_attribute) for t in SERVICE.tables if t.ttl_attribute} <= ttl
+
+
+def test_secret_is_protected_its_version_is_not(gcp_prod):
+    (secret,) = gcp_prod.of_type(SECRET)
+    (version,) = gcp_prod.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+    assert secret.protect is True and version.protect is False
+    assert version.inputs["secret"] == secret.id
+
+
+# ------------------------------------------------------------------ workflow and API
+
+
+def test_workflow_claims_its_execution_id_then_calls_tasks_with_oidc(gcp_prod):
+    (workflow,) = gcp_prod.of_type(WORKFLOW)
+    program = yaml.safe_load(workflow.inputs["sourceContents"])
+    steps = [next(iter(s)) for s in program["main"]["steps"]]
+    assert steps[:2] == ["read_start", "claim"]
+    claim = program["main"]["steps"][1]["claim"]["try"]
+    assert claim["call"] == "googleapis.firestore.v1.projects.databases.documents.createDocument"
+    assert claim["args"]["documentId"] == "${start.execution_id}"
+    assert workflow.inputs["serviceAccount"] == by_name(gcp_prod, ACCOUNT)["fulfil-order-sa"].id
+    assert workflow.inputs["callLogLevel"] == "LOG_ERRORS_ONLY" and workflow.inputs["deletionProtection"] is True
+    calls = [c for c in _walk(program) if isinstance(c, dict) and str(c.get("call", "")).startswith("http.")]
+    assert calls and all(c["args"]["auth"]["type"] == "OIDC" for c in calls)
+
+
+def _walk(node):
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_api_document_routes_each_operation_to_its_function_with_jwt(gcp_prod):
+    (config,) = gcp_prod.of_type("gcp:apigateway/apiConfig:ApiConfig")
+    (document,) = config.inputs["openapiDocuments"]
+    doc = yaml.safe_load(base64.b64decode(document["document"]["contents"]))
+    assert doc["swagger"] == "2.0"
+    assert doc["securityDefinitions"]["jwt"]["x-google-issuer"] == "https://auth.example.com/"
+    urls = {f.name: f.outputs["serviceConfig"]["uri"] for f in gcp_prod.of_type(FUNCTION)}
+    for route in SERVICE.api.routes:
+        op = doc["paths"][route.path][route.method.lower()]
+        assert op["x-google-backend"]["address"] == urls[route.function] == op["x-google-backend"]["jwt_audience"]
+        assert op["x-google-backend"]["path_translation"] == "APPEND_PATH_TO_ADDRESS"
+        assert op["security"] == ([] if route.public else [{"jwt": []}])
+    assert doc["paths"]["/orders/{order_id}"]["get"]["parameters"] == [
+        {"name": "order_id", "in": "path", "required": True, "type": "string"}]
+    assert config.inputs["gatewayConfig"]["backendConfig"]["googleServiceAccount"] == by_name(gcp_prod, ACCOUNT)["gateway-sa"].outputs["email"]
+
+
+def test_what_gcp_cannot_do_is_said_not_dropped(gcp_prod):
+    notes = gcp_prod.outputs["limitations"]
+    assert any("no CORS" in n and "https://shop.example.com" in n for n in notes)
+    assert any("rate limit" in n for n in notes)
+    assert any("logRetentionDays 365" in n for n in notes)
+
+
+def test_alerts_go_to_the_email_channel(gcp_prod):
+    (channel,) = gcp_prod.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    assert channel.inputs["labels"] == {"email_address": "oncall@example.com"}
+    policies = gcp_prod.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+    assert len(policies) == len(SERVICE.functions) + 2 * len(SERVICE.queues) + len(SERVICE.workflows) + 1
+    for p in policies:
+        assert p.inputs["notificationChannels"] == [channel.outputs["name"]]
+        assert all(c["conditionThreshold"]["filter"] for c in p.inputs["conditions"])
+
+
+# ------------------------------------------------------------------ the pack
+
+
+def test_rendered_gcp_stacks_pass_the_whole_pack(gcp_prod, gcp_dev):
+    for rendering, env in ((gcp_prod, "prod"), (gcp_dev, "dev")):
+        report = evaluate(to_export(rendering)["deployment"]["resources"], env, config={"publicRoutes": ["GET /health"]})
+        assert report.violations == [], report.violations
+    no_cmk = render_config({**GCP_DEV, "anycloud:customerManagedKeys": "false"}, "dev")
+    report = evaluate(to_export(no_cmk)["deployment"]["resources"], "dev",
+                      config={"publicRoutes": ["GET /health"], "requireCustomerManagedKeys": False})
+    assert report.mandatory == [], report.mandatory
