@@ -38,8 +38,8 @@ from .common import (
     KMS_KEY,
     LAMBDA_FUNCTION,
     LOG_GROUP,
-    SERVICEBUS_NAMESPACE,
     S3_BUCKETS,
+    SERVICEBUS_NAMESPACE,
     SNS_TOPIC,
     SQS_QUEUE,
     STATE_MACHINE,
@@ -59,6 +59,7 @@ from .common import (
 
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
 DYNAMODB_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
+GCP_IMAGE_REPOSITORY = "gcp:artifactregistry/repository:Repository"
 S3_ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
@@ -215,6 +216,9 @@ def _check_workflows(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 
 def _check_functions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == GCP_IMAGE_REPOSITORY:
+        _gcp_cmk(args, report, "Artifact Registry repository", "kmsKeyName")
+        return
     if args.resource_type in (GCP_FUNCTION_V2, GCP_FUNCTION_V1):
         generation = "Cloud Function (gen 1)" if args.resource_type == GCP_FUNCTION_V1 else "Cloud Function"
         _gcp_cmk(args, report, generation, "kmsKeyName")
@@ -440,8 +444,8 @@ POLICIES = [
     resource_policy(
         "functions-encrypted",
         "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions "
-        "gen 2 and gen 1).",
-        [LAMBDA_FUNCTION, GCP_FUNCTION_V2, GCP_FUNCTION_V1],
+        "gen 2 and gen 1, and the Artifact Registry repositories that hold their images).",
+        [LAMBDA_FUNCTION, GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_IMAGE_REPOSITORY],
         _check_functions,
         remediation="Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
                     "Cloud Functions: kmsKeyName.",

@@ -12,27 +12,33 @@ import base64
 import binascii
 import json
 import re
-from xml.etree import ElementTree
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from xml.etree import ElementTree
 
 import yaml
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
 
 from .common import (
     GCS_BUCKET,
+    MANDATORY,
+    PUBSUB_SUBSCRIPTION,
     S3_BUCKETS,
     SNS_TOPIC,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
-    MANDATORY,
     STORAGE_ACCOUNT,
     WEB_APP,
     WEB_APP_SLOT,
     as_list,
-    everyone,
     config,
     dependency_urns,
+    everyone,
     get,
     is_prod,
     known,
@@ -215,6 +221,18 @@ def _public_resource_policies(args: ResourceValidationArgs, report: ReportViolat
     problems = public_statements(get(args.props, prop))
     if problems:
         report(f"{args.resource_type} {args.name}: {prop} {'; '.join(problems)}, so anyone can use it.")
+
+
+# ------------------------------------------------------------------ Pub/Sub push
+
+
+
+def _push_authenticated(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A push without an OIDC token reaches only an endpoint that lets anyone in."""
+    endpoint = get(args.props, "pushConfig.pushEndpoint")
+    if endpoint and not get(args.props, "pushConfig.oidcToken.serviceAccountEmail"):
+        report(f"Pub/Sub subscription {args.name}: pushes to {shown(endpoint)} without pushConfig.oidcToken, so the "
+               "endpoint must accept unauthenticated calls.")
 
 
 # ------------------------------------------------------------------ API routes
@@ -705,6 +723,17 @@ POLICIES = [
         severity=Severity.CRITICAL,
         config={PUBLIC_RESOURCES: {"type": "array", "items": {"type": "string"}, "default": [],
                                    "description": "Logical names of resources declared public."}},
+    ),
+    resource_policy(
+        "gcp-push-subscriptions-authenticated",
+        "Pub/Sub push subscriptions sign each push with an OIDC token of a service account (pushConfig.oidcToken), "
+        "so the endpoint can accept that account alone.",
+        [PUBSUB_SUBSCRIPTION],
+        _push_authenticated,
+        remediation="set pushConfig.oidcToken {serviceAccountEmail: <a push account that holds roles/run.invoker on the "
+                    "consumer>, audience: <the endpoint URL>}.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
     ),
     resource_policy(
         "cors-no-wildcard-in-prod",

@@ -21,15 +21,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
 from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
     FIRESTORE_DATABASE,
+    GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,
     MANDATORY,
+    PUBSUB_SUBSCRIPTION,
     SQS_QUEUE,
     as_list,
     config,
@@ -50,7 +57,6 @@ SQS_REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 LAMBDA_ALIAS = "aws:lambda/alias:Alias"
 
-PUBSUB_SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
 
 SERVICEBUS_QUEUE = "azure-native:servicebus:Queue"
 SERVICEBUS_SUBSCRIPTION = "azure-native:servicebus:Subscription"
@@ -65,6 +71,8 @@ SQS_DEFAULT_VISIBILITY = 30
 LAMBDA_DEFAULT_TIMEOUT = 3
 SQS_MAX_RECEIVE_COUNT = (1, 1000)
 PUBSUB_DELIVERY_ATTEMPTS = (5, 100)
+PUBSUB_DEFAULT_ACK_DEADLINE = 10
+GCF_DEFAULT_TIMEOUT = 60
 #: SQS keeps a message 4 days unless messageRetentionSeconds says otherwise.
 SQS_DEFAULT_RETENTION_S = 345600
 STORAGE_QUEUE = "azure-native:storage:Queue"
@@ -436,6 +444,29 @@ def _check_visibility(args: StackValidationArgs, report: ReportViolation) -> Non
     _each(resources_of(args, [EVENT_SOURCE_MAPPING]), check)
 
 
+def _check_ack_deadline(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A push is acknowledged by the answer; a consumer still running when the ack deadline
+    passes gets the message again while it works (and it counts as a failed delivery)."""
+    functions = resources_of(args, [GCP_FUNCTION_V2])
+
+    def check(sub: Any) -> None:
+        endpoint = known(sub.props, "pushConfig.pushEndpoint")
+        if not isinstance(endpoint, str):
+            return
+        consumer = next((f for f in functions if f.urn in dependency_urns(sub, "pushConfig")
+                         or known(f.props, "serviceConfig.uri") == endpoint), None)
+        if consumer is None:
+            return
+        deadline = _number(get(sub.props, "ackDeadlineSeconds")) or PUBSUB_DEFAULT_ACK_DEADLINE
+        timeout = _number(get(consumer.props, "serviceConfig.timeoutSeconds")) or GCF_DEFAULT_TIMEOUT
+        if deadline < timeout:
+            report(f"{named(sub, 'Pub/Sub subscription')}: ackDeadlineSeconds is {_n(deadline)}, shorter than its consumer "
+                   f"'{consumer.name}' timeout of {_n(timeout)} s; required: ackDeadlineSeconds >= the consumer's "
+                   "serviceConfig.timeoutSeconds (at most 600).", sub.urn)
+
+    _each(resources_of(args, [PUBSUB_SUBSCRIPTION]), check)
+
+
 # ------------------------------------------------------------------ batch item failures
 
 #: Event source mappings whose source is one of these (ARN service / resource) support partial batch responses.
@@ -587,6 +618,16 @@ POLICIES = [
                     "Service Bus: maxDeliveryCount=10 and deadLetteringOnMessageExpiration=true.",
         level=MANDATORY,
         severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "pubsub-ack-deadline-covers-consumer",
+        "A Pub/Sub push subscription's ack deadline is at least its consumer function's timeout, so a slow success is "
+        "not delivered again (and counted as a failed attempt) while it still runs.",
+        [PUBSUB_SUBSCRIPTION, GCP_FUNCTION_V2],
+        _check_ack_deadline,
+        remediation="set ackDeadlineSeconds >= the consumer's serviceConfig.timeoutSeconds (10-600).",
+        level=MANDATORY,
+        severity=Severity.MEDIUM,
     ),
     stack_policy(
         "sqs-visibility-covers-consumer",
