@@ -198,8 +198,12 @@ def whole_process(cloud: str, repeat: int) -> dict[str, Any]:
 # -------------------------------------------------------------------------- measuring
 
 
+#: The cloud every case renders onto (--cloud).
+CLOUD = "aws"
+
+
 def real_render(spec: ServiceSpec) -> tuple[Rendering, StackConfig]:
-    stack = prepare(load_stack(ROOT, STACK), spec, None)
+    stack = prepare(load_stack(ROOT, STACK), spec, CLOUD)
     return render_stack(stack, spec), stack
 
 
@@ -342,9 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15, help="rows per profile listing")
     p.add_argument("--gc-off", action="store_true", help="pause the cyclic garbage collector during timed runs (diagnostic)")
     p.add_argument("--process-repeat", type=int, default=5, help="whole-process runs of the check and of its floor (default 5)")
-    p.add_argument("--cloud", default="aws", help="the cloud of the whole-process comparison (default aws)")
+    p.add_argument("--cloud", default="aws", choices=("aws", "gcp"), help="the cloud every case renders onto (default aws)")
     args = p.parse_args(argv)
-    global GC_DURING_RUNS
+    global GC_DURING_RUNS, CLOUD
+    CLOUD = args.cloud
     GC_DURING_RUNS = not args.gc_off
     if args.profile:
         profile(args.profile, args.top, max(1, args.repeat))
@@ -366,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(
             f"Python {env['python']}, pulumi {env['pulumi']}, pulumi_aws {env['pulumi_aws']}, "
-            f"{env['cpus']} CPUs ({env['machine']}); stack {STACK}; best of `runs`, real and floor alternating"
+            f"{env['cpus']} CPUs ({env['machine']}); stack {STACK} on {CLOUD}; best of `runs`, real and floor alternating"
             f"{'' if GC_DURING_RUNS else '; cyclic GC paused'}\n"
         )
         print(markdown(results))

@@ -887,7 +887,8 @@ POLICIES = [
     resource_policy(
         "gcp-iam-project-data-roles-conditional",
         "GCP data roles (Firestore, Pub/Sub, Secret Manager, Storage, Workflows, Functions, Run, KMS) granted on a "
-        "project, folder or organization carry an IAM condition.",
+        "project, folder or organization carry an IAM condition on resource.name; roles/workflows.invoker, which "
+        "exists only project-wide, is kept off function accounts by gcp-one-service-account-per-function.",
         GCP_HIERARCHY_IAM_TYPES,
         _check_hierarchy_data_roles,
         remediation="grant the role on the resource (topic, bucket, secret, key) or add a condition on resource.name.",
