@@ -5,15 +5,10 @@ Run from the repository root (`python -m pytest`), which puts `app` and `compone
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
-from dataclasses import dataclass
 
-import boto3
 import pytest
 from pydantic import ValidationError
-from moto import mock_aws
 from statelint.linter import Linter
 
 from app import SERVICE
@@ -33,13 +28,9 @@ from components.spec import (
     WorkflowSpec,
 )
 from components.workflow.asl import LAMBDA_SERVICE_RETRY, RETHROW, compile_asl
-from tests.support.inprocess_lambda import fast_step_functions, run_lambdas_inprocess
+from tests.support.step_functions import Run, arn, moto_step_functions, named_error
 
 FULFIL = next(w for w in SERVICE.workflows if w.name == "fulfil-order")
-
-
-def arn(function: str) -> str:
-    return f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
 
 
 def flow(steps: dict, start: str | None = None) -> WorkflowSpec:
@@ -52,11 +43,6 @@ def asl(workflow: WorkflowSpec) -> dict:
 
 def states(steps: dict, start: str | None = None) -> dict:
     return asl(flow(steps, start))["States"]
-
-
-def named_error(name: str, message: str = "") -> Exception:
-    """An exception whose class name, and so its Lambda errorType, is `name`."""
-    return type(name, (Exception,), {})(message)
 
 
 # ------------------------------------------------------------------------------ samples
@@ -327,47 +313,21 @@ def test_every_function_needs_an_arn():
 # ------------------------------------------------------------------------------- execution
 
 
-MACHINES = itertools.count()
-
-
-@dataclass
-class Run:
-    status: str
-    output: dict | None
-    error: str | None
-    events: list[dict]
-
-
 @pytest.fixture(scope="module")
 def step_functions():
     """One moto account for the module; every test creates its own state machines."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), fast_step_functions() as delays:
-        yield boto3.client("stepfunctions", region_name="us-east-1"), delays
+    with moto_step_functions() as executor:
+        yield executor
 
 
 @pytest.fixture
 def execute(step_functions):
     """execute(workflow, handlers, state) runs the compiled workflow in moto's interpreter."""
-    client, delays = step_functions
-    delays.clear()
 
     def run(workflow: WorkflowSpec, handlers: dict, state: dict) -> Run:
-        machine = client.create_state_machine(
-            name=f"{workflow.name}-{next(MACHINES)}",
-            definition=json.dumps(asl(workflow)),
-            roleArn="arn:aws:iam::123456789012:role/workflow",
-        )["stateMachineArn"]
-        with run_lambdas_inprocess({arn(f): h for f, h in handlers.items()}):
-            execution = client.start_execution(stateMachineArn=machine, input=json.dumps(state))["executionArn"]
-            deadline = time.monotonic() + 10
-            while (done := client.describe_execution(executionArn=execution))["status"] == "RUNNING":
-                assert time.monotonic() < deadline, "execution did not finish"
-                time.sleep(0.02)
-        events = client.get_execution_history(executionArn=execution)["events"]
-        output = json.loads(done["output"]) if done.get("output") else None
-        return Run(done["status"], output, done.get("error"), events)
+        return step_functions(asl(workflow), handlers, state, workflow.name)
 
-    run.delays = delays
+    run.delays = step_functions.delays
     return run
 
 
