@@ -19,8 +19,6 @@ def run(spec: ServiceSpec) -> Service:
     pulumi.export("queues", service.queues)
     pulumi.export("workflows", service.workflows)
     pulumi.export("functions", service.functions)
-    for note in service.notes:
-        pulumi.log.warn(note)
-    if service.notes:
+    if service.notes:  # shown by `pulumi up` with the outputs, and by the offline check as notes
         pulumi.export("limitations", service.notes)
     return service

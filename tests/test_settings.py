@@ -380,11 +380,11 @@ def test_secrets_are_declared_secret_and_nothing_stale_is_declared(declared):
         pytest.param({**DEV, "anycloud:cloud": "aws2"}, id="unknown-cloud"),
         pytest.param({**PROD, "anycloud:allowedOrigins": '["*"]'}, id="star-origin-in-prod"),
         pytest.param({**DEV, "anycloud:logRetentionDays": "-1"}, id="negative-retention"),
-        pytest.param({**DEV, "anycloud:cloud": "gcp"}, id="cloud-not-rendered-yet"),
+        pytest.param({**DEV, "anycloud:cloud": "azure"}, id="cloud-not-rendered-yet"),
         pytest.param(overrides({"create-order": {"memoryMb": 99999}}), id="override-out-of-range"),
     ],
 )
-def test_bad_config_registers_no_resource(config):
+def test_bad_config_registers_no_resource(config, prefix="anycloud:"):
     monitor = configure(config, [SECRET_KEY], "anycloud", "test")
     raised: list[SettingsError] = []
 
@@ -395,8 +395,13 @@ def test_bad_config_registers_no_resource(config):
         raised.append(info.value)
 
     program()
-    assert len(raised) == 1 and str(raised[0]).startswith("anycloud:")
+    assert len(raised) == 1 and str(raised[0]).startswith(prefix)
     assert monitor.recorded == []
+
+
+def test_a_gcp_stack_without_gcp_region_registers_no_resource():
+    """The provider's own setting is checked before anything is registered, like anycloud:* keys."""
+    test_bad_config_registers_no_resource({**DEV, "anycloud:cloud": "gcp"}, prefix="gcp:region: not set; allowed: ")
 
 
 def test_good_config_does_register_resources():
