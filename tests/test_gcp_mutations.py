@@ -48,8 +48,8 @@ def public_invoker(mp):
     real = api.invoker
 
     def open_to_all(ctx, name, function, who, parent):
-        identity.gcp.cloudrunv2.ServiceIamMember(f"{name}-public", name=function.name, location=ctx.region,
-                                                 role=identity.RUN_INVOKER, member="allUsers", opts=ctx.opts(parent))
+        identity.gcp.cloudrun.IamMember(f"{name}-public", service=function.name, location=ctx.region,
+                                        role=identity.RUN_INVOKER, member="allUsers", opts=ctx.opts(parent))
         return real(ctx, name, function, who, parent)
 
     mp.setattr(api, "invoker", open_to_all)

@@ -30,7 +30,7 @@ IAM_TYPES = {
     "gcp:pubsub/topicIAMMember:TopicIAMMember": lambda i: i["topic"],
     "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": lambda i: f"subscription:{i['subscription']}",
     "gcp:secretmanager/secretIamMember:SecretIamMember": lambda i: i["secretId"],
-    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": lambda i: f"run:{i['name']}",
+    "gcp:cloudrun/iamMember:IamMember": lambda i: f"run:{i['service']}",
     "gcp:storage/bucketIAMMember:BucketIAMMember": lambda i: f"bucket:{i['bucket']}",
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": lambda i: f"repository:{i['repository']}",
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": lambda i: f"key:{i['cryptoKeyId']}",
@@ -328,3 +328,14 @@ def test_rendered_gcp_stacks_pass_the_whole_pack(gcp_prod, gcp_dev):
     report = evaluate(to_export(no_cmk)["deployment"]["resources"], "dev",
                       config={"publicRoutes": ["GET /health"], "requireCustomerManagedKeys": False})
     assert report.mandatory == [], report.mandatory
+
+
+def test_the_deployed_program_is_valid_workflows_syntax(gcp_prod, gcp_dev):
+    """Claim step, portable workflow and helper subworkflows together, as Workflows receives them."""
+    from tests.support.workflows_interpreter import validate
+
+    for rendering in (gcp_prod, gcp_dev):
+        (workflow,) = rendering.of_type(WORKFLOW)
+        program = yaml.safe_load(workflow.inputs["sourceContents"])
+        validate(program)
+        assert program["main"]["params"] == ["event"] and "portable_workflow" in program

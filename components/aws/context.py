@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_aws._utilities import get_invoke_opts_defaults as invoke_defaults
 
+from .. import datasource
 from ..settings import Settings
 from ..spec import ServiceSpec
 
@@ -82,10 +83,8 @@ class AwsContext:
         return self._outputs[key]
 
     def invoke(self, token: str, args: dict) -> pulumi.Output[dict]:
-        """A data source by its token, as pulumi_aws's typed functions call it (same provider
-        version), without importing their module: `aws.ssm` alone costs the check about 40 ms."""
-        opts = pulumi.InvokeOutputOptions.merge(invoke_defaults(), pulumi.InvokeOutputOptions(parent=self.parent))
-        return pulumi.runtime.invoke_output(token, args, opts=opts)
+        """A pulumi-aws data source by its token (components/datasource.py says why)."""
+        return datasource.invoke(token, args, self.parent, invoke_defaults())
 
     def arn(self, service: str, resource: str, region: bool = True) -> pulumi.Output[str]:
         """An ARN in this account: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE."""

@@ -9,7 +9,9 @@ from typing import Any, Callable
 
 import pulumi
 import pulumi_gcp as gcp
+from pulumi_gcp._utilities import get_invoke_opts_defaults as invoke_defaults
 
+from .. import datasource
 from ..settings import Settings, SettingsError
 from ..spec import ServiceSpec
 
@@ -24,6 +26,11 @@ def fit(text: str, limit: int) -> str:
         return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:6]
     return f"{text[: limit - 7].rstrip('-')}-{digest}"
+
+
+def invoke(parent: pulumi.Resource, token: str, args: dict) -> pulumi.Output[dict]:
+    """A pulumi-gcp data source by its token (components/datasource.py says why)."""
+    return datasource.invoke(token, args, parent, invoke_defaults())
 
 
 @dataclass
@@ -51,8 +58,8 @@ class GcpContext:
     @classmethod
     def create(cls, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource) -> GcpContext:
         region = cls.stack_region()
-        project = gcp.organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=parent))
-        return cls(spec=spec, settings=settings, parent=parent, project=project.project_id, number=project.number,
+        project = invoke(parent, "gcp:organizations/getProject:getProject", {})
+        return cls(spec=spec, settings=settings, parent=parent, project=project["projectId"], number=project["number"],
                    region=region)
 
     @property

@@ -50,10 +50,12 @@ def service_account(ctx: GcpContext, name: str, purpose: str, parent: pulumi.Res
 
 
 def invoker(ctx: GcpContext, name: str, function: gcp.cloudfunctionsv2.Function, who: Identity,
-            parent: pulumi.Resource) -> gcp.cloudrunv2.ServiceIamMember:
-    """`roles/run.invoker` on a gen2 function's Cloud Run service (FunctionIamMember refuses that role)."""
-    return gcp.cloudrunv2.ServiceIamMember(
-        f"{name}-invoker", name=function.name, location=ctx.region, project=ctx.project,
+            parent: pulumi.Resource) -> gcp.cloudrun.IamMember:
+    """`roles/run.invoker` on a gen2 function's Cloud Run service (FunctionIamMember refuses that
+    role). The Cloud Run v1 IAM resource addresses the same service by name, and its module
+    loads in a third of the time of cloudrunv2's (which the check would pay on every run)."""
+    return gcp.cloudrun.IamMember(
+        f"{name}-invoker", service=function.name, location=ctx.region, project=ctx.project,
         role=RUN_INVOKER, member=who.member, opts=ctx.opts(parent),
     )
 

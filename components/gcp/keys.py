@@ -17,7 +17,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from .context import GcpContext
+from .context import GcpContext, invoke
 
 ROTATION = "7776000s"  # 90 days
 ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -52,8 +52,8 @@ def agents(ctx: GcpContext, apis: dict[str, gcp.projects.Service]) -> dict[str, 
         found[api] = identity.member
     for api, domain in IMPLICIT_AGENTS.items():
         found[api] = ctx.agent(domain)
-    storage = gcp.storage.get_project_service_account_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
-    found["storage"] = storage.member
+    storage = invoke(ctx.parent, "gcp:storage/getProjectServiceAccount:getProjectServiceAccount", {})
+    found["storage"] = storage["member"]
     return found
 
 
