@@ -46,10 +46,15 @@ def table_keys_var(name: str) -> str:
 
 
 def table_keys(spec: TableSpec) -> str:
-    """`{"key": [partition, sort?], "indexes": {name: [partition, sort?]}}` as compact JSON."""
+    """`{"key": [partition, sort?], "indexes": {name: [partition, sort?]}, "ttl"?: attribute}` as
+    compact JSON (`ttl` only when the table has one: clouds whose expiry needs another type than
+    the neutral epoch seconds translate that attribute)."""
 
     def names(partition: Key, sort: Key | None) -> list[str]:
         return [partition.name] + ([sort.name] if sort else [])
 
     indexes = {i.name: names(i.partition_key, i.sort_key) for i in spec.indexes}
-    return json.dumps({"key": names(spec.partition_key, spec.sort_key), "indexes": indexes}, separators=(",", ":"))
+    keys: dict = {"key": names(spec.partition_key, spec.sort_key), "indexes": indexes}
+    if spec.ttl_attribute:
+        keys["ttl"] = spec.ttl_attribute
+    return json.dumps(keys, separators=(",", ":"))

@@ -464,8 +464,9 @@ def test_every_function_runs_the_entrypoint_with_its_handler_and_the_powertools_
         keys = {k for k in variables if k.startswith("ANYCLOUD_KEYS_")}
         assert keys == {f"ANYCLOUD_KEYS_{t.upper()}" for t in tables}, fn.name
     create = next(f for f in dev.of_type(LAMBDA) if f.name == "create-order").inputs["environment"]["variables"]
-    assert json.loads(create["ANYCLOUD_KEYS_ORDERS"]) == {"key": ["order_id"], "indexes": {"by-customer": ["customer_id", "created_at"]}}
-    assert json.loads(create["ANYCLOUD_KEYS_IDEMPOTENCY"]) == {"key": ["id"], "indexes": {}}
+    assert json.loads(create["ANYCLOUD_KEYS_ORDERS"]) == {"key": ["order_id"], "indexes": {"by-customer": ["customer_id", "created_at"]},
+                                                         "ttl": "expires_at"}
+    assert json.loads(create["ANYCLOUD_KEYS_IDEMPOTENCY"]) == {"key": ["id"], "indexes": {}, "ttl": "expiration"}
 
 
 def test_the_asset_ships_runtime_code_only():

@@ -48,10 +48,19 @@ def wired(env: Mapping[str, str]) -> Iterator[tuple[str, str, str]]:
 
 def table_keys(env: Mapping[str, str], table: str) -> tuple[list[str], dict[str, list[str]]]:
     """`([partition, sort?], {index: [partition, sort?]})` from `ANYCLOUD_KEYS_<TABLE>`."""
+    spec = _table_spec(env, table)
+    return list(spec["key"]), {k: list(v) for k, v in spec.get("indexes", {}).items()}
+
+
+def table_ttl(env: Mapping[str, str], table: str) -> str | None:
+    """The table's TTL attribute (epoch seconds in the neutral model), or None."""
+    return _table_spec(env, table).get("ttl")
+
+
+def _table_spec(env: Mapping[str, str], table: str) -> dict:
     var = keys_var(table)
     raw = env.get(var)
     if not raw:
         raise RuntimeError(f"{var} is not set: the table's key names come with its wiring")
-    spec = json.loads(raw)
-    return list(spec["key"]), {k: list(v) for k, v in spec.get("indexes", {}).items()}
+    return json.loads(raw)
 
