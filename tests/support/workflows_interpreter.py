@@ -33,7 +33,11 @@ What it models:
   otherwise it raises ``{code, message, headers, body, tags: ["HttpError"]}``; a timeout
   raises ``{message: "request timed out", tags: ["TimeoutError", "OSError"]}`` (the default
   timeout is 300 s, at most 1800). Every call is recorded, in order.
-- Time is virtual: ``sys.sleep``, retry backoff and timeouts advance ``clock`` instantly.
+- Time is virtual: ``sys.sleep``, retry backoff and timeouts advance ``clock`` instantly;
+  ``sys.now()`` is a fixed epoch plus that clock, ``time.format`` writes RFC 3339 UTC.
+- ``sys.get_env`` reads the environment given to the interpreter; ``base64.decode`` returns
+  bytes (which ``json.decode`` takes); ``googleapis.*`` connector calls go to the Python
+  callables given for them by name, and are recorded like HTTP calls.
 - Branches and parallel iterations run one after the other, in order, so runs are
   deterministic. Limits enforced at run time: 100,000 steps, call depth 20, parallel nesting 2.
 
@@ -50,10 +54,14 @@ well-formed expressions, and the documented limits it can see statically (see
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextvars
 import copy
 import json
 import math
 import re
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -437,7 +445,38 @@ def _json_decode(text: Any) -> Any:
         raise error("ValueError", "json.decode: not JSON") from None
 
 
+def _base64_decode(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise error("TypeError", f"base64.decode does not take a {type_name(text)}")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise error("ValueError", "base64.decode: not base64") from None
+
+
+def _time_format(seconds: Any) -> str:
+    """time.format(seconds): RFC 3339 in UTC, as the reference's example shows."""
+    if not _number(seconds):
+        raise error("TypeError", f"time.format needs seconds since the epoch, not a {type_name(seconds)}")
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: The interpreter running now: sys.get_env and sys.now read its environment and clock.
+_running: contextvars.ContextVar["Interpreter"] = contextvars.ContextVar("running")
+
+
+def _get_env(name: Any) -> Any:
+    env = _running.get().env
+    if name not in env:
+        raise error("KeyError", f"environment variable not found: {name}")
+    return env[name]
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "base64.decode": _base64_decode,
+    "time.format": _time_format,
+    "sys.get_env": _get_env,
+    "sys.now": lambda: _running.get().epoch + _running.get().execution.clock,
     "default": lambda value, fallback: fallback if value is None else value,
     "len": _len,
     "keys": _keys,
@@ -560,23 +599,36 @@ Handler = Callable[[Request], tuple[int, Any]]
 
 
 class Interpreter:
-    """Runs a program (the dict form of the YAML) with HTTP handlers per URL."""
+    """Runs a program (the dict form of the YAML) with HTTP handlers per URL.
 
-    def __init__(self, program: Mapping[str, Any], handlers: Mapping[str, Handler]):
+    `env` is what ``sys.get_env`` reads (the workflow's user environment variables and the
+    built-in ``GOOGLE_CLOUD_*`` ones); `connectors` answers ``googleapis.*`` calls by name
+    (a callable taking the call's args, returning its result or raising `WorkflowError` as
+    the connector would); ``sys.now()`` is `epoch` plus the virtual clock."""
+
+    def __init__(self, program: Mapping[str, Any], handlers: Mapping[str, Handler],
+                 env: Mapping[str, str] | None = None, connectors: Mapping[str, Callable[[Any], Any]] | None = None,
+                 epoch: float = 1_796_000_000.0):
         self.program = program
         self.handlers = handlers
+        self.env = dict(env or {})
+        self.connectors = dict(connectors or {})
+        self.epoch = epoch
 
     def run(self, argument: Any = None) -> Execution:
         self.execution = Execution(status="RUNNING")
         self.steps_run = 0
         self.depth = 0
         self.nesting = 0
+        token = _running.set(self)
         try:
             result = self.call_subworkflow("main", None if argument is None else [argument])
         except WorkflowError as err:
             self.execution.status, self.execution.error = "FAILED", err.value
         else:
             self.execution.status, self.execution.result = "SUCCEEDED", result
+        finally:
+            _running.reset(token)
         return self.execution
 
     # -- subworkflows and steps
@@ -826,6 +878,9 @@ class Interpreter:
             return None
         if target in self.program and target != "main":
             return self.call_subworkflow(target, args)
+        if target in self.connectors:
+            self.execution.calls.append(Request("CONNECTOR", target, json.loads(json.dumps(args)), 0, None))
+            return self.connectors[target](args)
         raise ProgramError(f"unknown call target {target!r}")
 
     def sleep(self, seconds: Any) -> None:
