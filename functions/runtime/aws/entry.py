@@ -39,6 +39,7 @@ from typing import Any
 from .. import wiring
 from ..contracts import Context, HttpError, Message, TaskError
 from ..http import load_handler, refused, run_route
+from ..instances import Instances
 from .events import HTTP, SQS, http_response, kind_of, request_from
 from .resources import Clients, build_context, services_used
 
@@ -226,41 +227,17 @@ class Instance:
 
 # ------------------------------------------------------------------------------- runtime
 
-_instances: dict[tuple, Instance] = {}
-#: The last instance used, with the size of the environment and the `ANYCLOUD_*` values it was
-#: built from: a warm request checks those few values instead of scanning the environment.
-_last: tuple[int, tuple[tuple[str, str], ...], Instance] | None = None
-
-
-def _key(env: Mapping[str, str]) -> tuple:
-    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(wiring.PREFIX)))
+_instances: Instances[Instance] = Instances(Instance)
 
 
 def instance(env: Mapping[str, str] | None = None) -> Instance:
-    """This instance's state. On Lambda there is one environment, so one `Instance`; tests that
-    run several functions in one process get one per distinct ``ANYCLOUD_*`` environment.
-
-    The environment is scanned only when it may have changed: its size differs from the last
-    call's, or one of the ``ANYCLOUD_*`` values that instance was built from does (changing a
-    non-wiring variable and adding a wiring one in the same step is not noticed; tests call
-    `reset()`)."""
-    global _last
-    env = os.environ if env is None else env
-    if _last is not None and _last[0] == len(env) and all(env.get(k) == v for k, v in _last[1]):
-        return _last[2]
-    key = _key(env)
-    found = _instances.get(key)
-    if found is None:
-        found = _instances[key] = Instance(env)
-    _last = (len(env), key, found)
-    return found
+    """This instance's state (runtime/instances.py: one per function environment)."""
+    return _instances.get(env)
 
 
 def reset() -> None:
     """Forget every instance (tests)."""
-    global _last
-    _instances.clear()
-    _last = None
+    _instances.reset()
 
 
 def handler(event: Any, context: Any) -> Any:
