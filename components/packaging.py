@@ -34,6 +34,19 @@ def function_archive(root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
     return pulumi.AssetArchive({str(rel): pulumi.FileAsset(str(root / rel)) for rel in runtime_files(root)})
 
 
+#: Files a cloud's build expects at the root of the source: Cloud Functions' Python buildpack
+#: runs `main.py` and installs `requirements.txt` from there.
+GCP_ROOT_FILES = {"main.py": "runtime/gcp/main.py", "requirements.txt": "runtime/gcp/requirements.txt"}
+
+
+@functools.cache
+def gcp_archive(root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
+    """The runtime, plus the GCP entry module and the functions' own dependencies at the root."""
+    assets = dict(function_archive(root).assets)
+    assets.update({name: pulumi.FileAsset(str(root / source)) for name, source in GCP_ROOT_FILES.items()})
+    return pulumi.AssetArchive(assets)
+
+
 @functools.cache
 def archive_digest(archive: pulumi.AssetArchive) -> str:
     """sha256 over the archive's paths and file contents: changes exactly when the code does."""

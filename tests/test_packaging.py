@@ -25,3 +25,32 @@ def test_archive_maps_each_file_to_its_asset(tmp_path: Path):
     asset = archive.assets["orders/api.py"]
     assert isinstance(asset, pulumi.FileAsset) and asset.path == str(tmp_path / "orders" / "api.py")
     assert function_archive(tmp_path) is archive  # built once per process
+
+
+def test_the_gcp_source_has_its_entry_module_and_dependencies_at_the_root():
+    from components.packaging import gcp_archive
+
+    archive = gcp_archive()
+    assert {"main.py", "requirements.txt", "runtime/gcp/entry.py", "orders/api.py"} <= set(archive.assets)
+    assert not any(name.startswith("tests/") or "__pycache__" in name for name in archive.assets)
+    main = Path(archive.assets["main.py"].path).read_text()
+    assert "from runtime.gcp.entry import handle" in main
+
+
+def test_the_gcp_functions_install_what_the_tests_run_against():
+    """Every pin the functions' requirements.txt shares with requirements-dev.txt is the same."""
+    root = Path(__file__).resolve().parent.parent
+
+    def pins(path: Path) -> dict[str, str]:
+        out = {}
+        for line in path.read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                name, version = line.split("==")
+                out[name.split("[")[0].strip().lower()] = version.strip()
+        return out
+
+    shipped = pins(root / "functions" / "runtime" / "gcp" / "requirements.txt")
+    tested = {**pins(root / "requirements.txt"), **pins(root / "requirements-dev.txt")}
+    assert {"functions-framework", "google-cloud-firestore", "google-cloud-pubsub", "google-cloud-secret-manager"} <= set(shipped)
+    assert {n: v for n, v in shipped.items() if n in tested and tested[n] != v} == {}
+    assert set(shipped) - set(tested) == set(), "every shipped dependency is installed for the tests too"

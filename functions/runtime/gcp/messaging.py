@@ -1,0 +1,113 @@
+"""Queues and workflow starts on Pub/Sub, secrets on Secret Manager, over the official clients.
+
+Each client is created once per instance, on first use (`Clients`), so a function that sends
+nothing never builds a publisher. The clients are the generated (GAPIC) ones, called
+synchronously: a function publishes a message or two per request, and the batching publisher
+would start background threads that a scaled-to-zero instance may never flush.
+
+- `Queue.send` publishes the body as JSON. Pub/Sub has no delayed delivery, so a delay other
+  than 0 raises `NotImplementedError` naming the limit instead of sending early.
+- `Workflow.start` publishes ``{"execution_id", "input"}`` to the workflow's start topic (the
+  function holds publisher on that topic only; components/gcp/workflow.py). Whether the id ran
+  before is decided by the workflow's own first step, which ends a duplicate at once, so the
+  publisher cannot know it: `start` returns True when the start was accepted.
+- `Secret.get` reads the latest version, cached for `SECRET_TTL_S` per instance.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..contracts import check_delay, check_execution_id
+
+SECRET_TTL_S = 300.0
+EXECUTION_ID, INPUT = "execution_id", "input"  # the start message (components/gcp/workflow.py)
+
+
+def _publisher() -> Any:
+    from google.pubsub_v1 import PublisherClient
+
+    return PublisherClient()
+
+
+def _secret_manager() -> Any:
+    from google.cloud.secretmanager import SecretManagerServiceClient
+
+    return SecretManagerServiceClient()
+
+
+class Clients:
+    """One client per Google service for this instance, created on first use by its factory."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], Any]] | None = None):
+        self._factories = {"pubsub": _publisher, "secretmanager": _secret_manager, **(factories or {})}
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._clients[service] = self._factories[service]()
+        return client
+
+    @property
+    def created(self) -> list[str]:
+        return sorted(self._clients)
+
+
+def _publish(clients: Clients, topic: str, body: Any, attributes: Mapping[str, str]) -> str:
+    from google.pubsub_v1 import PubsubMessage
+
+    data = json.dumps(body, separators=(",", ":")).encode()
+    response = clients.get("pubsub").publish(topic=topic, messages=[PubsubMessage(data=data, attributes=dict(attributes))])
+    return response.message_ids[0]
+
+
+class Queue:
+    def __init__(self, topic: str, clients: Clients, sender: str = ""):
+        self.topic = topic
+        self._clients = clients
+        self._attributes = {"anycloud-sender": sender} if sender else {}
+
+    def send(self, body: Any, *, delay_s: int = 0) -> str:
+        check_delay(delay_s)
+        if delay_s:
+            raise NotImplementedError("Pub/Sub has no delayed delivery: on GCP, delay_s must be 0")
+        return _publish(self._clients, self.topic, body, self._attributes)
+
+
+class Workflow:
+    def __init__(self, start_topic: str, clients: Clients):
+        self.start_topic = start_topic
+        self._clients = clients
+
+    def start(self, execution_id: str, state: Mapping[str, Any]) -> bool:
+        check_execution_id(execution_id)
+        _publish(self._clients, self.start_topic, {EXECUTION_ID: execution_id, INPUT: dict(state)}, {})
+        return True
+
+
+class Secret:
+    def __init__(self, secret_id: str, clients: Clients, ttl_s: float = SECRET_TTL_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.secret_id = secret_id
+        self._clients = clients
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._value: str | None = None
+        self._loaded_at = 0.0
+
+    def get(self) -> str:
+        now = self._clock()
+        if self._value is None or now - self._loaded_at >= self._ttl_s:
+            version = self._clients.get("secretmanager").access_secret_version(name=f"{self.secret_id}/versions/latest")
+            self._value = version.payload.data.decode("utf-8")
+            self._loaded_at = now
+        return self._value
