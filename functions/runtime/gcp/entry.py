@@ -1,0 +1,218 @@
+"""The one Cloud Functions entrypoint of every function: `handle`, run by functions-framework.
+
+The GCP renderer deploys every function with entry point ``handle`` (the source's ``main.py``
+re-exports it) and tells it what to run: ``ANYCLOUD_HANDLER`` (the portable handler),
+``ANYCLOUD_TRIGGERS`` (route, consumer, task) and, for routes, ``ANYCLOUD_ROUTES``. Each
+request is dispatched by what the function serves and what arrived:
+
+- a route: the method and path match one of its routes (API Gateway appends the client's
+  path to the function's URL). The `Response` goes back as is; errors follow runtime/http.py
+  (`{error, message, request_id}`, 4xx for bad input, a 500 that says only "internal
+  error"). An ``@idempotent`` route runs through the `idempotency` table, scoped to the
+  function and the caller's verified ``sub``.
+- a consumer: a Pub/Sub push. Success is 204 (acknowledged); a failure of the consumer is 500
+  and an unreadable push 400, both negative acknowledgements, so Pub/Sub retries with
+  back-off and dead-letters after ``max_receives`` deliveries. With the `idempotency` table
+  declared, a message body already processed is acknowledged without running again.
+- a task: Workflows POSTs the state; 200 with the handler's JSON result, a `TaskError` is 422
+  ``{"error": name, "message"}``, anything else 500 ``{"error": "TaskFailed", "message":
+  "internal error"}`` (DESIGN.md section 5).
+
+Once per instance: the handler is imported (a wrong ``ANYCLOUD_HANDLER`` fails the start, not
+a request) and the `Context` is built (clients are created on first use). Logs are one JSON
+object per line on stdout, which Cloud Logging reads as structured entries: ``severity``,
+``message``, the request's trace, and the fields the code passes; never bodies or secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .. import wiring
+from ..contracts import Context, HttpError, Message, TaskError
+from ..handlers import load_handler
+from ..http import refused, run_route
+from ..idempotency import TableIdempotency
+from ..instances import Instances
+from .events import MalformedPush, caller_claims, match_route, push_message, request_id, route_request
+from .firestore import build_tables
+from .messaging import Clients, Queue, Secret, Workflow
+
+TRIGGERS = "ANYCLOUD_TRIGGERS"
+ROUTES = "ANYCLOUD_ROUTES"
+IDEMPOTENCY_TABLE = "idempotency"
+#: How long an unfinished request or message holds its idempotency record: past any
+#: function's timeout (540 s at most), so a crashed instance cannot block a retry for longer.
+IN_PROGRESS_S = 600
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    """One JSON object per record, in the fields Cloud Logging maps (severity, message, trace)."""
+
+    SKIP = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+    def __init__(self, project: str = ""):
+        super().__init__()
+        self.project = project
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"severity": record.levelname, "message": record.getMessage(), "logger": record.name}
+        entry.update({k: v for k, v in vars(record).items() if k not in self.SKIP})
+        trace = entry.pop("trace_id", None)
+        if trace:
+            entry["logging.googleapis.com/trace"] = f"projects/{self.project}/traces/{trace}" if self.project else trace
+        if record.exc_info:
+            entry["error"] = record.exc_info[0].__name__ if record.exc_info[0] else "Exception"
+        return json.dumps(entry, default=str)
+
+
+def build_context(env: Mapping[str, str], clients: Clients) -> Context:
+    """The declared resources, by name, from the wiring the GCP renderer sets."""
+    function = env.get(wiring.FUNCTION, "")
+    queues, workflows, secrets = {}, {}, {}
+    for kind, name, value in wiring.wired(env):
+        if kind == "queue":
+            queues[name] = Queue(value, clients, sender=function)
+        elif kind == "workflow":
+            workflows[name] = Workflow(value, clients)
+        elif kind == "secret":
+            secrets[name] = Secret(value, clients)
+    return Context(tables=build_tables(env), queues=queues, workflows=workflows, secrets=secrets)
+
+
+class Instance:
+    """What a function instance keeps between requests."""
+
+    def __init__(self, env: Mapping[str, str], clients: Clients | None = None, context: Context | None = None):
+        spec = env.get(wiring.HANDLER)
+        if not spec:
+            raise RuntimeError(f"{wiring.HANDLER} is not set: the renderer names the handler (module:function)")
+        self.function = env.get(wiring.FUNCTION, "")
+        self.handler = load_handler(spec)
+        self.triggers = {t for t in env.get(TRIGGERS, "").split(",") if t}
+        self.routes = [r for r in env.get(ROUTES, "").split(",") if r]
+        self.resources = context if context is not None else build_context(env, clients or Clients())
+        self.idempotency = self.resources.tables.get(IDEMPOTENCY_TABLE)
+        if getattr(self.handler, "idempotent", False) and self.idempotency is None:
+            raise RuntimeError(f"{spec} is @idempotent: the function must declare the {IDEMPOTENCY_TABLE!r} table")
+        self.logger = logging.getLogger("anycloud")
+
+    def context(self, request_id_: str) -> Context:
+        return dataclasses.replace(self.resources, request_id=request_id_)
+
+    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+               body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """(status, JSON body or None, headers) for one HTTP request."""
+        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+        trace = request_id(lowered)
+        matched = match_route(self.routes, method, path) if "route" in self.triggers else None
+        if matched is not None:
+            return self.route(matched[1], method, path, query, lowered, body)
+        if method.upper() == "POST" and "consumer" in self.triggers and ("task" not in self.triggers or _looks_like_push(body)):
+            return self.consume(body, trace)
+        if method.upper() == "POST" and "task" in self.triggers:
+            return self.task(body, trace)
+        self.logger.info("no route", extra={"trace_id": trace, "status": 404})
+        return 404, {"error": "NotFound", "message": "no such route", "request_id": trace}, JSON_HEADERS
+
+    def route(self, params: Mapping[str, str], method: str, path: str, query: Mapping[str, str],
+              headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        request = route_request(method, path, params, query, headers, body)
+        store = None
+        if getattr(self.handler, "idempotent", False):
+            caller = caller_claims(headers).get("sub") or "anonymous"
+            store = TableIdempotency(self.idempotency, f"{self.function}#{caller}", IN_PROGRESS_S)
+        response = run_route(self.handler, request, self.context(request.request_id), idempotency=store, logger=self.logger)
+        headers_out = {str(k).lower(): str(v) for k, v in response.headers.items()}
+        if response.body is not None:
+            headers_out.setdefault("content-type", "application/json")
+        headers_out.setdefault("x-request-id", request.request_id)
+        return response.status, response.body, headers_out
+
+    def consume(self, body: bytes, trace: str) -> tuple[int, Any, dict[str, str]]:
+        try:
+            message = push_message(body)
+        except MalformedPush as err:
+            self.logger.warning("unreadable push; refused so it is dead-lettered", extra={"trace_id": trace, "reason": str(err)})
+            return 400, {"error": "MalformedMessage", "message": str(err)}, JSON_HEADERS
+        extra = {"trace_id": trace, "message_id": message.id, "receive_count": message.receive_count}
+        ctx = self.context(message.id)
+        try:
+            if self.idempotency is not None:
+                store = TableIdempotency(self.idempotency, self.function, IN_PROGRESS_S)
+                if not store.once(message.body, lambda: self.handler(message, ctx)):
+                    self.logger.info("message already processed", extra=extra)
+            else:
+                self.handler(message, ctx)
+        except Exception as exc:
+            self.logger.warning("message failed; it will be retried", extra={**extra, "error": type(exc).__name__})
+            return 500, {"error": "MessageFailed", "message": "the message will be retried"}, JSON_HEADERS
+        return 204, None, {}
+
+    def task(self, body: bytes, trace: str) -> tuple[int, Any, dict[str, str]]:
+        try:
+            state = json.loads(body)
+        except (ValueError, RecursionError):
+            return 400, {"error": "TaskFailed", "message": "the state is not JSON"}, JSON_HEADERS
+        try:
+            result = self.handler(state, self.context(trace))
+        except TaskError as err:
+            self.logger.info("task failed with a business error", extra={"trace_id": trace, "error": err.name})
+            return 422, {"error": err.name, "message": err.message}, JSON_HEADERS
+        except HttpError as err:  # a task has no HTTP caller: an HttpError is a failure like any other
+            refused(err, trace, self.logger)
+            return 500, {"error": "TaskFailed", "message": "internal error"}, JSON_HEADERS
+        except Exception:
+            self.logger.exception("task failed", extra={"trace_id": trace})
+            return 500, {"error": "TaskFailed", "message": "internal error"}, JSON_HEADERS
+        return 200, result, JSON_HEADERS
+
+
+def _looks_like_push(body: bytes) -> bool:
+    """For a function that is both a consumer and a task: a Pub/Sub push names its message and
+    subscription at the top of the envelope; a workflow state does not."""
+    return b'"message"' in body[:4096] or b'"subscription"' in body[:4096]
+
+
+_instances: Instances[Instance] = Instances(Instance)
+
+
+def instance(env: Mapping[str, str] | None = None) -> Instance:
+    """This instance's state (runtime/instances.py: one per function environment)."""
+    return _instances.get(env)
+
+
+def reset() -> None:
+    """Forget every instance (tests)."""
+    _instances.reset()
+
+
+def handle(request: Any) -> Any:
+    """The functions-framework target: a Flask request in, a Flask response out."""
+    from flask import Response as FlaskResponse
+
+    status, body, headers = instance().handle(request.method, request.path, request.args.to_dict(),
+                                               dict(request.headers), request.get_data(cache=False))
+    payload = "" if body is None else json.dumps(body, separators=(",", ":"), sort_keys=True)
+    return FlaskResponse(payload, status=status, headers=headers)
+
+
+def configure_logging(project: str = "") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(CloudLoggingFormatter(project))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+if os.environ.get(wiring.HANDLER):
+    # On Cloud Functions: JSON logs, and the handler resolved at start (a wrong one fails the deploy's health check).
+    configure_logging(os.environ.get("GOOGLE_CLOUD_PROJECT", ""))
+    instance()
