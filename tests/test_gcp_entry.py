@@ -158,3 +158,21 @@ def test_logs_are_cloud_logging_json_with_the_trace():
     line = json.loads(formatter.format(record))
     assert line["severity"] == "WARNING" and line["message"] == "message failed" and line["message_id"] == "m-1"
     assert line["logging.googleapis.com/trace"] == "projects/anycloud-test/traces/0af7651916cd43dd8448eb211c80319c"
+
+
+def test_every_rendered_function_imports_in_a_fresh_process_with_only_its_environment(gcp_dev):
+    """What Cloud Functions does at start: import main.py with the rendered environment (no
+    network: clients are created on first use); the handler is resolved at import."""
+    import os
+    import subprocess
+    import sys
+
+    root = MAIN.parent.parent.parent
+    code = ("import sys; sys.path.insert(0, 'runtime/gcp'); import main, runtime.gcp.entry as e; "
+            "h = e.instance().handler; print(f'{h.__module__}:{h.__name__}')")
+    for fn in gcp_dev.of_type("gcp:cloudfunctionsv2/function:Function"):
+        env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
+        env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=str(root), GOOGLE_CLOUD_PROJECT="anycloud-test")
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, (fn.name, out.stderr[-500:])
+        assert out.stdout.strip().splitlines()[-1] == env["ANYCLOUD_HANDLER"], fn.name
