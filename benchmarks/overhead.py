@@ -16,8 +16,9 @@ are flushed to stdout by Powertools on every invocation, as on Lambda; stdout go
 
     python benchmarks/overhead.py [--runs N] [--repeat R] [--json]
 
-Each figure is the best of R rounds of N invocations (microseconds per invocation). GCP and
-Azure entrypoints join as they land.
+Each figure is the best of R rounds of N invocations (microseconds per invocation; GCP runs
+N/10, since each goes through functions-framework's Flask app on both sides). The Azure
+entrypoint joins as it lands.
 """
 
 from __future__ import annotations
@@ -149,13 +150,83 @@ def measure_aws(runs: int, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
+#: A bare functions-framework function answering like the adapter would, per case.
+BARE_GCP_SOURCE = '''
+import json
+import flask
+
+
+def bare_route(request):
+    return flask.Response(json.dumps({"status": "ok"}), status=200, headers={"content-type": "application/json"})
+
+
+def bare_consumer(request):
+    json.loads(__import__("base64").b64decode(request.get_json()["message"]["data"]))
+    return flask.Response("", status=204)
+
+
+def bare_task(request):
+    request.get_json()
+    return flask.Response(json.dumps({"notified": True}), status=200, headers={"content-type": "application/json"})
+'''
+
+
+def measure_gcp(runs: int, repeat: int) -> list[dict[str, Any]]:
+    """Both sides through functions-framework's app (Flask's test client), so the difference
+    is the adapter: routing, the contracts, logging; one Pub/Sub push is one message."""
+    import base64
+    import tempfile
+
+    import functions_framework
+
+    from coldstart import rendered_functions
+
+    health = next(env for name, _, env in rendered_functions("gcp") if name == "health")
+    consumer = {**health, "ANYCLOUD_FUNCTION": "bench-consumer", "ANYCLOUD_HANDLER": "overhead_handlers:accept",
+                "ANYCLOUD_TRIGGERS": "consumer"}
+    consumer.pop("ANYCLOUD_ROUTES", None)
+    task = {**consumer, "ANYCLOUD_FUNCTION": "bench-task", "ANYCLOUD_HANDLER": "overhead_handlers:notified",
+            "ANYCLOUD_TRIGGERS": "task"}
+    push = {"message": {"data": base64.b64encode(b'{"order_id": "o-1"}').decode(), "messageId": "m-1"},
+            "subscription": "projects/p/subscriptions/s", "deliveryAttempt": 1}
+    trace = {"X-Cloud-Trace-Context": "0af7651916cd43dd8448eb211c80319c/1;o=1"}
+    cases = [("route GET /health", health, "bare_route", lambda c: c.get("/health", headers=trace)),
+             ("consumer, one push", consumer, "bare_consumer", lambda c: c.post("/", json=push, headers=trace)),
+             ("task", task, "bare_task", lambda c: c.post("/", json={"order": {"order_id": "o-1"}}, headers=trace))]
+    main_py = str(ROOT / "functions" / "runtime" / "gcp" / "main.py")
+    results = []
+    saved = dict(os.environ)
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as bare_source:
+        bare_source.write(BARE_GCP_SOURCE)
+    try:
+        for case, env, bare_target, call in cases:
+            os.environ.clear()
+            os.environ.update({**{k: v for k, v in saved.items() if k in ("PATH", "HOME")}, **env,
+                               "GOOGLE_CLOUD_PROJECT": "anycloud-bench"})
+            import runtime.gcp.entry as entry
+
+            entry.reset()
+            adapter_client = functions_framework.create_app(target="handle", source=main_py).test_client()
+            bare_client = functions_framework.create_app(target=bare_target, source=bare_source.name).test_client()
+            adapter = per_call_us(lambda: call(adapter_client), runs, repeat)
+            floor = per_call_us(lambda: call(bare_client), runs, repeat)
+            results.append({"cloud": "gcp", "case": case, "environment_variables": len(os.environ),
+                            "entrypoint_us": round(adapter, 1), "bare_us": round(floor, 1),
+                            "overhead_us": round(adapter - floor, 1)})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.unlink(bare_source.name)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = measure_aws(args.runs, args.repeat)
+    results = measure_aws(args.runs, args.repeat) + measure_gcp(max(1, args.runs // 10), args.repeat)
     if args.json:
         print(json.dumps({"python": platform.python_version(), "machine": platform.machine(), "results": results}, indent=2))
         return
