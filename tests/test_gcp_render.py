@@ -339,3 +339,14 @@ def test_the_deployed_program_is_valid_workflows_syntax(gcp_prod, gcp_dev):
         program = yaml.safe_load(workflow.inputs["sourceContents"])
         validate(program)
         assert program["main"]["params"] == ["event"] and "portable_workflow" in program
+
+
+def test_a_table_with_a_sort_key_gets_the_index_its_queries_need():
+    """Firestore serves `partition == x order by sort` only from a composite index."""
+    from components.spec import Key, TableSpec
+
+    events = TableSpec(name="events", partition_key=Key(name="stream"), sort_key=Key(name="seq", type="number"))
+    spec = SERVICE.model_copy(update={"tables": (*SERVICE.tables, events)})
+    rendering = render_config(GCP_DEV, "dev", spec=spec)
+    (index,) = [i for i in rendering.of_type("gcp:firestore/index:Index") if i.inputs["collection"] == "events"]
+    assert [f["fieldPath"] for f in index.inputs["fields"]] == ["stream", "seq"]

@@ -29,10 +29,15 @@ def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> g
         deletion_policy="DELETE",
         opts=ctx.opts(parent, protect=True, cmek=True),
     )
-    for index in spec.indexes:
-        keys = [index.partition_key] + ([index.sort_key] if index.sort_key else [])
+    # A query by partition key ordered by a sort key needs a composite index in Firestore: one
+    # per declared index, and one for the table's own key when it has a sort key.
+    # (Index names never contain a dot, so the table key's index name cannot collide.)
+    own = [(f"{spec.name}.key", spec.partition_key, spec.sort_key)] if spec.sort_key else []
+    declared = [(f"{spec.name}-{i.name}", i.partition_key, i.sort_key) for i in spec.indexes]
+    for resource_name, partition, sort in own + declared:
+        keys = [partition] + ([sort] if sort else [])
         gcp.firestore.Index(
-            f"{spec.name}-{index.name}",
+            resource_name,
             database=database.name,
             collection=spec.name,
             query_scope="COLLECTION",
