@@ -105,8 +105,8 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median": statistics.median(times), "min": min(times), "max": max(times)}
 
 
-def asset() -> dict[str, Any]:
-    files = runtime_files()
+def asset(cloud: str) -> dict[str, Any]:
+    files = runtime_files(cloud=cloud)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for rel in files:
@@ -160,7 +160,7 @@ def main() -> None:
         for name, handler, _ in functions
     ]
     boto3 = summary(times["boto3"])
-    package = asset()
+    package = asset(args.cloud)
 
     if args.json:
         print(json.dumps({"functions": results, "import_boto3_ms": boto3, "asset": package, "runs": args.runs}, indent=2))

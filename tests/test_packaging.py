@@ -54,3 +54,11 @@ def test_the_gcp_functions_install_what_the_tests_run_against():
     assert {"functions-framework", "google-cloud-firestore", "google-cloud-pubsub", "google-cloud-secret-manager"} <= set(shipped)
     assert {n: v for n, v in shipped.items() if n in tested and tested[n] != v} == {}
     assert set(shipped) - set(tested) == set(), "every shipped dependency is installed for the tests too"
+
+
+def test_each_cloud_ships_only_its_own_adapter():
+    aws = {str(f) for f in runtime_files(cloud="aws")}
+    gcp = {str(f) for f in runtime_files(cloud="gcp")}
+    assert "runtime/aws/entry.py" in aws and not [f for f in aws if f.startswith(("runtime/gcp/", "runtime/azure/"))]
+    assert "runtime/gcp/entry.py" in gcp and not [f for f in gcp if f.startswith(("runtime/aws/", "runtime/azure/"))]
+    assert "orders/api.py" in aws & gcp and "runtime/contracts.py" in aws & gcp

@@ -91,7 +91,7 @@ def create_function(
         runtime=RUNTIME,
         architectures=[ARCHITECTURE],
         handler=ENTRYPOINT,
-        code=function_archive(),
+        code=function_archive(cloud="aws"),
         layers=[powertools_layer_arn(ctx)],
         memory_size=spec.memory_mb,
         timeout=spec.timeout_s,
