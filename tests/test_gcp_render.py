@@ -350,3 +350,27 @@ def test_a_table_with_a_sort_key_gets_the_index_its_queries_need():
     rendering = render_config(GCP_DEV, "dev", spec=spec)
     (index,) = [i for i in rendering.of_type("gcp:firestore/index:Index") if i.inputs["collection"] == "events"]
     assert [f["fieldPath"] for f in index.inputs["fields"]] == ["stream", "seq"]
+
+
+def test_gcp_service_outputs_resolve_under_the_classic_mocks_pattern():
+    """The Pulumi-documented style on GCP: a `@pulumi.runtime.test` body returning the Output it checks."""
+    import pulumi
+
+    from components.mock_engine import configure
+    from components.program import run
+
+    configure(GCP_DEV, ["anycloud:paymentApiKey"], project="anycloud", stack="dev")
+
+    @pulumi.runtime.test
+    def check():
+        service = run(SERVICE)
+
+        def verify(values):
+            url, topic, workflow = values
+            assert url.startswith("https://orders-dev-gateway-") and url.endswith(".ew.gateway.dev")
+            assert topic == f"projects/{P}/topics/orders-dev-orders"
+            assert workflow == f"projects/{P}/locations/europe-west1/workflows/orders-dev-fulfil-order"
+
+        return pulumi.Output.all(service.api_url, service.queues["orders"], service.workflows["fulfil-order"]).apply(verify)
+
+    check()
