@@ -110,7 +110,8 @@ def _to_timestamp(attribute: str, seconds: float) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"TTL attribute {attribute} must be epoch seconds between the years 1 and 9999") from None
+        raise ValueError(f"TTL attribute {attribute}: {seconds!r} is out of range; allowed: epoch seconds between the "
+                         "years 1 and 9999") from None
 
 
 def _to_seconds(timestamp: dt.datetime) -> int | float:

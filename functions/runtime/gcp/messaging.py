@@ -79,7 +79,8 @@ class Queue:
     def send(self, body: Any, *, delay_s: int = 0) -> str:
         check_delay(delay_s)
         if delay_s:
-            raise NotImplementedError("Pub/Sub has no delayed delivery: on GCP, delay_s must be 0")
+            raise NotImplementedError(f"delay_s: {delay_s} is not supported: Pub/Sub has no delayed delivery, "
+                                      "so on GCP delay_s must be 0")
         return _publish(self._clients, self.topic, body, self._attributes)
 
 
