@@ -1,13 +1,17 @@
-"""One scenario table, two engines: the ASL on moto's Step Functions and the Workflows YAML on
-tests/support/workflows_interpreter.py must agree on status, error name, final state, task
-calls (with their input states, so retries count) and the sleeps between retries.
+"""One scenario table, three engines: the ASL on moto's Step Functions, the Workflows YAML on
+tests/support/workflows_interpreter.py and the Durable definition on the generic orchestrator
+(real azure-functions-durable SDK, replayed by tests/support/durable_driver.py) must agree on
+status, error name, final state, task calls (with their input states, so retries count) and
+the sleeps between retries.
 
 Tasks follow each cloud's contract. On AWS a TaskError reaches Step Functions as an
 exception class named after the error (the AWS adapter); any other exception passes
 through, so Lambda reports its Python class (here RuntimeError) where the portable name is
 TaskFailed. On GCP the engine POSTs the state and reads DESIGN.md's HTTP contract: 200 and
 the result, 422 ``{"error", "message"}``, 500 ``{"error": "TaskFailed", "message":
-"internal error"}``; a call longer than the task's timeout times out.
+"internal error"}``; a call longer than the task's timeout times out. On Azure the
+orchestrator makes the same POST as a durable HTTP call and reads the same contract; the
+behaviour's duration is when the response arrives, and a durable timer races it.
 
 What is compared is the portable meaning, so each engine's spelling is translated first:
 Step Functions' ``States.X`` is ``X``, the unnamed exception's class is ``TaskFailed``, and
@@ -16,7 +20,10 @@ JSON); for TaskFailed and Timeout the cause is engine text by design (GCP's 500 
 exception, moto's timeout has none), so only its presence is compared.
 
 Timeouts are real on moto (TimeoutSeconds ends a handler that sleeps past it, as States.Timeout)
-and virtual on the interpreter; moto's Wait also sleeps for real, so both stay at 1 s.
+and virtual on the interpreter and the Durable driver; moto's Wait also sleeps for real, so
+both stay at 1 s. Durable, like Workflows, lets sibling branches run to completion (it cannot
+cancel them) and reports the first failure in branch order; no scenario tells that apart
+from Step Functions stopping them.
 """
 
 from __future__ import annotations
@@ -43,7 +50,10 @@ from components.spec import (
     WorkflowSpec,
 )
 from components.workflow.asl import compile_asl
+from components.workflow.durable import compile_durable
 from components.workflow.gcp import DEFAULT_TIMEOUT_S, compile_workflows, to_yaml
+from runtime.azure.durable import ORCHESTRATOR_NAME, orchestrator
+from tests.support import durable_driver
 from tests.support.step_functions import arn, moto_step_functions, named_error
 from tests.support.workflow_scenarios import (
     FULFIL,
@@ -155,6 +165,20 @@ def http_handler(tasks: Tasks, function: str):
     return handle
 
 
+def durable_handler(tasks: Tasks, function: str):
+    """DESIGN.md section 5 for the Durable driver: the same answers, and when they arrive."""
+
+    def handle(state) -> durable_driver.HttpAnswer:
+        behaviour = tasks.answer(function, state)
+        if behaviour.error:
+            return 422, {"error": behaviour.error, "message": behaviour.message}, behaviour.takes_s
+        if behaviour.crash:
+            return 500, {"error": "TaskFailed", "message": "internal error"}, behaviour.takes_s
+        return 200, behaviour.result, behaviour.takes_s
+
+    return handle
+
+
 def on_step_functions(scenario: Scenario, execute) -> Outcome:
     workflow, tasks = scenario.workflow, Tasks(scenario.script)
     definition = compile_asl(workflow, {f: arn(f) for f in workflow.task_functions()})
@@ -174,6 +198,16 @@ def on_workflows(scenario: Scenario) -> Outcome:
     return outcome(scenario, execution.status, error, execution.result, tasks, execution.sleeps, from_aws=False)
 
 
+def on_durable(scenario: Scenario) -> Outcome:
+    workflow, tasks = scenario.workflow, Tasks(scenario.script)
+    definition = compile_durable(workflow, urls(workflow))
+    http = {url(f): durable_handler(tasks, f) for f in workflow.task_functions()}
+    execution = durable_driver.run({ORCHESTRATOR_NAME: orchestrator}, ORCHESTRATOR_NAME,
+                                   {"definition": definition, "input": copy.deepcopy(scenario.state)}, http)
+    error = json.loads(execution.error)["error"] if execution.status == "failed" else None
+    return outcome(scenario, execution.status, error, execution.output, tasks, execution.sleeps, from_aws=False)
+
+
 @pytest.fixture(scope="module")
 def execute():
     with moto_step_functions() as executor:
@@ -181,9 +215,10 @@ def execute():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_both_engines_agree(scenario, execute):
-    aws, gcp = on_step_functions(scenario, execute), on_workflows(scenario)
+def test_every_engine_agrees(scenario, execute):
+    aws, gcp, azure = on_step_functions(scenario, execute), on_workflows(scenario), on_durable(scenario)
     assert gcp == aws
+    assert azure == aws
     assert (aws.status, aws.error) == (scenario.status, scenario.error)
     if scenario.calls is not None:
         assert [f for f, _, _ in aws.calls] == list(scenario.calls)
@@ -222,8 +257,8 @@ def test_unnamed_errors_are_named_by_their_class_on_aws(execute):
     assert on_workflows(scenario).error == "TaskFailed"
 
 
-def test_no_matching_rule_and_no_default_fails_on_both(execute):
-    """Workflows raises NoChoiceMatched (Step Functions' States.NoChoiceMatched); moto's
+def test_no_matching_rule_and_no_default_fails_on_every_engine(execute):
+    """Workflows and Durable raise NoChoiceMatched (Step Functions' States.NoChoiceMatched); moto's
     interpreter reports States.Runtime instead, so only the failure itself is compared."""
     workflow = flow("nomatch", {"pick": Choice(rules=(Rule(path="a", op="==", value=1, next="ok"),)), "ok": Succeed()})
     scenario = Scenario("no-match", workflow, {"a": 2})
@@ -232,6 +267,9 @@ def test_no_matching_rule_and_no_default_fails_on_both(execute):
     gcp = on_workflows(scenario)
     assert (gcp.status, gcp.error) == ("failed", "NoChoiceMatched")
     assert on_workflows(Scenario("match", workflow, {"a": 1})).status == "succeeded"
+    azure = on_durable(scenario)
+    assert (azure.status, azure.error) == ("failed", "NoChoiceMatched")
+    assert on_durable(Scenario("match", workflow, {"a": 1})).status == "succeeded"
 
 
 # ------------------------------------------------------------------------- compiled output
