@@ -5,7 +5,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 (policy/offline.py, used by `python -m components check`).
 """
 
-from . import deployability, encryption, exposure, identity, observability, resilience, transport
+from . import deployability, encryption, exposure, gcp_deployability, identity, observability, resilience, transport
 
 POLICIES = [
     *encryption.POLICIES,
@@ -15,4 +15,5 @@ POLICIES = [
     *resilience.POLICIES,
     *observability.POLICIES,
     *deployability.POLICIES,
+    *gcp_deployability.POLICIES,
 ]

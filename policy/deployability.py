@@ -12,7 +12,6 @@ IAM's rule: white space does not count.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,7 +49,6 @@ from .common import (
 KMS_ALIAS = "aws:kms/alias:Alias"
 ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-GCP_SECRET = "gcp:secretmanager/secret:Secret"
 LAYER_VERSION = "aws:lambda/layerVersion:LayerVersion"
 GCP_SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
 HTTP_API_STAGE = "aws:apigatewayv2/stage:Stage"
@@ -422,74 +420,6 @@ def _vended_log_groups(args: ResourceValidationArgs, report: ReportViolation) ->
                "characters (10 policies a region), after which log delivery setup fails.")
 
 
-# ------------------------------------------------------------------ GCP names and key locations
-
-#: type -> (property, pattern, what is allowed), from each service's resource naming rules.
-GCP_NAME_RULES: dict[str, tuple[str, str, str]] = {
-    "gcp:serviceaccount/account:Account": (
-        "accountId", r"[a-z][-a-z0-9]{4,28}[a-z0-9]", "6-30 characters: a lowercase letter first, lowercase letters, "
-        "digits and hyphens, not ending in a hyphen"),
-    "gcp:firestore/database:Database": (
-        "name", r"\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9]", "4-63 characters: a lowercase letter first, lowercase "
-        "letters, digits and hyphens, ending in a letter or digit (or '(default)')"),
-    "gcp:cloudfunctionsv2/function:Function": (
-        "name", r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?", "1-63 characters: a lowercase letter first, lowercase letters, "
-        "digits and hyphens"),
-    "gcp:pubsub/topic:Topic": (
-        "name", r"(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}", "3-255 characters: a letter first, letters, digits and "
-        "- _ . ~ + %, not starting with 'goog'"),
-    "gcp:pubsub/subscription:Subscription": (
-        "name", r"(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}", "3-255 characters: a letter first, letters, digits and "
-        "- _ . ~ + %, not starting with 'goog'"),
-    "gcp:workflows/workflow:Workflow": (
-        "name", r"[A-Za-z](?:[-_A-Za-z0-9]{0,62}[A-Za-z0-9])?", "1-64 characters: a letter first, letters, digits, "
-        "hyphens and underscores"),
-    "gcp:artifactregistry/repository:Repository": (
-        "repositoryId", r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?", "1-63 characters: a lowercase letter first, lowercase "
-        "letters, digits and hyphens"),
-    "gcp:secretmanager/secret:Secret": ("secretId", r"[A-Za-z0-9_-]{1,255}", "1-255 letters, digits, - and _"),
-}
-
-
-def _gcp_names(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    prop, pattern, allowed = GCP_NAME_RULES[args.resource_type]
-    value = get(args.props, prop)
-    if isinstance(value, str) and not re.fullmatch(pattern, value):
-        report(f"{args.resource_type} '{args.name}': {prop} {shown(value)} is not a valid name; allowed: {allowed}.")
-
-
-#: Where a CMEK resource's location lives, and multi-regions as Cloud KMS names them.
-CMEK_LOCATIONS: dict[str, list[tuple[str, str]]] = {
-    "gcp:cloudfunctionsv2/function:Function": [("kmsKeyName", "location")],
-    "gcp:firestore/database:Database": [("cmekConfig.kmsKeyName", "locationId")],
-    "gcp:artifactregistry/repository:Repository": [("kmsKeyName", "location")],
-    "gcp:workflows/workflow:Workflow": [("cryptoKeyName", "region")],
-    "gcp:storage/bucket:Bucket": [("encryption.defaultKmsKeyName", "location")],
-}
-MULTI_REGIONS = {"us": "us", "eu": "europe", "asia": "asia", "nam5": "us", "eur3": "europe"}
-
-
-def _key_location(key: Any) -> str | None:
-    match = re.match(r"^projects/[^/]+/locations/([^/]+)/keyRings/", key) if isinstance(key, str) else None
-    return match.group(1).lower() if match else None
-
-
-def _gcp_cmek_location(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    pairs = [(get(args.props, key), get(args.props, where), where) for key, where in CMEK_LOCATIONS.get(args.resource_type, [])]
-    if args.resource_type == GCP_SECRET:
-        for i, replica in enumerate(as_list(get(args.props, "replication.userManaged.replicas"))):
-            pairs.append((get(replica, "customerManagedEncryption.kmsKeyName"), get(replica, "location"),
-                          f"replication.userManaged.replicas[{i}].location"))
-    for key, location, where in pairs:
-        key_location = _key_location(key)
-        if key_location is None or not isinstance(location, str):
-            continue
-        wanted = MULTI_REGIONS.get(location.lower(), location.lower())
-        if key_location != wanted:
-            report(f"{args.resource_type} '{args.name}': {where} is {shown(location)} but its key is in "
-                   f"{shown(key_location)}; Google refuses a customer-managed key from another location.")
-
-
 POLICIES = [
     resource_policy(
         "aws-sqs-policy-quotas",
@@ -560,25 +490,6 @@ POLICIES = [
         _lambda_environment,
         remediation="move large values to Secrets Manager, SSM parameters or the package, and pass their names.",
         severity=Severity.MEDIUM,
-    ),
-    resource_policy(
-        "gcp-names-within-limits",
-        "GCP resource ids fit their service's naming rules (service accounts 6-30, Firestore databases 4-63, "
-        "functions and image repositories 63, workflows 64, topics and subscriptions 3-255 characters, ...).",
-        sorted(GCP_NAME_RULES),
-        _gcp_names,
-        remediation="shorten the service, stack or resource name (the GCP renderer fits every id it makes).",
-        severity=Severity.MEDIUM,
-    ),
-    resource_policy(
-        "gcp-cmek-key-in-resource-location",
-        "A GCP resource encrypted with a customer-managed key uses a key in its own location (Cloud Functions, "
-        "Firestore, Artifact Registry, Workflows, Cloud Storage, user-managed Secret Manager replicas); Google refuses "
-        "the resource otherwise (https://cloud.google.com/kms/docs/cmek#cmek_integrations).",
-        sorted([*CMEK_LOCATIONS, GCP_SECRET]),
-        _gcp_cmek_location,
-        remediation="create the key ring in the resource's region (or the matching multi-region) and use a key from it.",
-        severity=Severity.HIGH,
     ),
     resource_policy(
         "aws-vended-log-groups",

@@ -4,9 +4,10 @@ One key ring and one key per service, in the service's region (every CMEK resour
 the key's location), rotated every 90 days. Each Google service that stores the service's data
 does so as its own service agent, and each agent gets `cryptoKeyEncrypterDecrypter` on this key
 only: Pub/Sub (topics), Firestore (databases), Cloud Storage (the source bucket), Artifact
-Registry (function images), Cloud Functions and Cloud Run (the functions), Secret Manager
-(secret versions) and Workflows. Agents that exist only once requested are materialised with
-`ServiceIdentity` after their API is enabled; every CMEK resource waits for the grants.
+Registry (function images), Cloud Functions, Cloud Run and Eventarc (every function, per the
+Cloud Functions CMEK page), Secret Manager (secret versions) and Workflows. Agents that exist
+only once requested are materialised with `ServiceIdentity` after their API is enabled; every
+CMEK resource waits for the grants.
 
 Key rings and keys cannot be deleted in GCP (destroy only drops their versions, and the data
 with them), so the key is protected in prod and Pulumi autonames both per stack.
@@ -29,7 +30,7 @@ APIS = (
     "storage", "workflowexecutions", "workflows",
 )
 #: Agents created on request (ServiceIdentity), by API.
-REQUESTED_AGENTS = ("pubsub", "firestore", "secretmanager", "workflows", "artifactregistry")
+REQUESTED_AGENTS = ("pubsub", "firestore", "secretmanager", "workflows", "artifactregistry", "eventarc")
 #: Agents that appear with their API, by the domain of their e-mail.
 IMPLICIT_AGENTS = {"cloudfunctions": "gcf-admin-robot.iam.gserviceaccount.com",
                    "run": "serverless-robot-prod.iam.gserviceaccount.com"}
