@@ -19,10 +19,6 @@ def _project(config: dict[str, str]) -> str:
     return config.get("gcp:project", DEFAULT_PROJECT)
 
 
-def _region(config: dict[str, str]) -> str:
-    return config.get("gcp:region", "europe-west1")
-
-
 def invoke(token: str, args: dict[str, Any], config: dict[str, str]) -> dict[str, Any] | None:
     project = _project(config)
     if token == "gcp:organizations/getProject:getProject":
@@ -35,7 +31,7 @@ def invoke(token: str, args: dict[str, Any], config: dict[str, str]) -> dict[str
 
 def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(id, outputs) for a GCP resource type; outputs extend the inputs as the provider would."""
-    project, region = _project(config), _region(config)
+    project = _project(config)
     out = dict(inputs)
     physical = inputs.get("name") or f"{name}-{_suffix(name)}"
     rid = f"{name}-{_suffix(name, 10)}"

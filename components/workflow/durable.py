@@ -33,9 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from components.spec import Catch, Choice, Fail, Map, Parallel, Retry, SpecError, Step, Succeed, Task, Wait, WorkflowSpec
-from components.workflow.gcp import RESERVED_ERRORS
-from components.workflow.gcp import _delays as retry_delays
-from components.workflow.gcp import _until_all as until_all
+from components.workflow.retry import RESERVED_ERRORS, until_all
+from components.workflow.retry import delays as retry_delays
 
 
 def compile_durable(workflow: WorkflowSpec, task_targets: Mapping[str, str]) -> dict:

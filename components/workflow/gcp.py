@@ -24,7 +24,7 @@ this is how Workflows expresses it:
 - Retry. Workflows' ``retry:`` block has one predicate and one counter per ``try``, where
   each ASL retrier keeps its own counter and the first matching retrier is the only one
   consulted; so retry is a loop: the step's entry resets one counter per retry entry
-  (``tries``) and holds each entry's delays (``delays``), computed here exactly as Step
+  (``tries``) and holds each entry's delays (``delays``), computed by workflow/retry.py as Step
   Functions does (IntervalSeconds x BackoffRate^(n-1), the multiplier kept as a running
   product, capped by MaxDelaySeconds; ``attempts`` retries after the first try); a matching
   entry with attempts left sleeps (``sys.sleep``), counts and jumps back to the ``try``.
@@ -61,12 +61,10 @@ import yaml
 
 from components.spec import (
     Branch,
-    Catch,
     Choice,
     Fail,
     Map,
     Parallel,
-    Retry,
     Rule,
     SpecError,
     Step,
@@ -75,16 +73,14 @@ from components.spec import (
     Wait,
     WorkflowSpec,
 )
+from components.workflow.retry import RESERVED_ERRORS, delays, until_all
 
 DEFAULT_TIMEOUT_S = 540
 MAX_BRANCHES = 10
 MAX_PARALLEL_NESTING = 2
 MAX_CONCURRENCY = 20
-MAX_SLEEP_S = 31_536_000
 PORTABLE_ERROR = "portable_error"
 DONE = "graph__done"
-#: Error names that are not a task's own: they never count as "mentioned" for TaskFailed.
-RESERVED_ERRORS = ("all", "TaskFailed", "Timeout")
 
 #: Raw Workflows error -> {"error": name, "cause": text}; see the module docstring.
 PORTABLE_ERROR_SUBWORKFLOW = {
@@ -218,11 +214,11 @@ def _variables(steps) -> list[tuple[str, object]]:
 def _guarded(n: str, step: Task | Parallel | Map, work: list[dict]) -> list[dict]:
     """`work` in try, the error in portable form, then the retry loop, catch or raise."""
     mentioned = sorted({e for entry in step.retry + step.catch for e in entry.errors if e not in RESERVED_ERRORS})
-    retries, catches = _until_all(step.retry), _until_all(step.catch)
+    retries, catches = until_all(step.retry), until_all(step.catch)
     otherwise = f"{n}__catch" if catches else f"{n}__raise"
     entry = [{"failure": None}]
     if retries:
-        entry += [{"tries": [0] * len(retries)}, {"delays": [_delays(r) for r in retries]}]
+        entry += [{"tries": [0] * len(retries)}, {"delays": [delays(r) for r in retries]}]
     out = [
         {n: {"assign": entry}},
         {f"{n}__try": {"try": {"steps": work}, "except": {"as": "e", "steps": [
@@ -249,12 +245,6 @@ def _guarded(n: str, step: Task | Parallel | Map, work: list[dict]) -> list[dict
     return out + [{f"{n}__raise": {"raise": "${failure}"}}]
 
 
-def _until_all(entries: Sequence[Retry | Catch]) -> Sequence[Retry | Catch]:
-    """First match wins, so nothing after an entry listing ``all`` can match."""
-    last = next((i for i, e in enumerate(entries) if "all" in e.errors), len(entries) - 1)
-    return entries[: last + 1]
-
-
 def _matches(errors: Sequence[str], mentioned: list[str]) -> str | bool:
     """The condition that the portable `failure` matches an entry listing `errors`."""
     if "all" in errors:
@@ -263,16 +253,6 @@ def _matches(errors: Sequence[str], mentioned: list[str]) -> str | bool:
     if "TaskFailed" in errors:
         tests.append("not(" + " or ".join(f'failure["error"] == {_literal(e)}' for e in ["Timeout", *mentioned]) + ")")
     return "${" + " or ".join(tests) + "}"
-
-
-def _delays(retry: Retry) -> list[int | float]:
-    """The sleep before each retry, as Step Functions computes it (see the module docstring)."""
-    delays, multiplier = [], 1.0
-    for _ in range(retry.attempts):
-        delay = min(retry.interval_s * multiplier, retry.max_delay_s or MAX_SLEEP_S, MAX_SLEEP_S)
-        delays.append(int(delay) if float(delay).is_integer() else delay)
-        multiplier *= retry.backoff_rate
-    return delays
 
 
 def _collect(name: str, subworkflow: str, state: object, slot: str) -> dict:

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import wiring
-from ..contracts import Context, HttpError, Message, TaskError
+from ..contracts import Context, HttpError, TaskError
 from ..handlers import load_handler
 from ..http import refused, run_route
 from ..idempotency import TableIdempotency
