@@ -14,7 +14,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from runtime.contracts import MAX_BODY_BYTES, ConditionFailed, Context, HttpError, Request, Response, idempotent
 from runtime.http import body_hash, load_handler, parse_body, run_route
-from runtime.memory import IdempotencyStore, MemoryResources, Queue, Secret, Table, Workflow, memory_context
+from runtime.memory import IdempotencyStore, MemoryResources, Queue, Table, Workflow, memory_context
+from runtime.secrets import CachedSecret as Secret
 
 from app import SERVICE
 

@@ -18,13 +18,14 @@ from typing import Any
 
 from .contracts import ConditionFailed, Context, Message, Response, check_delay, check_execution_id
 from .http import idempotency_key_in_progress, idempotency_key_reused
+from .secrets import CachedSecret
 from .tables import check_changes, key_values, matches, query_keys
 
 __all__ = [
     "IdempotencyStore",
     "MemoryResources",
     "Queue",
-    "Secret",
+    "CachedSecret",
     "Sent",
     "Table",
     "Workflow",
@@ -172,26 +173,6 @@ class Workflow:
         return True
 
 
-class Secret:
-    """A secret value from `loader`, cached per instance for `ttl_s` seconds of `clock`."""
-
-    def __init__(self, loader: Callable[[], str] | str, ttl_s: float = 300.0, clock: Clock = time.monotonic):
-        self._loader = loader if callable(loader) else (lambda: loader)
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._value: str | None = None
-        self._loaded_at = 0.0
-        self.loads = 0
-
-    def get(self) -> str:
-        now = self._clock()
-        if self._value is None or now - self._loaded_at >= self.ttl_s:
-            self._value = self._loader()
-            self._loaded_at = now
-            self.loads += 1
-        return self._value
-
-
 @dataclass
 class _Record:
     body_hash: str
@@ -249,7 +230,7 @@ def memory_context(
     tables: Mapping[str, Table] | None = None,
     queues: Mapping[str, Queue] | None = None,
     workflows: Mapping[str, Workflow] | None = None,
-    secrets: Mapping[str, Secret] | None = None,
+    secrets: Mapping[str, CachedSecret] | None = None,
     request_id: str = "req-memory",
 ) -> Context:
     """A Context over in-memory resources (shared, not copied: tests inspect them afterwards)."""
@@ -274,7 +255,7 @@ class MemoryResources:
     tables: dict[str, Table] = field(default_factory=dict)
     queues: dict[str, Queue] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
-    secrets: dict[str, Secret] = field(default_factory=dict)
+    secrets: dict[str, CachedSecret] = field(default_factory=dict)
     uses: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # function -> [(kind, resource)]
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
 
@@ -289,7 +270,7 @@ class MemoryResources:
             tables=tables,
             queues={q.name: Queue(q.name) for q in service.queues},
             workflows={w.name: Workflow(w.name) for w in service.workflows},
-            secrets={s.name: Secret(lambda n=s.name: values.get(n, ""), clock=clock) for s in service.secrets},
+            secrets={s.name: CachedSecret(lambda n=s.name: values.get(n, ""), clock=clock) for s in service.secrets},
             uses={f.name: [(a.kind, a.resource) for a in f.uses] for f in service.functions},
             idempotency=IdempotencyStore(clock=clock),
         )

@@ -28,10 +28,10 @@ from typing import Any
 
 from .. import wiring
 from ..contracts import ConditionFailed, Context, check_delay, check_execution_id
+from ..secrets import SECRET_TTL_S, CachedSecret
 from ..tables import check_changes, key_values, matches, query_keys
 
 #: How long a secret value is reused before it is read again (per instance).
-SECRET_TTL_S = 300.0
 
 
 class Clients:
@@ -284,24 +284,14 @@ class StepFunctionsWorkflow:
         return True
 
 
-class SecretsManagerSecret:
-    """The secret's current value, read at most once per `ttl_s` per instance."""
+class SecretsManagerSecret(CachedSecret):
+    """The secret's current value from Secrets Manager, read at most once per `ttl_s` per instance."""
 
     def __init__(self, clients: Clients, secret_id: str, ttl_s: float = SECRET_TTL_S, clock=time.monotonic):
-        self._clients = clients
         self.secret_id = secret_id
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._value: str | None = None
-        self._read_at = 0.0
-
-    def get(self) -> str:
-        now = self._clock()
-        if self._value is None or now - self._read_at >= self.ttl_s:
-            out = self._clients.get("secretsmanager").get_secret_value(SecretId=self.secret_id)
-            self._value = out.get("SecretString") or ""
-            self._read_at = now
-        return self._value
+        super().__init__(
+            lambda: clients.get("secretsmanager").get_secret_value(SecretId=secret_id).get("SecretString") or "",
+            ttl_s, clock)
 
 
 # ------------------------------------------------------------------------ the context

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..contracts import check_delay, check_execution_id
+from ..secrets import SECRET_TTL_S, CachedSecret
 
-SECRET_TTL_S = 300.0
 EXECUTION_ID, INPUT = "execution_id", "input"  # the start message (components/gcp/workflow.py)
 
 
@@ -95,20 +95,11 @@ class Workflow:
         return True
 
 
-class Secret:
+class Secret(CachedSecret):
+    """The latest version's value, read at most once per `ttl_s` per instance."""
+
     def __init__(self, secret_id: str, clients: Clients, ttl_s: float = SECRET_TTL_S,
                  clock: Callable[[], float] = time.monotonic):
         self.secret_id = secret_id
-        self._clients = clients
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._value: str | None = None
-        self._loaded_at = 0.0
-
-    def get(self) -> str:
-        now = self._clock()
-        if self._value is None or now - self._loaded_at >= self._ttl_s:
-            version = self._clients.get("secretmanager").access_secret_version(name=f"{self.secret_id}/versions/latest")
-            self._value = version.payload.data.decode("utf-8")
-            self._loaded_at = now
-        return self._value
+        super().__init__(lambda: clients.get("secretmanager").access_secret_version(
+            name=f"{secret_id}/versions/latest").payload.data.decode("utf-8"), ttl_s, clock)
