@@ -20,41 +20,28 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from .. import wiring
+from ..clients import LazyClients
 from ..contracts import ConditionFailed, Context, check_delay, check_execution_id
 from ..secrets import SECRET_TTL_S, CachedSecret
 from ..tables import check_changes, key_values, matches, query_keys
 
-#: How long a secret value is reused before it is read again (per instance).
+def _boto3_client(service: str) -> Any:
+    import boto3  # the Lambda runtime provides it; imported on first use only
+
+    return boto3.client(service)
 
 
-class Clients:
+class Clients(LazyClients):
     """One boto3 client per AWS service for this instance, created on first use."""
 
     def __init__(self) -> None:
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, service: str) -> Any:
-        client = self._clients.get(service)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(service)
-                if client is None:
-                    import boto3  # the Lambda runtime provides it; imported on first use only
-
-                    client = self._clients[service] = boto3.client(service)
-        return client
-
-    @property
-    def created(self) -> list[str]:
-        return sorted(self._clients)
+        super().__init__(_boto3_client)
 
 
 # ------------------------------------------------------------------------- DynamoDB

@@ -39,12 +39,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from .. import wiring
+from ..clients import LazyClients
 from ..contracts import ConditionFailed
 from ..tables import check_changes, key_values, matches, query_keys
 
@@ -58,28 +58,12 @@ def _default_client(database: str) -> Any:
     return firestore.Client(database=database)
 
 
-class Clients:
+class Clients(LazyClients):
     """One Firestore client per database for this instance, created on first use by `factory`
     (database id -> client; by default the project's client from the environment)."""
 
     def __init__(self, factory: Callable[[str], Any] | None = None) -> None:
-        self._factory = factory or _default_client
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, database: str) -> Any:
-        client = self._clients.get(database)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(database)
-                if client is None:
-                    client = self._clients[database] = self._factory(database)
-        return client
-
-    @property
-    def created(self) -> list[str]:
-        """The databases a client exists for."""
-        return sorted(self._clients)
+        super().__init__(factory or _default_client)
 
 
 # ------------------------------------------------------------------ encoding

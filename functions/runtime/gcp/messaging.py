@@ -17,11 +17,11 @@ would start background threads that a scaled-to-zero instance may never flush.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..clients import LazyClients
 from ..contracts import check_delay, check_execution_id
 from ..secrets import SECRET_TTL_S, CachedSecret
 
@@ -40,26 +40,12 @@ def _secret_manager() -> Any:
     return SecretManagerServiceClient()
 
 
-class Clients:
+class Clients(LazyClients):
     """One client per Google service for this instance, created on first use by its factory."""
 
     def __init__(self, factories: Mapping[str, Callable[[], Any]] | None = None):
-        self._factories = {"pubsub": _publisher, "secretmanager": _secret_manager, **(factories or {})}
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, service: str) -> Any:
-        client = self._clients.get(service)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(service)
-                if client is None:
-                    client = self._clients[service] = self._factories[service]()
-        return client
-
-    @property
-    def created(self) -> list[str]:
-        return sorted(self._clients)
+        made = {"pubsub": _publisher, "secretmanager": _secret_manager, **(factories or {})}
+        super().__init__(lambda service: made[service]())
 
 
 def _publish(clients: Clients, topic: str, body: Any, attributes: Mapping[str, str]) -> str:
