@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from components.spec import Catch, Choice, Fail, Map, Parallel, Retry, SpecError, Step, Succeed, Task, Wait, WorkflowSpec
-from components.workflow.retry import RESERVED_ERRORS, until_all
 from components.workflow.retry import delays as retry_delays
+from components.workflow.retry import mentioned, until_all
 
 
 def compile_durable(workflow: WorkflowSpec, task_targets: Mapping[str, str]) -> dict:
@@ -78,11 +78,10 @@ def _step(step: Step, targets: Mapping[str, str]) -> dict:
 
 
 def _handlers(step: Task | Parallel | Map) -> dict:
-    mentioned = sorted({e for entry in step.retry + step.catch for e in entry.errors if e not in RESERVED_ERRORS})
     retries: Sequence[Retry] = until_all(step.retry)
     catches: Sequence[Catch] = until_all(step.catch)
     return {
         "retry": [{"errors": list(r.errors), "delays": retry_delays(r)} for r in retries],
         "catch": [{"errors": list(c.errors), "next": c.next} for c in catches],
-        "task_failed_excludes": ["Timeout", *mentioned],
+        "task_failed_excludes": ["Timeout", *mentioned(step)],
     }

@@ -73,7 +73,7 @@ from components.spec import (
     Wait,
     WorkflowSpec,
 )
-from components.workflow.retry import RESERVED_ERRORS, delays, until_all
+from components.workflow.retry import delays, mentioned, until_all
 
 DEFAULT_TIMEOUT_S = 540
 MAX_BRANCHES = 10
@@ -213,7 +213,7 @@ def _variables(steps) -> list[tuple[str, object]]:
 
 def _guarded(n: str, step: Task | Parallel | Map, work: list[dict]) -> list[dict]:
     """`work` in try, the error in portable form, then the retry loop, catch or raise."""
-    mentioned = sorted({e for entry in step.retry + step.catch for e in entry.errors if e not in RESERVED_ERRORS})
+    own = mentioned(step)
     retries, catches = until_all(step.retry), until_all(step.catch)
     otherwise = f"{n}__catch" if catches else f"{n}__raise"
     entry = [{"failure": None}]
@@ -226,7 +226,7 @@ def _guarded(n: str, step: Task | Parallel | Map, work: list[dict]) -> list[dict
         ]}}},
         {f"{n}__check": {
             "switch": [{"condition": "${failure == null}", "next": _then(step.next)}]
-            + [{"condition": _matches(r.errors, mentioned), "next": f"{n}__retry{i}"} for i, r in enumerate(retries)],
+            + [{"condition": _matches(r.errors, own), "next": f"{n}__retry{i}"} for i, r in enumerate(retries)],
             "next": otherwise,
         }},
     ]
@@ -238,7 +238,7 @@ def _guarded(n: str, step: Task | Parallel | Map, work: list[dict]) -> list[dict
         ]
     if catches:
         out.append({f"{n}__catch": {
-            "switch": [{"condition": _matches(c.errors, mentioned), "next": f"{n}__caught{i}"} for i, c in enumerate(catches)],
+            "switch": [{"condition": _matches(c.errors, own), "next": f"{n}__caught{i}"} for i, c in enumerate(catches)],
             "next": f"{n}__raise",
         }})
         out += [{f"{n}__caught{i}": {"assign": [{'state["error"]': "${failure}"}], "next": _id(c.next)}} for i, c in enumerate(catches)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from components.spec import Catch, Retry
+from components.spec import Catch, Map, Parallel, Retry, Task
 
 #: Error names that are not a task's own: they never count as "mentioned" for TaskFailed.
 RESERVED_ERRORS = ("all", "TaskFailed", "Timeout")
@@ -32,3 +32,9 @@ def delays(retry: Retry) -> list[int | float]:
         out.append(int(delay) if float(delay).is_integer() else delay)
         multiplier *= retry.backoff_rate
     return out
+
+
+def mentioned(step: Task | Parallel | Map) -> list[str]:
+    """The task's own error names in the step's retry and catch lists: ``TaskFailed`` there
+    matches any error but these and ``Timeout``, as in Step Functions."""
+    return sorted({e for entry in (*step.retry, *step.catch) for e in entry.errors if e not in RESERVED_ERRORS})
