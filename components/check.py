@@ -26,7 +26,7 @@ from .export import to_export
 from .mock_engine import Rendering, render
 from .program import run
 from .settings import CLOUDS, NAMESPACE, SettingsError
-from .spec import Choice, Fail, Map, Parallel, ServiceSpec, Succeed, Task, Wait, describe_error
+from .spec import Choice, Fail, Map, Parallel, ServiceSpec, SpecError, Succeed, Task, Wait, describe_error
 from .stackfile import SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary, resources, pack_config = from_export(args) if args.from_file else from_stack(args)
         report = evaluate(resources, **pack_config)
-    except (SettingsError, StackFileError, PolicyInputError) as err:
+    except (SettingsError, SpecError, StackFileError, PolicyInputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValidationError as err:

@@ -25,8 +25,9 @@ class Platform(Protocol):
     notes: list[str]
 
     @staticmethod
-    def preflight(settings: Settings) -> None:
-        """Check the cloud's own provider config; raise SettingsError before anything is registered."""
+    def preflight(spec: ServiceSpec, settings: Settings) -> None:
+        """Check the cloud's own provider config and its limits on the declaration; raise
+        SettingsError or SpecError before anything is registered."""
 
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource) -> None: ...
 

@@ -32,7 +32,7 @@ class Service(pulumi.ComponentResource):
 
     def __init__(self, spec: ServiceSpec, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         platform_class = select_platform(settings.cloud)
-        platform_class.preflight(settings)
+        platform_class.preflight(spec, settings)
         super().__init__("anycloud:index:Service", spec.name, None, opts)
         platform: Platform = platform_class(spec, settings, self)
 

@@ -84,6 +84,17 @@ def _names(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"{args.resource_type} '{args.name}': {prop} {shown(value)} is not a valid name; allowed: {allowed}.")
 
 
+#: type -> (property, most bytes): Workflows refuses a source over 128 KB (`sourceContents`).
+SIZE_LIMITS: dict[str, tuple[str, int]] = {GCP_WORKFLOW: ("sourceContents", 128 * 1024)}
+
+
+def _sizes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    prop, most = SIZE_LIMITS[args.resource_type]
+    value = get(args.props, prop)
+    if isinstance(value, str) and len(value.encode()) > most:
+        report(f"{args.resource_type} '{args.name}': {prop} is {len(value.encode())} bytes; allowed: at most {most}.")
+
+
 # ------------------------------------------------------------------ customer-managed keys
 
 #: type -> (key property, location property or None, the service agents that use the key), from
@@ -271,6 +282,16 @@ POLICIES = [
         sorted(NAME_RULES),
         _names,
         remediation="shorten the service, stack or resource name (the GCP renderer fits every id it makes).",
+        severity=Severity.MEDIUM,
+    ),
+    resource_policy(
+        "gcp-sizes-within-limits",
+        "GCP definitions fit their service's size limit: a workflow's source at most 128 KB "
+        "(https://cloud.google.com/workflows/quotas).",
+        sorted(SIZE_LIMITS),
+        _sizes,
+        remediation="split the workflow, or use fewer steps or retry and catch entries (anycloud refuses an "
+                    "oversized one before registering anything).",
         severity=Severity.MEDIUM,
     ),
     resource_policy(

@@ -40,7 +40,7 @@ def without(resources: list[dict], urn_suffix: str) -> list[dict]:
 
 
 def test_the_rendered_stack_is_deployable_by_every_gcp_rule(resources):
-    assert len(NAMES) == 4
+    assert len(NAMES) == 5
     assert reported(resources) == {}
 
 

@@ -374,3 +374,37 @@ def test_gcp_service_outputs_resolve_under_the_classic_mocks_pattern():
         return pulumi.Output.all(service.api_url, service.queues["orders"], service.workflows["fulfil-order"]).apply(verify)
 
     check()
+
+
+def test_a_workflow_over_the_workflows_source_limit_is_refused_before_anything_is_registered():
+    """Workflows refuses a source over 128 KB; preflight compiles with the longest URLs first."""
+    import pulumi
+    import pytest
+
+    from components.gcp.workflow import MAX_SOURCE_BYTES, check_source
+    from components.mock_engine import configure
+    from components.program import run
+    from components.spec import Retry, SpecError, Task, WorkflowSpec
+
+    def chain(length: int) -> WorkflowSpec:
+        retry = (Retry(errors=("TaskFailed",), attempts=2, interval_s=1),)
+        steps = {f"s{i}": Task(function="notify", retry=retry, next=f"s{i + 1}" if i < length - 1 else None)
+                 for i in range(length)}
+        return WorkflowSpec(name="long-chain", start="s0", steps=steps)
+
+    check_source(chain(5))  # a short one passes
+    spec = SERVICE.model_copy(update={"workflows": (*SERVICE.workflows, chain(150))})
+    monitor = configure(GCP_DEV, ["anycloud:paymentApiKey"], project="anycloud", stack="dev")
+    raised: list[SpecError] = []
+
+    @pulumi.runtime.test
+    def program():
+        with pytest.raises(SpecError) as info:
+            run(spec)
+        raised.append(info.value)
+
+    program()
+    (error,) = raised
+    assert str(error).startswith("workflows.long-chain: compiles to up to ")
+    assert f"allowed: at most {MAX_SOURCE_BYTES} (128 KB)" in str(error)
+    assert monitor.recorded == []

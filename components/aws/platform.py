@@ -25,7 +25,7 @@ from .workflow import create_workflow, state_machine_arn
 
 class AwsPlatform:
     @staticmethod
-    def preflight(settings: Settings) -> None:
+    def preflight(spec: ServiceSpec, settings: Settings) -> None:
         """Nothing to check: the AWS provider takes its region and credentials from the environment too."""
 
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):

@@ -19,13 +19,15 @@ from .observability import Watched, alerts
 from .queue import QueueHandle, create_queue, subscribe, topic
 from .secret import create_secret
 from .table import create_table
-from .workflow import claims_database, create_workflow
+from .workflow import check_source, claims_database, create_workflow
 
 
 class GcpPlatform:
     @staticmethod
-    def preflight(settings: Settings) -> None:
+    def preflight(spec: ServiceSpec, settings: Settings) -> None:
         GcpContext.stack_region()
+        for workflow in spec.workflows:
+            check_source(workflow)
 
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):
         self.ctx = GcpContext.create(spec, settings, parent)

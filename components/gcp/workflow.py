@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-import yaml
 
-from ..spec import WorkflowSpec
-from ..workflow.gcp import compile_workflows
+from ..spec import SpecError, WorkflowSpec
+from ..workflow.gcp import compile_workflows, to_yaml
 from .context import GcpContext
 from .function import FunctionHandle
 from .identity import WORKFLOWS_INVOKER, Identity, invoker, service_account, table_grant
@@ -40,6 +39,13 @@ CLAIM_IDS = "ids"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 #: The start message's JSON keys (the GCP adapter's `workflow.start()` publishes them).
 EXECUTION_ID, INPUT = "execution_id", "input"
+
+
+#: Workflows refuses a source over 128 KB (the API's `sourceContents` limit).
+MAX_SOURCE_BYTES = 128 * 1024
+#: Longer than any Cloud Run URL a function gets (63-character name, hash, region code), so a
+#: source compiled with it bounds the deployed one.
+LONGEST_URL = "https://" + "x" * 92
 
 
 @dataclass
@@ -78,6 +84,19 @@ def program(spec: WorkflowSpec, urls: dict[str, str]) -> dict:
     return {"main": main, entry: portable, **compiled}
 
 
+def source(spec: WorkflowSpec, urls: dict[str, str]) -> str:
+    return to_yaml(program(spec, urls))
+
+
+def check_source(spec: WorkflowSpec) -> None:
+    """Compile with the longest URLs before anything is registered, so Workflows' limits
+    (branches, nesting, source size) fail the preview, not the deploy."""
+    size = len(source(spec, {f: LONGEST_URL for f in spec.task_functions()}).encode())
+    if size > MAX_SOURCE_BYTES:
+        raise SpecError(f"workflows.{spec.name}: compiles to up to {size} bytes of Workflows source; allowed: at "
+                        f"most {MAX_SOURCE_BYTES} (128 KB). Split it, or use fewer steps or retry and catch entries.")
+
+
 def claims_database(ctx: GcpContext, parent: pulumi.Resource) -> gcp.firestore.Database:
     database = gcp.firestore.Database(
         "workflow-starts",
@@ -101,16 +120,15 @@ def create_workflow(ctx: GcpContext, spec: WorkflowSpec, functions: dict[str, Fu
     identity = service_account(ctx, spec.name, f"workflow {spec.name}", parent)
     grants = [invoker(ctx, f"{spec.name}-calls-{name}", functions[name].function, identity, parent) for name in tasks]
     grants.append(table_grant(ctx, f"{spec.name}-claims", identity, claims, "write", parent))
-    source = pulumi.Output.all(*[functions[name].url for name in tasks]).apply(
-        lambda urls: yaml.safe_dump(program(spec, dict(zip(tasks, urls))), sort_keys=False)
-    )
+    compiled = pulumi.Output.all(*[functions[name].url for name in tasks]).apply(
+        lambda urls: source(spec, dict(zip(tasks, urls))))
     workflow = gcp.workflows.Workflow(
         spec.name,
         name=ctx.physical(spec.name),
         region=ctx.region,
         description=f"anycloud {ctx.prefix}: workflow {spec.name}",
         service_account=identity.account.id,
-        source_contents=source,
+        source_contents=compiled,
         crypto_key_name=ctx.key_name,
         call_log_level="LOG_ERRORS_ONLY" if ctx.settings.prod else "LOG_ALL_CALLS",
         execution_history_level="EXECUTION_HISTORY_BASIC" if ctx.settings.prod else "EXECUTION_HISTORY_DETAILED",
