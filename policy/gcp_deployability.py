@@ -190,7 +190,7 @@ def _depends_on(resource: Any, urn: str) -> bool:
 
 
 def _agents_missing(grants: list[tuple[list[Any], Any]], agents: tuple[str, ...], resource: Any) -> list[str]:
-    """Agents without a grant, or whose grant the resource is not created after ('<agent> (not awaited)').
+    """Agents without a grant, and agents whose grant the resource does not (transitively) depend on.
 
     A grant whose member is unknown (a service identity during preview) may be any agent: then
     nothing is reported, rather than a guess."""
