@@ -20,7 +20,9 @@ FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
 from app import SERVICE
-from components.mock_engine import Recorded, Rendering, render
+import pulumi
+
+from components.mock_engine import Recorded, Rendering, configure, render
 from components.program import run
 
 SECRET_VALUE = "test-payment-key"
@@ -41,6 +43,23 @@ GCP_PROD = {**PROD, **GCP_BASE}
 GCP_DEV = {**DEV, **GCP_BASE}
 
 _cache: dict[str, Rendering] = {}
+
+
+def refused_before_registering(config: dict[str, str], error: type[Exception], spec=SERVICE) -> Exception:
+    """The error the program raises for `config` and `spec`, asserting that it registered nothing."""
+    monitor = configure(config, ["anycloud:paymentApiKey"], "anycloud", "test")
+    raised: list[Exception] = []
+
+    @pulumi.runtime.test
+    def program():
+        with pytest.raises(error) as info:
+            run(spec)
+        raised.append(info.value)
+
+    program()
+    assert monitor.recorded == []
+    (found,) = raised
+    return found
 
 
 def render_config(config: dict[str, str], stack: str = "test", spec=SERVICE) -> Rendering:

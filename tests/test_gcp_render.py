@@ -15,7 +15,7 @@ from components.mock_engine import Rendering, jsonable
 from components.wiring import env_name
 from policy.offline import evaluate
 from components.export import to_export
-from tests.conftest import GCP_DEV, SECRET_VALUE, render_config
+from tests.conftest import GCP_DEV, SECRET_VALUE, refused_before_registering, render_config
 
 P = DEFAULT_PROJECT
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
@@ -378,12 +378,7 @@ def test_gcp_service_outputs_resolve_under_the_classic_mocks_pattern():
 
 def test_a_workflow_over_the_workflows_source_limit_is_refused_before_anything_is_registered():
     """Workflows refuses a source over 128 KB; preflight compiles with the longest URLs first."""
-    import pulumi
-    import pytest
-
     from components.gcp.workflow import MAX_SOURCE_BYTES, check_source
-    from components.mock_engine import configure
-    from components.program import run
     from components.spec import Retry, SpecError, Task, WorkflowSpec
 
     def chain(length: int) -> WorkflowSpec:
@@ -394,17 +389,6 @@ def test_a_workflow_over_the_workflows_source_limit_is_refused_before_anything_i
 
     check_source(chain(5))  # a short one passes
     spec = SERVICE.model_copy(update={"workflows": (*SERVICE.workflows, chain(150))})
-    monitor = configure(GCP_DEV, ["anycloud:paymentApiKey"], project="anycloud", stack="dev")
-    raised: list[SpecError] = []
-
-    @pulumi.runtime.test
-    def program():
-        with pytest.raises(SpecError) as info:
-            run(spec)
-        raised.append(info.value)
-
-    program()
-    (error,) = raised
-    assert str(error).startswith("workflows.long-chain: compiles to up to ")
-    assert f"allowed: at most {MAX_SOURCE_BYTES} (128 KB)" in str(error)
-    assert monitor.recorded == []
+    error = str(refused_before_registering(GCP_DEV, SpecError, spec))
+    assert error.startswith("workflows.long-chain: compiles to up to ")
+    assert f"allowed: at most {MAX_SOURCE_BYTES} (128 KB)" in error
