@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 # functions/ is the root of the function asset, as /var/task is on Lambda.
@@ -20,8 +21,6 @@ FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
 from app import SERVICE
-import pulumi
-
 from components.mock_engine import Recorded, Rendering, configure, render
 from components.program import run
 
