@@ -44,7 +44,8 @@ class Recorded:
 
 
 #: Pulumi package -> the module that knows what that cloud answers (`resource`, `invoke`).
-CLOUD_MOCKS = {"aws": "components.aws.mocks", "gcp": "components.gcp.mocks"}
+CLOUD_MOCKS = {"aws": "components.aws.mocks", "gcp": "components.gcp.mocks", "azure-native": "components.azure.mocks",
+               "azuread": "components.azure.mocks"}
 
 
 class CloudMocks(pulumi.runtime.Mocks):

@@ -17,7 +17,8 @@ from .settings import Settings, SettingsError
 from .spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
 
 #: cloud -> "module:Class" of its platform; clouds not listed here are declared but not rendered yet.
-PLATFORMS = {"aws": "components.aws.platform:AwsPlatform", "gcp": "components.gcp.platform:GcpPlatform"}
+PLATFORMS = {"aws": "components.aws.platform:AwsPlatform", "gcp": "components.gcp.platform:GcpPlatform",
+             "azure": "components.azure.platform:AzurePlatform"}
 
 
 class Platform(Protocol):

@@ -282,7 +282,7 @@ PROD_BASE = {"anycloud:cloud": "aws", "anycloud:environment": "prod", "anycloud:
         pytest.param({"anycloud:cloud": "aws", "anycloud:alertEmail": "oncall.example.com"}, "anycloud:alertEmail", "'oncall.example.com'", id="malformed-email"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:customerManagedKeys": "yes"}, "anycloud:customerManagedKeys", "'yes' is not allowed; allowed: true or false", id="non-boolean-flag"),
         pytest.param({"anycloud:cloud": "gcp"}, "gcp:region", "not set; allowed: a Google Cloud region", id="gcp-without-region"),
-        pytest.param({"anycloud:cloud": "azure"}, "anycloud:cloud", "'azure' is not rendered yet; allowed now: aws, gcp", id="cloud-azure"),
+        pytest.param({"anycloud:cloud": "azure"}, "azure-native:location", "not set; allowed: an Azure region", id="azure-without-location"),
         pytest.param({**PROD_BASE, "anycloud:apiAuth": None}, "anycloud:apiAuth", "is not set; prod needs it", id="prod-without-api-auth"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:paymentApiKey": "plain"}, "anycloud:paymentApiKey", "is stored in plain text", id="plain-text-secret"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:functions": {"create-order": {"memoryMb": 99999}}}, "anycloud:functions.create-order.memoryMb", "'99999'", id="override-out-of-range"),
@@ -312,10 +312,12 @@ def test_invalid_yaml_exits_2(tmp_path):
     assert err.count("\n") == 1 and err.startswith("error: Pulumi.x.yaml:") and "is not valid YAML" in err
 
 
-def test_cloud_override_to_an_unrendered_cloud_exits_2():
-    code, out, err = check("--stack", "prod", "--cloud", "azure")
+def test_a_bad_azure_location_exits_2(tmp_path):
+    directory = project(tmp_path, "x", {"anycloud:cloud": "azure", "azure-native:location": "West Europe"})
+    code, out, err = check("--dir", str(directory), "--stack", "x")
     assert (code, out) == (2, "")
-    assert err == "error: anycloud:cloud: 'azure' is not rendered yet; allowed now: aws, gcp\n"
+    assert err == "error: azure-native:location: 'West Europe' is not allowed; allowed: a region name in lowercase " \
+                  "letters and digits, such as westeurope or eastus2\n"
 
 
 def test_unknown_cloud_option_is_a_usage_error(capsys):

@@ -381,7 +381,6 @@ def test_secrets_are_declared_secret_and_nothing_stale_is_declared(declared):
         pytest.param({**DEV, "anycloud:cloud": "aws2"}, id="unknown-cloud"),
         pytest.param({**PROD, "anycloud:allowedOrigins": '["*"]'}, id="star-origin-in-prod"),
         pytest.param({**DEV, "anycloud:logRetentionDays": "-1"}, id="negative-retention"),
-        pytest.param({**DEV, "anycloud:cloud": "azure"}, id="cloud-not-rendered-yet"),
         pytest.param(overrides({"create-order": {"memoryMb": 99999}}), id="override-out-of-range"),
     ],
 )
@@ -392,6 +391,17 @@ def test_bad_config_registers_no_resource(config, prefix="anycloud:"):
 def test_a_gcp_stack_without_gcp_region_registers_no_resource():
     """The provider's own setting is checked before anything is registered, like anycloud:* keys."""
     test_bad_config_registers_no_resource({**DEV, "anycloud:cloud": "gcp"}, prefix="gcp:region: not set; allowed: ")
+
+
+def test_an_azure_stack_without_its_location_registers_no_resource():
+    test_bad_config_registers_no_resource({**DEV, "anycloud:cloud": "azure"},
+                                          prefix="azure-native:location: not set; allowed: ")
+
+
+def test_an_azure_api_without_a_publisher_email_registers_no_resource():
+    """API Management needs a publisher e-mail; the stack's alertEmail is it."""
+    config = {**DEV, "anycloud:cloud": "azure", "azure-native:location": "westeurope"}
+    test_bad_config_registers_no_resource(config, prefix="anycloud:alertEmail: not set; Azure API Management")
 
 
 def test_good_config_does_register_resources():

@@ -1,0 +1,127 @@
+"""What every Azure module needs: the location, the subscription and tenant, the service's
+resource group, its key, and names that fit Azure's rules.
+
+Azure names are of three kinds. Resources inside the resource group take `prefix-name`.
+Names that are global DNS labels (storage accounts, key vaults, Cosmos DB accounts, API
+Management services, function apps) must be unique across Azure, so they also carry a short
+hash of the subscription, project and stack: two stacks, or two subscriptions, never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+from pulumi_azure_native import resources
+from pulumi_azure_native._utilities import get_invoke_opts_defaults as invoke_defaults
+
+from .. import datasource
+from ..settings import Settings, SettingsError
+from ..spec import ServiceSpec
+
+#: Role assignment and Cosmos role assignment names are GUIDs; uuid5 over this namespace and
+#: (scope, role, principal) keeps them stable across runs, as ARM requires for updates.
+ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c6a3e-8d57-4f0e-9a4e-1f2b6c7d8e90")
+
+
+def fit(text: str, limit: int, hyphens: bool = True) -> str:
+    """`text` as lowercase letters, digits and single hyphens (no hyphens without `hyphens`),
+    if it fits `limit`, else its head and a short hash (stable per text)."""
+    text = re.sub(r"[^a-z0-9]+", "-" if hyphens else "", text.lower()).strip("-")
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    if hyphens:
+        return f"{text[: limit - 7].rstrip('-')}-{digest}"
+    return f"{text[: limit - 6]}{digest}"
+
+
+def invoke(parent: pulumi.Resource, token: str, args: dict) -> pulumi.Output[dict]:
+    """An azure-native data source by its token (components/datasource.py says why)."""
+    return datasource.invoke(token, args, parent, invoke_defaults())
+
+
+@dataclass
+class AzureContext:
+    spec: ServiceSpec
+    settings: Settings
+    parent: pulumi.Resource
+    location: str
+    subscription: pulumi.Output[str]
+    tenant: pulumi.Output[str]
+    group: resources.ResourceGroup | None = None
+    #: The service key's versionless URI and its vault, once keys.py made them.
+    key: Any = None
+    _outputs: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    @staticmethod
+    def stack_location() -> str:
+        """`azure-native:location`, where Pulumi users set it; every resource goes there."""
+        location = pulumi.Config("azure-native").get("location")
+        if not location:
+            raise SettingsError("azure-native:location: not set; allowed: an Azure region such as westeurope "
+                                "(pulumi config set azure-native:location westeurope)")
+        if not re.fullmatch(r"[a-z][a-z0-9]{2,30}", location):
+            raise SettingsError(f"azure-native:location: {location!r} is not allowed; allowed: a region name in "
+                                "lowercase letters and digits, such as westeurope or eastus2")
+        return location
+
+    @classmethod
+    def create(cls, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource) -> AzureContext:
+        client = invoke(parent, "azure-native:authorization:getClientConfig", {})
+        ctx = cls(spec=spec, settings=settings, parent=parent, location=cls.stack_location(),
+                  subscription=client["subscriptionId"], tenant=client["tenantId"])
+        ctx.group = resources.ResourceGroup(
+            "group", resource_group_name=ctx.physical("rg", 90), location=ctx.location,
+            tags=ctx.tags, opts=pulumi.ResourceOptions(parent=parent, protect=settings.prod))
+        return ctx
+
+    @property
+    def prefix(self) -> str:
+        """`service-stack`, at most 20 characters."""
+        return fit(f"{self.spec.name}-{self.settings.stack}", 20)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"anycloud-service": self.spec.name, "anycloud-stack": self.settings.stack}
+
+    @property
+    def group_name(self) -> pulumi.Output[str]:
+        return self.group.name
+
+    def physical(self, name: str, limit: int = 63) -> str:
+        return fit(f"{self.prefix}-{name}", limit)
+
+    def global_name(self, name: str, limit: int, hyphens: bool = True) -> pulumi.Output[str]:
+        """A globally unique DNS label: `prefix-name` cut to fit, a letter first, and 6 hex digits
+        of the subscription, project and stack (lowercase letters and digits only without `hyphens`)."""
+        sep = "-" if hyphens else ""
+        head = fit(f"{self.prefix}-{name}", limit - 6 - len(sep), hyphens)
+        if not head[:1].isalpha():
+            head = fit(f"a{head}", limit - 6 - len(sep), hyphens)
+        scope = f"{self.settings.project}/{self.settings.stack}/{name}"
+        return self.subscription.apply(
+            lambda sub: f"{head}{sep}{hashlib.sha256(f'{sub}/{scope}'.encode()).hexdigest()[:6]}")
+
+    def once(self, key: tuple, make: Callable[[], Any]) -> Any:
+        if key not in self._outputs:
+            self._outputs[key] = make()
+        return self._outputs[key]
+
+    def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        """Child options; prod protects what holds data (pass protect=True)."""
+        protect = kwargs.pop("protect", False) and self.settings.prod
+        return pulumi.ResourceOptions(parent=parent, protect=protect, **kwargs)
+
+    def common(self) -> dict[str, Any]:
+        """Arguments every resource in the group takes."""
+        return {"resource_group_name": self.group_name, "location": self.location, "tags": self.tags}
+
+    @staticmethod
+    def assignment_name(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
+        """A stable GUID for a role assignment, from its scope, role and principal."""
+        return pulumi.Output.all(*parts).apply(lambda v: str(uuid.uuid5(ASSIGNMENT_NAMESPACE, "/".join(v))))

@@ -1,0 +1,175 @@
+"""Azure Functions on Flex Consumption: one Function App per function, with its own plan,
+user-assigned identity, deployment container and host storage grant.
+
+An identity belongs to an app, and a Flex plan holds exactly one app, so least privilege on
+Azure is one app per function. Every app is Linux Python, HTTPS only, TLS 1.2 (also for the
+SCM site), HTTP/2, basic-auth publishing off (Flex has no FTP and rejects `ftpsState`, so
+none is set), and connects to everything with its identity: `AzureWebJobsStorage__*`, the
+queue trigger's `ANYCLOUD_TRIGGER__*`, Application Insights with Entra ID, Key Vault
+references resolved as the app's identity. No key or connection string is in its settings.
+
+Every app runs the one Azure entry module (`function_app.py` of the Azure adapter) and learns
+from `ANYCLOUD_HANDLER` and `ANYCLOUD_TRIGGERS` which trigger to register. Flex's instance
+sizes are 512, 2048 and 4096 MB: a declared size runs on the smallest that holds it. A Flex
+app scales to at least 40 instances; the declared `reserved_concurrency` caps it above that.
+`warm_instances` become always-ready instances of the app's trigger group.
+
+Who may call an app is settled when the callers exist (callers.py): apps reached over HTTP
+(routes, workflow tasks) accept tokens of their named callers only; the others deny all
+inbound traffic to the site (their triggers are queue listeners, which reach out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pulumi
+from pulumi_azure_native import web
+
+from ..spec import FunctionSpec
+from .context import AzureContext
+from .identity import BLOB_CONTRIBUTOR, BLOB_OWNER, METRICS_PUBLISHER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR, Identity, \
+    assign, user_identity
+from .storage import Account, container
+
+RUNTIME = web.FunctionsRuntimeArgs(name="python", version="3.12")
+MEMORY_SIZES_MB = (512, 2048, 4096)
+#: Flex Consumption scales every app to at least this many instances.
+MIN_SCALE_LIMIT = 40
+DEFAULT_SCALE_LIMIT = 100
+#: The connection every queue trigger names; its `__queueServiceUri` is the data account's.
+TRIGGER_CONNECTION = "ANYCLOUD_TRIGGER"
+#: The queue a consumer or orchestrator app listens on (the trigger reads `%ANYCLOUD_TRIGGER_QUEUE%`).
+TRIGGER_QUEUE = "ANYCLOUD_TRIGGER_QUEUE"
+#: Where a workflow task app answers the orchestrator's POST (DESIGN.md section 5).
+TASK_PATH = "/api/task"
+#: Always-ready groups by how the app is reached (the adapter names its queue function `consume`).
+ALWAYS_READY_GROUP = {"route": "http", "task": "http", "consumer": "function:consume", "orchestrator": "durable"}
+
+
+@dataclass
+class AppHandle:
+    name: str
+    spec: FunctionSpec | None
+    kinds: list[str]
+    app: web.WebApp
+    identity: Identity
+    #: Principal ids allowed to call the app over HTTP (callers.py writes them in `finish`).
+    callers: list[pulumi.Output[str]] = field(default_factory=list)
+
+    @property
+    def host(self) -> pulumi.Output[str]:
+        return self.app.default_host_name
+
+    @property
+    def base_url(self) -> pulumi.Output[str]:
+        return self.host.apply(lambda h: f"https://{h}")
+
+    @property
+    def reached_over_http(self) -> bool:
+        return bool({"route", "task"} & set(self.kinds))
+
+
+def memory_size(memory_mb: int) -> int:
+    return next(size for size in MEMORY_SIZES_MB if size >= memory_mb)
+
+
+def settings_list(values: dict[str, pulumi.Input[str]]) -> list[dict[str, pulumi.Input[str]]]:
+    return [{"name": k, "value": v} for k, v in sorted(values.items())]
+
+
+def host_settings(connection: str, account: Account, identity: Identity, service: str) -> dict[str, pulumi.Input[str]]:
+    """An identity-based connection to one service (`queue`, or the host's account) of `account`."""
+    if service == "host":
+        return {f"{connection}__accountName": account.name, f"{connection}__credential": "managedidentity",
+                f"{connection}__clientId": identity.client_id}
+    return {f"{connection}__queueServiceUri": account.queue_endpoint, f"{connection}__credential": "managedidentity",
+            f"{connection}__clientId": identity.client_id}
+
+
+@dataclass
+class AppBuild:
+    """What every app of the service shares."""
+
+    data: Account
+    hosts: Account
+    insights_id: pulumi.Output[str]
+    insights_connection: pulumi.Output[str]
+
+
+def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: list[str],
+               settings: Callable[[Identity], dict[str, pulumi.Input[str]]], build: AppBuild, parent: pulumi.Resource,
+               host_account: Account | None = None, warm: int = 0, memory_mb: int = 2048,
+               timeout_s: int = 300, scale_limit: int = DEFAULT_SCALE_LIMIT) -> AppHandle:
+    """A Flex Consumption app named `prefix-name` (at most 32 characters: the Functions host id
+    is the first 32 characters of the app name, and two apps on one host account must differ
+    there) with its plan, identity, deployment container and grants; `settings` gives the app's
+    own settings for its identity (identity-based connections name its client id)."""
+    host_account = host_account or build.hosts
+    identity = user_identity(ctx, name, parent)
+    deploy = container(ctx, f"deploy-{name}", build.data, parent)
+    grants = [
+        assign(ctx, f"{name}-deploys", identity, BLOB_CONTRIBUTOR, build.data.container_scope(deploy.name), parent),
+        assign(ctx, f"{name}-host-storage", identity, BLOB_OWNER, host_account.id, parent),
+        assign(ctx, f"{name}-telemetry", identity, METRICS_PUBLISHER, build.insights_id, parent),
+    ]
+    if "orchestrator" in kinds:  # the Durable task hub: queues and tables on its own account
+        grants += [assign(ctx, f"{name}-hub-{role_name}", identity, role, host_account.id, parent)
+                   for role_name, role in (("queues", QUEUE_CONTRIBUTOR), ("tables", TABLE_CONTRIBUTOR))]
+    plan = web.AppServicePlan(
+        f"{name}-plan", name=ctx.physical(name, 40), **ctx.common(), kind="functionapp", reserved=True,
+        sku=web.SkuDescriptionArgs(name="FC1", tier="FlexConsumption"), opts=ctx.opts(parent))
+    app_settings = {
+        **host_settings("AzureWebJobsStorage", host_account, identity, "host"),
+        "AZURE_CLIENT_ID": identity.client_id,
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": build.insights_connection,
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": identity.client_id.apply(
+            lambda c: f"ClientId={c};Authorization=AAD"),
+        "AzureFunctionsJobHost__functionTimeout": f"{timeout_s // 3600:02d}:{timeout_s % 3600 // 60:02d}:{timeout_s % 60:02d}",
+        **settings(identity),
+    }
+    group = ALWAYS_READY_GROUP[kinds[0]]
+    site_config: dict = {
+        "minTlsVersion": "1.2",
+        "scmMinTlsVersion": "1.2",
+        "http20Enabled": True,
+        "appSettings": settings_list(app_settings),
+    }
+    if not {"route", "task"} & set(kinds):
+        site_config["ipSecurityRestrictionsDefaultAction"] = "Deny"
+        site_config["scmIpSecurityRestrictionsUseMain"] = False
+    app = web.WebApp(
+        name,
+        name=ctx.global_name(name, 32),
+        **ctx.common(),
+        kind="functionapp,linux",
+        server_farm_id=plan.id,
+        https_only=True,
+        client_cert_enabled=False,
+        identity=web.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
+        key_vault_reference_identity=identity.id,
+        site_config=site_config,
+        function_app_config=web.FunctionAppConfigArgs(
+            deployment=web.FunctionsDeploymentArgs(storage=web.FunctionsDeploymentStorageArgs(
+                type="blobContainer",
+                value=pulumi.Output.all(build.data.blob_endpoint, deploy.name).apply(
+                    lambda v: f"{v[0].rstrip('/')}/{v[1]}"),
+                authentication=web.FunctionsDeploymentStorageAuthenticationArgs(
+                    type="UserAssignedIdentity", user_assigned_identity_resource_id=identity.id),
+            )),
+            runtime=RUNTIME,
+            scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(
+                instance_memory_mb=memory_size(memory_mb),
+                maximum_instance_count=max(MIN_SCALE_LIMIT, scale_limit),
+                always_ready=[web.FunctionsAlwaysReadyConfigArgs(name=group, instance_count=warm)] if warm else None,
+            ),
+            site_update_strategy=web.FunctionsSiteUpdateStrategyArgs(type="RollingUpdate"),
+        ),
+        opts=ctx.opts(parent, depends_on=grants),
+    )
+    for policy in ("ftp", "scm"):
+        resource = web.WebAppFtpAllowed if policy == "ftp" else web.WebAppScmAllowed
+        resource(f"{name}-no-{policy}-basic-auth", name=app.name, resource_group_name=ctx.group_name, allow=False,
+                 opts=ctx.opts(app))
+    return AppHandle(name=name, spec=spec, kinds=kinds, app=app, identity=identity)

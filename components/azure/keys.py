@@ -1,0 +1,105 @@
+"""Key Vault: the service key, its rotation, and the identities that encrypt with it.
+
+The key lives in a vault of its own: RBAC authorization (no access policies), soft delete
+and purge protection (Azure Storage and Cosmos DB refuse a customer-managed key from a vault
+without them), and no public network access beyond Azure's trusted services, which is how
+Storage and Cosmos DB reach it. The key is RSA 3072 for wrap/unwrap only and rotates itself
+every 11 months (its versionless URI lets both services follow rotation). Each consumer of
+the key (each storage account, the Cosmos DB account) encrypts as its own user-assigned
+identity holding Key Vault Crypto Service Encryption User on this key alone.
+
+Secrets, when the service declares any, live in a second vault (secret.py): Flex Consumption
+resolves Key Vault references over the public endpoint only, which the key vault denies.
+
+ARM creates a key only if it does not exist: later edits of the key's properties are no-ops
+in Azure, so they are settled here once. A purge-protected vault's name stays reserved for
+its retention period after deletion; dev stacks keep the 7-day minimum, prod 90 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import keyvault
+
+from .context import AzureContext
+from .identity import CRYPTO_ENCRYPTION_USER, Identity, assign, user_identity
+
+KEY_NAME = "service-key"
+ROTATE_AFTER = "P11M"
+EXPIRES_AFTER = "P1Y"
+
+
+@dataclass
+class ServiceKey:
+    vault: keyvault.Vault
+    key: keyvault.Key
+
+    @property
+    def vault_uri(self) -> pulumi.Output[str]:
+        return self.vault.properties.vault_uri
+
+    @property
+    def uri(self) -> pulumi.Output[str]:
+        """Versionless, so consumers follow rotation."""
+        return self.key.key_uri
+
+    def scope(self) -> pulumi.Output[str]:
+        return self.vault.id.apply(lambda vault: f"{vault}/keys/{KEY_NAME}")
+
+
+def vault(ctx: AzureContext, name: str, public: bool, parent: pulumi.Resource) -> keyvault.Vault:
+    """A recoverable RBAC vault; without `public`, reachable by trusted Azure services only."""
+    return keyvault.Vault(
+        name,
+        vault_name=ctx.global_name(name, 24),
+        **ctx.common(),
+        properties=keyvault.VaultPropertiesArgs(
+            tenant_id=ctx.tenant,
+            sku=keyvault.SkuArgs(family="A", name="standard"),
+            enable_rbac_authorization=True,
+            enable_soft_delete=True,
+            soft_delete_retention_in_days=90 if ctx.settings.prod else 7,
+            enable_purge_protection=True,
+            public_network_access="Enabled",
+            network_acls=keyvault.NetworkRuleSetArgs(default_action="Allow" if public else "Deny",
+                                                     bypass="AzureServices"),
+        ),
+        opts=ctx.opts(parent, protect=True),
+    )
+
+
+def service_key(ctx: AzureContext) -> ServiceKey | None:
+    """The vault and the key; None without customer-managed keys."""
+    if not ctx.settings.customer_managed_keys:
+        return None
+    keys = vault(ctx, "keys", public=False, parent=ctx.parent)
+    key = keyvault.Key(
+        "key",
+        vault_name=keys.name,
+        key_name=KEY_NAME,
+        resource_group_name=ctx.group_name,
+        properties=keyvault.KeyPropertiesArgs(
+            kty="RSA",
+            key_size=3072,
+            key_ops=["wrapKey", "unwrapKey"],
+            rotation_policy=keyvault.RotationPolicyArgs(
+                attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=EXPIRES_AFTER),
+                lifetime_actions=[keyvault.LifetimeActionArgs(
+                    trigger=keyvault.TriggerArgs(time_after_create=ROTATE_AFTER),
+                    action=keyvault.ActionArgs(type="rotate"),
+                )],
+            ),
+        ),
+        tags=ctx.tags,
+        opts=ctx.opts(keys, protect=True),
+    )
+    return ServiceKey(vault=keys, key=key)
+
+
+def key_user(ctx: AzureContext, consumer: str, key: ServiceKey) -> tuple[Identity, pulumi.Resource]:
+    """The identity `consumer` encrypts as, and its grant on the key (the consumer waits for it)."""
+    identity = user_identity(ctx, f"cmk-{consumer}", key.key)
+    grant = assign(ctx, f"cmk-{consumer}-uses-key", identity, CRYPTO_ENCRYPTION_USER, key.scope(), key.key)
+    return identity, grant

@@ -1,0 +1,175 @@
+"""AzurePlatform: the Azure answer to each building block of the neutral service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from .. import wiring
+from ..settings import Settings, SettingsError, effective_auth, effective_origins
+from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, SpecError, TableSpec, WorkflowSpec
+from .api import create_api, limitations
+from .callers import audience, only_callers
+from .context import AzureContext
+from .function import DEFAULT_SCALE_LIMIT, MIN_SCALE_LIMIT, AppBuild, AppHandle, create_app, memory_size
+from .identity import QUEUE_SENDER, SECRETS_USER, assign
+from .keys import service_key
+from .observability import Watched, alerts, telemetry
+from .queue import consumer_grants, consumer_settings
+from .secret import SecretHandle, create_secret
+from .storage import QueuePair, queue_pair, storage_account
+from .table import Tables, create_account, create_table, table_grant
+from .workflow import create_workflow
+
+
+class AzurePlatform:
+    @staticmethod
+    def preflight(spec: ServiceSpec, settings: Settings) -> None:
+        AzureContext.stack_location()
+        if spec.api and not settings.alert_email:
+            raise SettingsError("anycloud:alertEmail: not set; Azure API Management needs a publisher e-mail "
+                                "address; allowed: an e-mail address like oncall@example.com")
+        consumed: dict[str, str] = {}
+        for queue in spec.queues:
+            if queue.consumer in consumed:
+                raise SpecError(f"queues.{queue.name}.consumer: {queue.consumer!r} already consumes queue "
+                                f"{consumed[queue.consumer]!r}; allowed on Azure: one queue per consumer function "
+                                "(a Function App's queue trigger listens on one queue)")
+            consumed[queue.consumer] = queue.name
+
+    def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):
+        self.ctx = ctx = AzureContext.create(spec, settings, parent)
+        self.key = service_key(ctx)
+        self.seen = telemetry(ctx)
+        self.build = AppBuild(data=storage_account(ctx, "data", self.key, parent),
+                              hosts=storage_account(ctx, "hosts", self.key, parent),
+                              insights_id=self.seen.insights.id,
+                              insights_connection=self.seen.insights.connection_string)
+        self.tables: Tables | None = None
+        self.queues: dict[str, QueuePair] = {}
+        self.start_queues: dict[str, QueuePair] = {}
+        self.secrets: dict[str, SecretHandle] = {}
+        self.apps: dict[str, AppHandle] = {}
+        self.watched = Watched()
+        #: What Azure cannot do that the declaration asks for (the check prints these).
+        self.notes: list[str] = []
+
+    # ---------------------------------------------------------------- data stores
+    def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        if self.tables is None:
+            self.tables = create_account(self.ctx, self.key)
+        create_table(self.ctx, self.tables, spec, parent)
+        return {"name": self.tables.containers[spec.name].name}
+
+    def secret(self, spec: SecretSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        self.secrets[spec.name] = handle = create_secret(self.ctx, spec, parent)
+        return {"id": handle.secret.id}
+
+    def queue(self, spec: QueueSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        self.queues[spec.name] = pair = queue_pair(self.ctx, spec.name, self.build.data, parent)
+        self.watched.queues[spec.name] = self.ctx.physical(spec.name, 56)
+        self.notes.append(f"queues.{spec.name}: a Storage queue message lives as long as its sender says (the Azure "
+                          f"adapter sends with the declared {spec.retention_days} days); the host moves poison "
+                          "messages with the default 7 days, within which the poison alert fires.")
+        return {"url": pair.url, "dlq_url": pair.poison.name}
+
+    # ------------------------------------------------------------------ compute
+    def _start_queue(self, workflow: str) -> QueuePair:
+        if workflow not in self.start_queues:
+            self.start_queues[workflow] = queue_pair(self.ctx, f"{workflow}-start", self.build.data, self.ctx.parent)
+        return self.start_queues[workflow]
+
+    def _wiring_value(self, kind: str, name: str) -> pulumi.Input[str]:
+        if kind == "table":
+            return self.tables.url(name)
+        if kind == "queue":
+            return self.queues[name].url
+        if kind == "workflow":
+            return self._start_queue(name).url
+        return self.secrets[name].reference
+
+    def _triggers(self, name: str) -> tuple[list[str], list[str]]:
+        """(how the function is reached, the route keys it serves)."""
+        spec = self.ctx.spec
+        routes = [r.key for r in spec.api.routes if r.function == name] if spec.api else []
+        kinds = ["route"] if routes else []
+        kinds += ["task"] if any(name in w.task_functions() for w in spec.workflows) else []
+        kinds += ["consumer"] if any(q.consumer == name for q in spec.queues) else []
+        return kinds, routes
+
+    def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        kinds, routes = self._triggers(spec.name)
+        consumed = next((q for q in self.ctx.spec.queues if q.consumer == spec.name), None)
+        env: dict[str, pulumi.Input[str]] = {
+            wiring.SERVICE: self.ctx.spec.name,
+            wiring.FUNCTION: spec.name,
+            wiring.ENVIRONMENT: self.ctx.settings.environment,
+            wiring.HANDLER: spec.handler,
+            wiring.TRIGGERS: ",".join(kinds),
+            **({wiring.ROUTES: ",".join(routes)} if routes else {}),
+            **spec.environment,
+        }
+        for var, kind, name in wiring.wired(spec.uses):
+            env[var] = self._wiring_value(kind, name)
+            if kind == "table":
+                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
+
+        def settings(identity) -> dict:
+            if consumed is None:
+                return env
+            return {**env, **consumer_settings(self.queues[consumed.name], consumed.max_receives,
+                                               consumed.batch_size, identity)}
+
+        self.apps[spec.name] = app = create_app(
+            self.ctx, spec.name, spec, kinds, settings, self.build, parent, warm=spec.warm_instances,
+            memory_mb=spec.memory_mb, timeout_s=spec.timeout_s,
+            scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT)
+        self.watched.apps[spec.name] = app.app.name
+        if memory_size(spec.memory_mb) != spec.memory_mb:
+            self.notes.append(f"functions.{spec.name}: Flex Consumption instances have 512, 2048 or 4096 MB; "
+                              f"{spec.memory_mb} MB runs on {memory_size(spec.memory_mb)} MB.")
+        if spec.reserved_concurrency and spec.reserved_concurrency < MIN_SCALE_LIMIT:
+            self.notes.append(f"functions.{spec.name}: Flex Consumption scales an app to at least {MIN_SCALE_LIMIT} "
+                              f"instances; reserved_concurrency {spec.reserved_concurrency} is applied as "
+                              f"{MIN_SCALE_LIMIT}.")
+        return {"name": app.app.name}
+
+    def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        hub = self.ctx.once(("hub",), lambda: storage_account(self.ctx, "workflows", self.key, self.ctx.parent))
+        app = create_workflow(self.ctx, spec, self.apps, self.build, hub, self._start_queue(spec.name),
+                              audience(self.ctx).client_id, parent)
+        self.apps[app.name] = app
+        self.watched.workflows[spec.name] = app.app.name
+        return {"id": app.app.id}
+
+    # --------------------------------------------------------------- permissions
+    def grant(self, function: str, access: Access) -> None:
+        app = self.apps[function]
+        name = f"{function}-{access.verb}-{access.kind}-{access.resource}"
+        if access.kind == "table":
+            table_grant(self.ctx, name, app.identity, self.tables, access.resource, access.verb, app.app)
+        elif access.kind in ("queue", "workflow"):
+            pair = self.queues[access.resource] if access.kind == "queue" else self._start_queue(access.resource)
+            assign(self.ctx, name, app.identity, QUEUE_SENDER, pair.account.queue_scope(pair.queue.name), app.app)
+        else:
+            assign(self.ctx, name, app.identity, SECRETS_USER, self.secrets[access.resource].scope(), app.app)
+
+    # ------------------------------------------------------------------ triggers
+    def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
+        consumer_grants(self.ctx, f"{spec.name}-{spec.consumer}", self.apps[spec.consumer], self.queues[spec.name],
+                        parent)
+
+    def api(self, spec: ApiSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        settings = self.ctx.settings
+        handle = create_api(self.ctx, spec, effective_auth(spec, settings), effective_origins(spec, settings),
+                            self.apps, audience(self.ctx).client_id, parent)
+        self.notes += limitations(spec)
+        self.watched.api = handle.service
+        return {"url": handle.url}
+
+    def finish(self) -> None:
+        for app in self.apps.values():
+            if app.reached_over_http:
+                only_callers(self.ctx, app, audience(self.ctx))
+        self.notes += alerts(self.ctx, self.seen, self.watched)
