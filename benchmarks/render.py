@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15, help="rows per profile listing")
     p.add_argument("--gc-off", action="store_true", help="pause the cyclic garbage collector during timed runs (diagnostic)")
     p.add_argument("--process-repeat", type=int, default=5, help="whole-process runs of the check and of its floor (default 5)")
-    p.add_argument("--cloud", default="aws", choices=("aws", "gcp"), help="the cloud every case renders onto (default aws)")
+    p.add_argument("--cloud", default="aws", choices=("aws", "gcp", "azure"), help="the cloud every case renders onto (default aws)")
     args = p.parse_args(argv)
     global GC_DURING_RUNS, CLOUD
     CLOUD = args.cloud

@@ -41,6 +41,10 @@ GCP_BASE = {"anycloud:cloud": "gcp", "gcp:region": "europe-west1", "anycloud:pay
 GCP_PROD = {**PROD, **GCP_BASE}
 GCP_DEV = {**DEV, **GCP_BASE}
 
+AZURE_BASE = {"anycloud:cloud": "azure", "azure-native:location": "westeurope", "anycloud:paymentApiKey": SECRET_VALUE}
+AZURE_PROD = {**PROD, **AZURE_BASE}
+AZURE_DEV = {**DEV, **AZURE_BASE, "anycloud:alertEmail": "dev-alerts@example.com"}
+
 _cache: dict[str, Rendering] = {}
 
 
@@ -89,6 +93,16 @@ def gcp_prod() -> Rendering:
 @pytest.fixture(scope="session")
 def gcp_dev() -> Rendering:
     return render_config(GCP_DEV, "dev")
+
+
+@pytest.fixture(scope="session")
+def azure_prod() -> Rendering:
+    return render_config(AZURE_PROD, "prod")
+
+
+@pytest.fixture(scope="session")
+def azure_dev() -> Rendering:
+    return render_config(AZURE_DEV, "dev")
 
 
 @pytest.fixture(scope="session")

@@ -112,9 +112,8 @@ def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]
     elif typ == "azure-native:apimanagement:ApiManagementService":
         out.update(gatewayUrl=f"https://{physical}.azure-api.net", managementApiUrl=f"https://{physical}.management.azure-api.net")
     elif typ.startswith("azure-native:apimanagement:"):
-        for key in ("operationId", "apiId", "backendId", "policyId"):
-            if inputs.get(key):
-                out["name"] = inputs[key]
+        key = next(k for k in ("policyId", "operationId", "backendId", "apiId", "serviceName") if inputs.get(k))
+        out["name"] = inputs[key]
     elif typ == "azure-native:applicationinsights:Component":
         key = _guid(f"ikey/{rid}")
         out.update(instrumentationKey=key, appId=_guid(f"app/{rid}"),

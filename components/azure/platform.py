@@ -140,7 +140,7 @@ class AzurePlatform:
         app = create_workflow(self.ctx, spec, self.apps, self.build, hub, self._start_queue(spec.name),
                               audience(self.ctx).client_id, parent)
         self.apps[app.name] = app
-        self.watched.workflows[spec.name] = app.app.name
+        self.watched.apps[app.name] = self.watched.workflows[spec.name] = app.app.name
         return {"id": app.app.id}
 
     # --------------------------------------------------------------- permissions

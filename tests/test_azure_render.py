@@ -1,0 +1,361 @@
+"""The Azure rendering: identities exactly per the verb table, and every security-relevant input."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from xml.etree import ElementTree
+
+import pytest
+
+from app import SERVICE
+from components.azure import identity as roles
+from components.azure.table import DATA_ROLES
+from components.mock_engine import Rendering
+from components.wiring import env_name
+from tests.conftest import AZURE_DEV, refused_before_registering, render_config
+
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+COSMOS_ASSIGNMENT = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
+APP = "azure-native:web:WebApp"
+AUTH = "azure-native:web:WebAppAuthSettingsV2"
+QUEUE = "azure-native:storage:Queue"
+ACCOUNT = "azure-native:storage:StorageAccount"
+CONTAINER = "azure-native:storage:BlobContainer"
+COSMOS = "azure-native:cosmosdb:DatabaseAccount"
+COSMOS_CONTAINER = "azure-native:cosmosdb:SqlResourceSqlContainer"
+VAULT = "azure-native:keyvault:Vault"
+KEY = "azure-native:keyvault:Key"
+SECRET = "azure-native:keyvault:Secret"
+APIM = "azure-native:apimanagement:ApiManagementService"
+OPERATION_POLICY = "azure-native:apimanagement:ApiOperationPolicy"
+LOCK = "azure-native:authorization:ManagementLockByScope"
+
+
+def by_name(r: Rendering, typ: str) -> dict:
+    return {x.name: x for x in r.of_type(typ)}
+
+
+def principal(r: Rendering, name: str) -> str:
+    return by_name(r, IDENTITY)[f"{name}-identity"].outputs["principalId"]
+
+
+def settings(r: Rendering, app: str) -> dict[str, str]:
+    return {s["name"]: s["value"] for s in by_name(r, APP)[app].inputs["siteConfig"]["appSettings"]}
+
+
+def assignments(r: Rendering) -> dict[str, set[tuple[str, str]]]:
+    """principal id -> {(role GUID, scope)} over Azure RBAC and Cosmos data-plane assignments."""
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for a in r.of_type(ASSIGNMENT) + r.of_type(COSMOS_ASSIGNMENT):
+        out[a.inputs["principalId"]].add((a.inputs["roleDefinitionId"].rsplit("/", 1)[-1], a.inputs["scope"]))
+    return out
+
+
+def queue_scope(r: Rendering, logical: str) -> str:
+    return by_name(r, QUEUE)[logical].id
+
+
+def expected_function_roles(r: Rendering, fn) -> set[tuple[str, str]]:
+    """The verb table (DESIGN.md section 3) plus what every app needs, rebuilt from the spec and
+    the ids of the resources themselves."""
+    accounts = by_name(r, ACCOUNT)
+    cosmos = by_name(r, COSMOS)["tables"].id
+    out = {
+        (roles.BLOB_CONTRIBUTOR, by_name(r, CONTAINER)[f"deploy-{fn.name}"].id),
+        (roles.BLOB_OWNER, accounts["storage-hosts"].id),
+        (roles.METRICS_PUBLISHER, r.of_type("azure-native:applicationinsights:Component")[0].id),
+    }
+    for access in fn.uses:
+        if access.kind == "table":
+            out.add((DATA_ROLES[access.verb], f"{cosmos}/dbs/tables/colls/{access.resource}"))
+        elif access.kind == "queue":
+            out.add((roles.QUEUE_SENDER, queue_scope(r, access.resource)))
+        elif access.kind == "workflow":
+            out.add((roles.QUEUE_SENDER, queue_scope(r, f"{access.resource}-start")))
+        else:
+            vault = by_name(r, VAULT)["secrets"].id
+            out.add((roles.SECRETS_USER, f"{vault}/secrets/{access.resource}"))
+    for queue in SERVICE.queues:
+        if queue.consumer == fn.name:
+            out |= {(roles.QUEUE_CONTRIBUTOR, queue_scope(r, queue.name)),
+                    (roles.QUEUE_SENDER, queue_scope(r, f"{queue.name}-poison"))}
+    return out
+
+
+# ------------------------------------------------------------------ identity
+
+
+@pytest.mark.parametrize("fixture", ["azure_prod", "azure_dev"])
+def test_each_function_identity_holds_exactly_its_declared_roles(fixture, request):
+    r = request.getfixturevalue(fixture)
+    held = assignments(r)
+    for fn in SERVICE.functions:
+        assert held[principal(r, fn.name)] == expected_function_roles(r, fn), fn.name
+
+
+def test_the_orchestrator_holds_its_start_queue_and_its_own_hub_account_only(azure_prod):
+    r = azure_prod
+    hub = by_name(r, ACCOUNT)["storage-workflows"].id
+    start = queue_scope(r, "fulfil-order-start")
+    assert assignments(r)[principal(r, "fulfil-order-run")] == {
+        (roles.BLOB_CONTRIBUTOR, by_name(r, CONTAINER)["deploy-fulfil-order-run"].id),
+        (roles.BLOB_OWNER, hub), (roles.QUEUE_CONTRIBUTOR, hub), (roles.TABLE_CONTRIBUTOR, hub),
+        (roles.METRICS_PUBLISHER, r.of_type("azure-native:applicationinsights:Component")[0].id),
+        (roles.QUEUE_CONTRIBUTOR, start), (roles.QUEUE_SENDER, queue_scope(r, "fulfil-order-start-poison")),
+    }
+
+
+def test_each_key_consumer_encrypts_as_its_own_identity_with_the_key_alone(azure_prod):
+    r = azure_prod
+    key_scope = f"{by_name(r, VAULT)['keys'].id}/keys/service-key"
+    consumers = {"storage-data", "storage-hosts", "storage-workflows", "cosmos"}
+    for consumer in consumers:
+        assert assignments(r)[principal(r, f"cmk-{consumer}")] == {(roles.CRYPTO_ENCRYPTION_USER, key_scope)}
+    identities = {x.inputs["identity"]["userAssignedIdentities"][0] for x in r.of_type(ACCOUNT) + r.of_type(COSMOS)}
+    assert identities == {by_name(r, IDENTITY)[f"cmk-{c}-identity"].id for c in consumers}
+
+
+def test_no_privileged_role_and_no_assignment_above_a_resource(azure_prod):
+    for a in azure_prod.of_type(ASSIGNMENT):
+        guid = a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+        assert guid not in {"8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+                            "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"}
+        assert re.match(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/.+", a.inputs["scope"]), a.name
+        assert a.inputs["principalType"] == "ServicePrincipal"
+    for a in azure_prod.of_type(COSMOS_ASSIGNMENT):
+        assert re.search(r"/dbs/tables/colls/[a-z-]+$", a.inputs["scope"]), a.name
+
+
+def test_one_identity_and_one_plan_per_app(azure_prod):
+    apps = azure_prod.of_type(APP)
+    assert len(apps) == len(SERVICE.functions) + len(SERVICE.workflows)
+    for app in apps:
+        (identity,) = app.inputs["identity"]["userAssignedIdentities"]
+        assert identity == app.inputs["keyVaultReferenceIdentity"] == by_name(azure_prod, IDENTITY)[f"{app.name}-identity"].id
+        assert app.inputs["serverFarmId"] == by_name(azure_prod, "azure-native:web:AppServicePlan")[f"{app.name}-plan"].id
+    assert len({a.inputs["serverFarmId"] for a in apps}) == len(apps)
+
+
+# ------------------------------------------------------------------ callers
+
+
+def test_http_apps_accept_their_callers_only_and_the_others_accept_no_inbound_traffic(azure_prod):
+    r = azure_prod
+    apim = r.of_type(APIM)[0].outputs["identity"]["principalId"]
+    orchestrator = principal(r, "fulfil-order-run")
+    routes = {route.function for route in SERVICE.api.routes}
+    tasks = set(SERVICE.workflows[0].task_functions())
+    auth = by_name(r, AUTH)
+    audience = r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
+    for app in r.of_type(APP):
+        name = app.name
+        if name in routes | tasks:
+            settings_ = auth[f"{name}-callers"].inputs
+            assert settings_["name"] == app.outputs["name"]
+            assert settings_["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"}
+            aad = settings_["identityProviders"]["azureActiveDirectory"]
+            expected = ([apim] if name in routes else []) + ([orchestrator] if name in tasks else [])
+            assert aad["validation"]["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"] == expected
+            assert audience in aad["validation"]["allowedAudiences"]
+            assert "ipSecurityRestrictionsDefaultAction" not in app.inputs["siteConfig"]
+        else:
+            assert f"{name}-callers" not in auth
+            assert app.inputs["siteConfig"]["ipSecurityRestrictionsDefaultAction"] == "Deny"
+            assert not app.inputs["siteConfig"].get("ipSecurityRestrictions")
+
+
+# ------------------------------------------------------------------ resources
+
+
+def test_key_vaults_are_rbac_recoverable_and_the_key_vault_admits_trusted_services_only(azure_prod, azure_dev):
+    for r, retention in ((azure_prod, 90), (azure_dev, 7)):
+        vaults = by_name(r, VAULT)
+        for name, public in (("keys", False), ("secrets", True)):
+            p = vaults[name].inputs["properties"]
+            assert (p["enableRbacAuthorization"], p["enableSoftDelete"], p["enablePurgeProtection"]) == (True, True, True)
+            assert p["softDeleteRetentionInDays"] == retention
+            assert p["networkAcls"] == {"defaultAction": "Allow" if public else "Deny", "bypass": "AzureServices"}
+        key = r.of_type(KEY)[0].inputs["properties"]
+        assert (key["kty"], key["keySize"], key["keyOps"]) == ("RSA", 3072, ["wrapKey", "unwrapKey"])
+        assert key["rotationPolicy"]["lifetimeActions"] == [{"action": {"type": "rotate"},
+                                                              "trigger": {"timeAfterCreate": "P11M"}}]
+    assert by_name(azure_prod, VAULT)["keys"].protect and not by_name(azure_dev, VAULT)["keys"].protect
+
+
+def test_storage_accounts_are_hardened_and_encrypted_with_the_key(azure_prod):
+    vault_uri = by_name(azure_prod, VAULT)["keys"].outputs["properties"]["vaultUri"]
+    for account in azure_prod.of_type(ACCOUNT):
+        i = account.inputs
+        assert (i["allowSharedKeyAccess"], i["allowBlobPublicAccess"], i["minimumTlsVersion"],
+                i["enableHttpsTrafficOnly"], i["defaultToOAuthAuthentication"]) == (False, False, "TLS1_2", True, True)
+        e = i["encryption"]
+        assert (e["keySource"], e["requireInfrastructureEncryption"]) == ("Microsoft.Keyvault", True)
+        assert e["keyVaultProperties"] == {"keyName": "service-key", "keyVaultUri": vault_uri}
+        assert {s: v["keyType"] for s, v in e["services"].items()} == {s: "Account" for s in ("blob", "file", "queue", "table")}
+        assert e["encryptionIdentity"]["encryptionUserAssignedIdentity"] == i["identity"]["userAssignedIdentities"][0]
+        assert len(account.outputs["name"]) <= 24 and account.outputs["name"].isalnum()
+
+
+def test_without_customer_keys_nothing_names_a_key():
+    r = render_config({**AZURE_DEV, "anycloud:customerManagedKeys": "false"}, "dev")
+    assert not r.of_type(KEY) and "keys" not in by_name(r, VAULT)
+    assert {a.inputs["encryption"]["keySource"] for a in r.of_type(ACCOUNT)} == {"Microsoft.Storage"}
+    assert "keyVaultKeyUri" not in r.of_type(COSMOS)[0].inputs
+    assert not any(n.startswith("cmk-") for n in by_name(r, IDENTITY))
+
+
+def test_apps_are_flex_linux_python_https_tls12_with_identity_connections_only(azure_prod):
+    r = azure_prod
+    for app in r.of_type(APP):
+        i = app.inputs
+        assert (i["kind"], i["httpsOnly"]) == ("functionapp,linux", True)
+        assert {k: i["siteConfig"][k] for k in ("minTlsVersion", "scmMinTlsVersion")} == {"minTlsVersion": "1.2",
+                                                                                          "scmMinTlsVersion": "1.2"}
+        assert "ftpsState" not in i["siteConfig"] and "netFrameworkVersion" not in i["siteConfig"]
+        assert i["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.12"}
+        s = settings(r, app.name)
+        client = by_name(r, IDENTITY)[f"{app.name}-identity"].outputs["clientId"]
+        assert s["AZURE_CLIENT_ID"] == s["AzureWebJobsStorage__clientId"] == client
+        assert s["AzureWebJobsStorage__credential"] == "managedidentity"
+        assert s["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == f"ClientId={client};Authorization=AAD"
+        for name, value in s.items():
+            assert not re.search(r"AccountKey=|SharedAccessSignature=|AccountEndpoint=.*;AccountKey", str(value)), name
+        for flex_rejects in ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE"):
+            assert flex_rejects not in s
+    for kind in ("WebAppFtpAllowed", "WebAppScmAllowed"):
+        assert {x.inputs["allow"] for x in r.of_type(f"azure-native:web:{kind}")} == {False}
+        assert len(r.of_type(f"azure-native:web:{kind}")) == len(r.of_type(APP))
+
+
+def test_memory_timeout_and_always_ready_come_from_the_spec_and_stack_config(azure_prod):
+    r = azure_prod
+    create = by_name(r, APP)["create-order"].inputs["functionAppConfig"]["scaleAndConcurrency"]
+    assert create["alwaysReady"] == [{"name": "http", "instanceCount": 2}]  # anycloud:functions warmInstances
+    assert create["instanceMemoryMB"] == 512 and create["maximumInstanceCount"] >= 40
+    spec = SERVICE.function("create-order")
+    seconds = spec.timeout_s
+    assert settings(r, "create-order")["AzureFunctionsJobHost__functionTimeout"] == f"00:00:{seconds:02d}"
+    assert "alwaysReady" not in by_name(r, APP)["get-order"].inputs["functionAppConfig"]["scaleAndConcurrency"]
+
+
+def test_functions_get_their_wiring_and_nothing_undeclared(azure_prod):
+    r = azure_prod
+    cosmos = by_name(r, COSMOS)["tables"].outputs["documentEndpoint"]
+    for fn in SERVICE.functions:
+        s = settings(r, fn.name)
+        wired = {k for k in s if re.match(r"ANYCLOUD_(TABLE|QUEUE|WORKFLOW|SECRET)_", k)}
+        assert wired == {env_name(a.kind, a.resource) for a in fn.uses}, fn.name
+        assert s["ANYCLOUD_HANDLER"] == fn.handler
+        for access in fn.uses:
+            value = s[env_name(access.kind, access.resource)]
+            if access.kind == "table":
+                assert value == f"{cosmos.rstrip('/')}/dbs/tables/colls/{access.resource}"
+            elif access.kind == "secret":
+                vault = by_name(r, VAULT)["secrets"].outputs["properties"]["vaultUri"]
+                assert value == f"@Microsoft.KeyVault(SecretUri={vault.rstrip('/')}/secrets/{access.resource}/)"
+            else:
+                queue = by_name(r, QUEUE)[access.resource if access.kind == "queue" else f"{access.resource}-start"]
+                assert value.endswith(f".queue.core.windows.net/{queue.outputs['name']}")
+
+
+def test_the_consumer_drains_its_queue_and_poisons_after_max_receives(azure_prod):
+    r = azure_prod
+    (queue,) = SERVICE.queues
+    names = {q.name: q.inputs["queueName"] for q in r.of_type(QUEUE)}
+    assert names[f"{queue.name}-poison"] == f"{names[queue.name]}-poison" and len(names[queue.name]) <= 56
+    s = settings(r, queue.consumer)
+    assert s["AzureFunctionsJobHost__extensions__queues__maxDequeueCount"] == str(queue.max_receives)
+    assert s["ANYCLOUD_TRIGGER_QUEUE"] == names[queue.name]
+    assert s["ANYCLOUD_TRIGGER__queueServiceUri"] == by_name(r, ACCOUNT)["storage-data"].outputs["primaryEndpoints"]["queue"]
+    assert s["ANYCLOUD_TRIGGERS"] == "consumer"
+
+
+def test_tables_are_serverless_keyless_recoverable_and_locked_in_prod(azure_prod, azure_dev):
+    i = by_name(azure_prod, COSMOS)["tables"].inputs
+    assert (i["disableLocalAuth"], i["disableKeyBasedMetadataWriteAccess"], i["minimalTlsVersion"]) == (True, True, "Tls12")
+    assert i["capabilities"] == [{"name": "EnableServerless"}]
+    assert i["backupPolicy"] == {"type": "Continuous", "continuousModeProperties": {"tier": "Continuous7Days"}}
+    cmk = by_name(azure_prod, IDENTITY)["cmk-cosmos-identity"].id
+    assert i["defaultIdentity"] == f"UserAssignedIdentity={cmk}"
+    assert i["keyVaultKeyUri"] == azure_prod.of_type(KEY)[0].outputs["keyUri"]
+    (lock,) = azure_prod.of_type(LOCK)
+    assert (lock.inputs["level"], lock.inputs["scope"]) == ("CanNotDelete", by_name(azure_prod, COSMOS)["tables"].id)
+    assert not azure_dev.of_type(LOCK)
+    containers = by_name(azure_prod, COSMOS_CONTAINER)
+    assert all(c.protect for c in containers.values())
+    orders = containers["orders"].inputs["resource"]
+    assert orders["partitionKey"] == {"paths": ["/order_id"], "kind": "Hash", "version": 2}
+    assert orders["defaultTtl"] == -1
+    assert orders["indexingPolicy"]["compositeIndexes"] == [
+        [{"path": "/customer_id", "order": "ascending"}, {"path": "/created_at", "order": order}]
+        for order in ("ascending", "descending")]
+
+
+def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_instance(azure_prod):
+    r = azure_prod
+    s = settings(r, "fulfil-order-run")
+    definition = json.loads(s["ANYCLOUD_WORKFLOW_DEFINITION"])
+    hosts = {a.name: a.outputs["defaultHostName"] for a in r.of_type(APP)}
+
+    def targets(graph):
+        for step in graph["steps"].values():
+            if step["kind"] == "task":
+                yield step["target"]
+            for branch in step.get("branches", []):
+                yield from targets(branch)
+
+    assert set(targets(definition)) == {f"https://{hosts[t]}/api/task" for t in SERVICE.workflows[0].task_functions()}
+    assert s["AzureFunctionsJobHost__extensions__durableTask__overridableExistingInstanceStates"] == "NonRunningStates"
+    assert s["AzureFunctionsJobHost__extensions__durableTask__hubName"] == "hubfulfilorder"
+    assert s["ANYCLOUD_TASK_AUDIENCE"] == r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
+    assert s["AzureWebJobsStorage__accountName"] == by_name(r, ACCOUNT)["storage-workflows"].outputs["name"]
+
+
+def test_api_operations_validate_the_jwt_on_non_public_routes_and_call_their_backend(azure_prod):
+    policies = {p.inputs["operationId"]: p.inputs["value"] for p in azure_prod.of_type(OPERATION_POLICY)}
+    audience = azure_prod.of_type("azuread:index/application:Application")[0].outputs["clientId"]
+    assert len(policies) == len(SERVICE.api.routes)
+    for route in SERVICE.api.routes:
+        op = f"{route.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '-', route.path).rstrip('-')}"
+        inbound = ElementTree.fromstring(policies[op]).find("inbound")
+        tags = [c.tag for c in inbound]
+        assert tags[0] == "base"
+        assert ("validate-jwt" in tags) is (not route.public)
+        assert inbound.find("set-backend-service").get("backend-id") == route.function
+        assert inbound.find("authentication-managed-identity").get("resource") == audience
+    api = ElementTree.fromstring(azure_prod.of_type("azure-native:apimanagement:ApiPolicy")[0].inputs["value"])
+    assert [o.text for o in api.iter("origin")] == ["https://shop.example.com"]
+    assert api.find("inbound/rate-limit").get("calls") == str(SERVICE.api.throttle.rate_limit)
+
+
+def test_alerts_and_retention(azure_prod):
+    r = azure_prod
+    (group,) = r.of_type("azure-native:monitor:ActionGroup")
+    assert group.inputs["emailReceivers"][0]["emailAddress"] == "oncall@example.com"
+    assert r.of_type("azure-native:operationalinsights:Workspace")[0].inputs["retentionInDays"] == 365
+    assert r.of_type("azure-native:applicationinsights:Component")[0].inputs["disableLocalAuth"] is True
+    alerts = {a.name for a in r.of_type("azure-native:monitor:MetricAlert") + r.of_type("azure-native:monitor:ScheduledQueryRule")}
+    assert alerts == {f"{a.name}-failures" for a in r.of_type(APP)} | {"orders-poison", "fulfil-order-failures", "api-5xx"}
+
+
+def test_what_azure_cannot_do_is_said_not_dropped(azure_prod):
+    notes = " ".join(azure_prod.outputs["limitations"])
+    assert "rate-limit-by-key" in notes and "512, 2048 or 4096 MB" in notes
+
+
+def test_a_function_consuming_two_queues_is_refused_before_anything_is_registered():
+    from components.spec import QueueSpec, ServiceSpec, SpecError
+    second = QueueSpec(name="more", consumer="process-order")
+    spec = ServiceSpec(**{**SERVICE.model_dump(), "queues": [*[q.model_dump() for q in SERVICE.queues], second.model_dump()]})
+    error = refused_before_registering({**AZURE_DEV}, SpecError, spec=spec)
+    assert str(error).startswith("queues.more.consumer: 'process-order' already consumes queue 'orders'")
+
+
+def test_global_names_fit_azure_and_differ_per_stack():
+    dev, prod = render_config(AZURE_DEV, "dev"), render_config({**AZURE_DEV, "anycloud:environment": "dev"}, "other")
+    for typ, limit in ((ACCOUNT, 24), (VAULT, 24), (COSMOS, 44), (APIM, 50), (APP, 32)):
+        for a, b in zip(dev.of_type(typ), prod.of_type(typ)):
+            assert len(a.outputs["name"]) <= limit and a.outputs["name"] != b.outputs["name"]
