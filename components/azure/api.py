@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 import pulumi
-from pulumi_azure_native import apimanagement
 
 from ..spec import ApiSpec, JwtAuth, RouteSpec
+from .arm import Arm
 from .context import AzureContext
 from .function import AppHandle
 
@@ -37,11 +37,11 @@ BACKEND_PREFIX = "/api"
 
 @dataclass
 class ApiHandle:
-    service: apimanagement.ApiManagementService
+    service: Arm
 
     @property
     def url(self) -> pulumi.Output[str]:
-        return self.service.gateway_url
+        return self.service.gatewayUrl
 
 
 def operation_id(route: RouteSpec) -> str:
@@ -93,41 +93,46 @@ def limitations(spec: ApiSpec) -> list[str]:
 
 def create_api(ctx: AzureContext, spec: ApiSpec, auth: JwtAuth | None, origins: tuple[str, ...],
                apps: dict[str, AppHandle], audience: pulumi.Output[str], parent: pulumi.Resource) -> ApiHandle:
-    service = apimanagement.ApiManagementService(
-        "gateway",
-        service_name=ctx.global_name("api", 50),
+    apim = "azure-native:apimanagement"
+    service = Arm(f"{apim}:ApiManagementService", "gateway", {
+        "serviceName": ctx.global_name("api", 50),
         **ctx.common(),
-        sku=apimanagement.ApiManagementServiceSkuPropertiesArgs(name="Consumption", capacity=0),
-        identity=apimanagement.ApiManagementServiceIdentityArgs(type="SystemAssigned"),
-        publisher_email=ctx.settings.alert_email,
-        publisher_name=f"anycloud {ctx.prefix}",
-        opts=ctx.opts(parent),
-    )
-    common = {"resource_group_name": ctx.group_name, "service_name": service.name}
-    api = apimanagement.Api(
-        "api", api_id=API_ID, display_name=f"anycloud {ctx.prefix}", path="", protocols=["https"],
-        subscription_required=False, **common, opts=ctx.opts(service))
-    apimanagement.ApiPolicy("api-policy", api_id=api.name, policy_id="policy", format="rawxml",
-                            value=api_policy(origins, spec), **common, opts=ctx.opts(api))
+        "sku": {"name": "Consumption", "capacity": 0},
+        "identity": {"type": "SystemAssigned"},
+        "publisherEmail": ctx.settings.alert_email,
+        "publisherName": f"anycloud {ctx.prefix}",
+        # The schema defaults the typed SDK class would send (arm.py says why it is not used).
+        "developerPortalStatus": "Enabled", "legacyPortalStatus": "Enabled", "disableGateway": False,
+        "enableClientCertificate": False, "natGatewayState": "Disabled", "restore": False,
+        "virtualNetworkType": "None",
+    }, ctx.opts(parent), outputs=("gatewayUrl", "identity"))
+    common = {"resourceGroupName": ctx.group_name, "serviceName": service.name}
+    api = Arm(f"{apim}:Api", "api", {
+        "apiId": API_ID, "displayName": f"anycloud {ctx.prefix}", "path": "", "protocols": ["https"],
+        "subscriptionRequired": False, **common}, ctx.opts(service))
+    Arm(f"{apim}:ApiPolicy", "api-policy", {
+        "apiId": api.name, "policyId": "policy", "format": "rawxml", "value": api_policy(origins, spec), **common,
+    }, ctx.opts(api))
     backends = {}
     for name in dict.fromkeys(r.function for r in spec.routes):
         app = apps[name]
-        app.callers.append(service.identity.principal_id)
-        backends[name] = apimanagement.Backend(
-            f"backend-{name}", backend_id=name, protocol="http", title=f"function {name}",
-            url=app.base_url.apply(lambda u: f"{u}{BACKEND_PREFIX}"),
-            resource_id=app.app.id.apply(lambda i: f"https://management.azure.com{i}"),
-            **common, opts=ctx.opts(service))
+        app.callers.append(service.out("identity.principalId"))
+        backends[name] = Arm(f"{apim}:Backend", f"backend-{name}", {
+            "backendId": name, "protocol": "http", "title": f"function {name}",
+            "url": app.base_url.apply(lambda u: f"{u}{BACKEND_PREFIX}"),
+            "resourceId": app.app.id.apply(lambda i: f"https://management.azure.com{i}"), **common,
+        }, ctx.opts(service))
     for route in spec.routes:
         op = operation_id(route)
-        operation = apimanagement.ApiOperation(
-            f"operation-{op}", api_id=api.name, operation_id=op, display_name=route.key, method=route.method,
-            url_template=route.path,
-            template_parameters=[apimanagement.ParameterContractArgs(name=p, type="string", required=True)
-                                 for p in re.findall(r"\{([^/}]+)\}", route.path)],
-            **common, opts=ctx.opts(api))
-        apimanagement.ApiOperationPolicy(
-            f"operation-{op}-policy", api_id=api.name, operation_id=operation.name, policy_id="policy",
-            format="rawxml", value=audience.apply(lambda a, r=route: operation_policy(r, auth, r.function, a)),
-            **common, opts=ctx.opts(operation, depends_on=[backends[route.function]]))
+        operation = Arm(f"{apim}:ApiOperation", f"operation-{op}", {
+            "apiId": api.name, "operationId": op, "displayName": route.key, "method": route.method,
+            "urlTemplate": route.path,
+            "templateParameters": [{"name": p, "type": "string", "required": True}
+                                   for p in re.findall(r"\{([^/}]+)\}", route.path)],
+            **common,
+        }, ctx.opts(api))
+        Arm(f"{apim}:ApiOperationPolicy", f"operation-{op}-policy", {
+            "apiId": api.name, "operationId": operation.name, "policyId": "policy", "format": "rawxml",
+            "value": audience.apply(lambda a, r=route: operation_policy(r, auth, r.function, a)), **common,
+        }, ctx.opts(operation, depends_on=[backends[route.function]]))
     return ApiHandle(service=service)

@@ -20,59 +20,52 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_azuread as azuread
-from pulumi_azure_native import web
 
+from .arm import Arm
 from .context import AzureContext
 from .function import AppHandle
 
 
 @dataclass
 class Audience:
-    application: azuread.Application
-    principal: azuread.ServicePrincipal
+    application: Arm
+    principal: Arm
 
     @property
     def client_id(self) -> pulumi.Output[str]:
         """The audience callers request tokens for (API Management's and Durable's `resource`)."""
-        return self.application.client_id
+        return self.application.clientId
 
 
 def audience(ctx: AzureContext) -> Audience:
     def make() -> Audience:
-        application = azuread.Application(
-            "backends", display_name=f"anycloud {ctx.prefix} backends", sign_in_audience="AzureADMyOrg",
-            prevent_duplicate_names=False, opts=ctx.opts(ctx.parent))
-        principal = azuread.ServicePrincipal("backends-principal", client_id=application.client_id,
-                                             app_role_assignment_required=False, opts=ctx.opts(application))
+        application = Arm("azuread:index/application:Application", "backends", {
+            "displayName": f"anycloud {ctx.prefix} backends", "signInAudience": "AzureADMyOrg",
+            "preventDuplicateNames": False,
+        }, ctx.opts(ctx.parent), outputs=("clientId",))
+        principal = Arm("azuread:index/servicePrincipal:ServicePrincipal", "backends-principal", {
+            "clientId": application.clientId, "appRoleAssignmentRequired": False,
+        }, ctx.opts(application))
         return Audience(application=application, principal=principal)
 
     return ctx.once(("audience",), make)
 
 
-def only_callers(ctx: AzureContext, app: AppHandle, who: Audience) -> web.WebAppAuthSettingsV2:
+def only_callers(ctx: AzureContext, app: AppHandle, who: Audience) -> Arm:
     """App Service authentication on `app`, admitting tokens of `app.callers` only."""
-    return web.WebAppAuthSettingsV2(
-        f"{app.name}-callers",
-        name=app.app.name,
-        resource_group_name=ctx.group_name,
-        platform=web.AuthPlatformArgs(enabled=True),
-        global_validation=web.GlobalValidationArgs(require_authentication=True,
-                                                   unauthenticated_client_action="Return401"),
-        http_settings=web.HttpSettingsArgs(require_https=True),
-        identity_providers=web.IdentityProvidersArgs(
-            azure_active_directory=web.AzureActiveDirectoryArgs(
-                enabled=True,
-                registration=web.AzureActiveDirectoryRegistrationArgs(
-                    client_id=who.client_id,
-                    open_id_issuer=ctx.tenant.apply(lambda t: f"https://sts.windows.net/{t}/v2.0"),
-                ),
-                validation=web.AzureActiveDirectoryValidationArgs(
-                    allowed_audiences=[who.client_id, who.client_id.apply(lambda c: f"api://{c}")],
-                    default_authorization_policy=web.DefaultAuthorizationPolicyArgs(
-                        allowed_principals=web.AllowedPrincipalsArgs(identities=app.callers)),
-                ),
-            ),
-        ),
-        opts=ctx.opts(app.app, depends_on=[who.principal]),
-    )
+    return Arm("azure-native:web:WebAppAuthSettingsV2", f"{app.name}-callers", {
+        "name": app.app.name,
+        "resourceGroupName": ctx.group_name,
+        "platform": {"enabled": True},
+        "globalValidation": {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"},
+        "httpSettings": {"requireHttps": True},
+        "identityProviders": {"azureActiveDirectory": {
+            "enabled": True,
+            "registration": {"clientId": who.client_id,
+                             "openIdIssuer": ctx.tenant.apply(lambda t: f"https://sts.windows.net/{t}/v2.0")},
+            "validation": {
+                "allowedAudiences": [who.client_id, who.client_id.apply(lambda c: f"api://{c}")],
+                "defaultAuthorizationPolicy": {"allowedPrincipals": {"identities": app.callers}},
+            },
+        }},
+    }, ctx.opts(app.app, depends_on=[who.principal]))

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pulumi
-from pulumi_azure_native import resources
-from pulumi_azure_native._utilities import get_invoke_opts_defaults as invoke_defaults
 
 from .. import datasource
 from ..settings import Settings, SettingsError
 from ..spec import ServiceSpec
+from .arm import Arm, plugin_options
 
 #: Role assignment and Cosmos role assignment names are GUIDs; uuid5 over this namespace and
 #: (scope, role, principal) keeps them stable across runs, as ARM requires for updates.
@@ -42,7 +41,9 @@ def fit(text: str, limit: int, hyphens: bool = True) -> str:
 
 def invoke(parent: pulumi.Resource, token: str, args: dict) -> pulumi.Output[dict]:
     """An azure-native data source by its token (components/datasource.py says why)."""
-    return datasource.invoke(token, args, parent, invoke_defaults())
+    plugin = plugin_options("azure-native")
+    defaults = pulumi.InvokeOptions(version=plugin.version, plugin_download_url=plugin.plugin_download_url)
+    return datasource.invoke(token, args, parent, defaults)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class AzureContext:
     location: str
     subscription: pulumi.Output[str]
     tenant: pulumi.Output[str]
-    group: resources.ResourceGroup | None = None
+    group: Arm | None = None
     #: The service key's versionless URI and its vault, once keys.py made them.
     key: Any = None
     _outputs: dict[tuple, Any] = field(default_factory=dict, repr=False)
@@ -75,9 +76,9 @@ class AzureContext:
         client = invoke(parent, "azure-native:authorization:getClientConfig", {})
         ctx = cls(spec=spec, settings=settings, parent=parent, location=cls.stack_location(),
                   subscription=client["subscriptionId"], tenant=client["tenantId"])
-        ctx.group = resources.ResourceGroup(
-            "group", resource_group_name=ctx.physical("rg", 90), location=ctx.location,
-            tags=ctx.tags, opts=pulumi.ResourceOptions(parent=parent, protect=settings.prod))
+        ctx.group = Arm("azure-native:resources:ResourceGroup", "group",
+                        {"resourceGroupName": ctx.physical("rg", 90), "location": ctx.location, "tags": ctx.tags},
+                        pulumi.ResourceOptions(parent=parent, protect=settings.prod))
         return ctx
 
     @property
@@ -118,8 +119,8 @@ class AzureContext:
         return pulumi.ResourceOptions(parent=parent, protect=protect, **kwargs)
 
     def common(self) -> dict[str, Any]:
-        """Arguments every resource in the group takes."""
-        return {"resource_group_name": self.group_name, "location": self.location, "tags": self.tags}
+        """Inputs every tracked resource in the group takes."""
+        return {"resourceGroupName": self.group_name, "location": self.location, "tags": self.tags}
 
     @staticmethod
     def assignment_name(*parts: pulumi.Input[str]) -> pulumi.Output[str]:

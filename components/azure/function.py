@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pulumi
-from pulumi_azure_native import web
 
 from ..spec import FunctionSpec
+from .arm import Arm
 from .context import AzureContext
 from .identity import BLOB_CONTRIBUTOR, BLOB_OWNER, METRICS_PUBLISHER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR, Identity, \
     assign, user_identity
 from .storage import Account, container
 
-RUNTIME = web.FunctionsRuntimeArgs(name="python", version="3.12")
+RUNTIME = {"name": "python", "version": "3.12"}
 MEMORY_SIZES_MB = (512, 2048, 4096)
 #: Flex Consumption scales every app to at least this many instances.
 MIN_SCALE_LIMIT = 40
@@ -53,14 +53,14 @@ class AppHandle:
     name: str
     spec: FunctionSpec | None
     kinds: list[str]
-    app: web.WebApp
+    app: Arm
     identity: Identity
     #: Principal ids allowed to call the app over HTTP (callers.py writes them in `finish`).
     callers: list[pulumi.Output[str]] = field(default_factory=list)
 
     @property
     def host(self) -> pulumi.Output[str]:
-        return self.app.default_host_name
+        return self.app.defaultHostName
 
     @property
     def base_url(self) -> pulumi.Output[str]:
@@ -117,9 +117,10 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
     if "orchestrator" in kinds:  # the Durable task hub: queues and tables on its own account
         grants += [assign(ctx, f"{name}-hub-{role_name}", identity, role, host_account.id, parent)
                    for role_name, role in (("queues", QUEUE_CONTRIBUTOR), ("tables", TABLE_CONTRIBUTOR))]
-    plan = web.AppServicePlan(
-        f"{name}-plan", name=ctx.physical(name, 40), **ctx.common(), kind="functionapp", reserved=True,
-        sku=web.SkuDescriptionArgs(name="FC1", tier="FlexConsumption"), opts=ctx.opts(parent))
+    plan = Arm("azure-native:web:AppServicePlan", f"{name}-plan", {
+        "name": ctx.physical(name, 40), **ctx.common(), "kind": "functionapp", "reserved": True,
+        "sku": {"name": "FC1", "tier": "FlexConsumption"},
+    }, ctx.opts(parent))
     app_settings = {
         **host_settings("AzureWebJobsStorage", host_account, identity, "host"),
         "AZURE_CLIENT_ID": identity.client_id,
@@ -129,7 +130,6 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
         "AzureFunctionsJobHost__functionTimeout": f"{timeout_s // 3600:02d}:{timeout_s % 3600 // 60:02d}:{timeout_s % 60:02d}",
         **settings(identity),
     }
-    group = ALWAYS_READY_GROUP[kinds[0]]
     site_config: dict = {
         "minTlsVersion": "1.2",
         "scmMinTlsVersion": "1.2",
@@ -139,37 +139,37 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
     if not {"route", "task"} & set(kinds):
         site_config["ipSecurityRestrictionsDefaultAction"] = "Deny"
         site_config["scmIpSecurityRestrictionsUseMain"] = False
-    app = web.WebApp(
-        name,
-        name=ctx.global_name(name, 32),
+    scale: dict = {"instanceMemoryMB": memory_size(memory_mb), "maximumInstanceCount": max(MIN_SCALE_LIMIT, scale_limit)}
+    if warm:
+        scale["alwaysReady"] = [{"name": ALWAYS_READY_GROUP[kinds[0]], "instanceCount": warm}]
+    deployment = {
+        "type": "blobContainer",
+        "value": pulumi.Output.all(build.data.blob_endpoint, deploy.name).apply(lambda v: f"{v[0].rstrip('/')}/{v[1]}"),
+        "authentication": {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": identity.id},
+    }
+    app = Arm("azure-native:web:WebApp", name, {
+        "name": ctx.global_name(name, 32),
         **ctx.common(),
-        kind="functionapp,linux",
-        server_farm_id=plan.id,
-        https_only=True,
-        client_cert_enabled=False,
-        identity=web.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
-        key_vault_reference_identity=identity.id,
-        site_config=site_config,
-        function_app_config=web.FunctionAppConfigArgs(
-            deployment=web.FunctionsDeploymentArgs(storage=web.FunctionsDeploymentStorageArgs(
-                type="blobContainer",
-                value=pulumi.Output.all(build.data.blob_endpoint, deploy.name).apply(
-                    lambda v: f"{v[0].rstrip('/')}/{v[1]}"),
-                authentication=web.FunctionsDeploymentStorageAuthenticationArgs(
-                    type="UserAssignedIdentity", user_assigned_identity_resource_id=identity.id),
-            )),
-            runtime=RUNTIME,
-            scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(
-                instance_memory_mb=memory_size(memory_mb),
-                maximum_instance_count=max(MIN_SCALE_LIMIT, scale_limit),
-                always_ready=[web.FunctionsAlwaysReadyConfigArgs(name=group, instance_count=warm)] if warm else None,
-            ),
-            site_update_strategy=web.FunctionsSiteUpdateStrategyArgs(type="RollingUpdate"),
-        ),
-        opts=ctx.opts(parent, depends_on=grants),
-    )
+        "kind": "functionapp,linux",
+        "serverFarmId": plan.id,
+        "httpsOnly": True,
+        "clientCertEnabled": False,
+        "clientAffinityEnabled": False,
+        "hyperV": False,
+        "isXenon": False,
+        "scmSiteAlsoStopped": False,
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": [identity.id]},
+        "keyVaultReferenceIdentity": identity.id,
+        "siteConfig": site_config,
+        "functionAppConfig": {
+            "deployment": {"storage": deployment},
+            "runtime": RUNTIME,
+            "scaleAndConcurrency": scale,
+            "siteUpdateStrategy": {"type": "RollingUpdate"},
+        },
+    }, ctx.opts(parent, depends_on=grants), outputs=("defaultHostName",))
     for policy in ("ftp", "scm"):
-        resource = web.WebAppFtpAllowed if policy == "ftp" else web.WebAppScmAllowed
-        resource(f"{name}-no-{policy}-basic-auth", name=app.name, resource_group_name=ctx.group_name, allow=False,
-                 opts=ctx.opts(app))
+        kind = "WebAppFtpAllowed" if policy == "ftp" else "WebAppScmAllowed"
+        Arm(f"azure-native:web:{kind}", f"{name}-no-{policy}-basic-auth",
+            {"name": app.name, "resourceGroupName": ctx.group_name, "allow": False}, ctx.opts(app))
     return AppHandle(name=name, spec=spec, kinds=kinds, app=app, identity=identity)

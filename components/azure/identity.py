@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity
 
+from .arm import Arm
 from .context import AzureContext
 
 #: Built-in role definition GUIDs (the same in every tenant).
@@ -31,7 +31,7 @@ CRYPTO_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"  # Key Vault Cry
 @dataclass
 class Identity:
     name: str
-    identity: managedidentity.UserAssignedIdentity
+    identity: Arm
 
     @property
     def id(self) -> pulumi.Output[str]:
@@ -39,16 +39,17 @@ class Identity:
 
     @property
     def principal_id(self) -> pulumi.Output[str]:
-        return self.identity.principal_id
+        return self.identity.principalId
 
     @property
     def client_id(self) -> pulumi.Output[str]:
-        return self.identity.client_id
+        return self.identity.clientId
 
 
 def user_identity(ctx: AzureContext, name: str, parent: pulumi.Resource) -> Identity:
-    identity = managedidentity.UserAssignedIdentity(
-        f"{name}-identity", resource_name_=ctx.physical(name, 128), **ctx.common(), opts=ctx.opts(parent))
+    identity = Arm("azure-native:managedidentity:UserAssignedIdentity", f"{name}-identity",
+                   {"resourceName": ctx.physical(name, 128), **ctx.common()}, ctx.opts(parent),
+                   outputs=("principalId", "clientId"))
     return Identity(name=name, identity=identity)
 
 
@@ -58,16 +59,14 @@ def role_definition(ctx: AzureContext, guid: str) -> pulumi.Output[str]:
 
 
 def assign(ctx: AzureContext, name: str, who: Identity, role: str, scope: pulumi.Input[str],
-           parent: pulumi.Resource) -> authorization.RoleAssignment:
+           parent: pulumi.Resource) -> Arm:
     """`role` for `who` on exactly `scope`; the principal type avoids ARM's PrincipalNotFound on
     an identity created seconds before."""
-    return authorization.RoleAssignment(
-        name,
-        principal_id=who.principal_id,
-        principal_type="ServicePrincipal",
-        role_definition_id=role_definition(ctx, role),
-        role_assignment_name=ctx.assignment_name(scope, role, who.principal_id),
-        scope=scope,
-        description=f"anycloud {ctx.prefix}: {who.name}",
-        opts=ctx.opts(parent),
-    )
+    return Arm("azure-native:authorization:RoleAssignment", name, {
+        "principalId": who.principal_id,
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": role_definition(ctx, role),
+        "roleAssignmentName": ctx.assignment_name(scope, role, who.principal_id),
+        "scope": scope,
+        "description": f"anycloud {ctx.prefix}: {who.name}",
+    }, ctx.opts(parent))

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import keyvault
 
+from .arm import Arm
 from .context import AzureContext
 from .identity import CRYPTO_ENCRYPTION_USER, Identity, assign, user_identity
 
@@ -33,41 +33,41 @@ EXPIRES_AFTER = "P1Y"
 
 @dataclass
 class ServiceKey:
-    vault: keyvault.Vault
-    key: keyvault.Key
+    vault: Arm
+    key: Arm
 
     @property
     def vault_uri(self) -> pulumi.Output[str]:
-        return self.vault.properties.vault_uri
+        return self.vault.out("properties.vaultUri")
 
     @property
     def uri(self) -> pulumi.Output[str]:
         """Versionless, so consumers follow rotation."""
-        return self.key.key_uri
+        return self.key.keyUri
 
     def scope(self) -> pulumi.Output[str]:
         return self.vault.id.apply(lambda vault: f"{vault}/keys/{KEY_NAME}")
 
 
-def vault(ctx: AzureContext, name: str, public: bool, parent: pulumi.Resource) -> keyvault.Vault:
+def vault(ctx: AzureContext, name: str, public: bool, parent: pulumi.Resource) -> Arm:
     """A recoverable RBAC vault; without `public`, reachable by trusted Azure services only."""
-    return keyvault.Vault(
-        name,
-        vault_name=ctx.global_name(name, 24),
+    return Arm("azure-native:keyvault:Vault", name, {
+        "vaultName": ctx.global_name(name, 24),
         **ctx.common(),
-        properties=keyvault.VaultPropertiesArgs(
-            tenant_id=ctx.tenant,
-            sku=keyvault.SkuArgs(family="A", name="standard"),
-            enable_rbac_authorization=True,
-            enable_soft_delete=True,
-            soft_delete_retention_in_days=90 if ctx.settings.prod else 7,
-            enable_purge_protection=True,
-            public_network_access="Enabled",
-            network_acls=keyvault.NetworkRuleSetArgs(default_action="Allow" if public else "Deny",
-                                                     bypass="AzureServices"),
-        ),
-        opts=ctx.opts(parent, protect=True),
-    )
+        "properties": {
+            "tenantId": ctx.tenant,
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": True,
+            "enabledForDeployment": False,
+            "enabledForDiskEncryption": False,
+            "enabledForTemplateDeployment": False,
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": 90 if ctx.settings.prod else 7,
+            "enablePurgeProtection": True,
+            "publicNetworkAccess": "Enabled",
+            "networkAcls": {"defaultAction": "Allow" if public else "Deny", "bypass": "AzureServices"},
+        },
+    }, ctx.opts(parent, protect=True), outputs=("properties",))
 
 
 def service_key(ctx: AzureContext) -> ServiceKey | None:
@@ -75,26 +75,21 @@ def service_key(ctx: AzureContext) -> ServiceKey | None:
     if not ctx.settings.customer_managed_keys:
         return None
     keys = vault(ctx, "keys", public=False, parent=ctx.parent)
-    key = keyvault.Key(
-        "key",
-        vault_name=keys.name,
-        key_name=KEY_NAME,
-        resource_group_name=ctx.group_name,
-        properties=keyvault.KeyPropertiesArgs(
-            kty="RSA",
-            key_size=3072,
-            key_ops=["wrapKey", "unwrapKey"],
-            rotation_policy=keyvault.RotationPolicyArgs(
-                attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=EXPIRES_AFTER),
-                lifetime_actions=[keyvault.LifetimeActionArgs(
-                    trigger=keyvault.TriggerArgs(time_after_create=ROTATE_AFTER),
-                    action=keyvault.ActionArgs(type="rotate"),
-                )],
-            ),
-        ),
-        tags=ctx.tags,
-        opts=ctx.opts(keys, protect=True),
-    )
+    key = Arm("azure-native:keyvault:Key", "key", {
+        "vaultName": keys.name,
+        "keyName": KEY_NAME,
+        "resourceGroupName": ctx.group_name,
+        "properties": {
+            "kty": "RSA",
+            "keySize": 3072,
+            "keyOps": ["wrapKey", "unwrapKey"],
+            "rotationPolicy": {
+                "attributes": {"expiryTime": EXPIRES_AFTER},
+                "lifetimeActions": [{"trigger": {"timeAfterCreate": ROTATE_AFTER}, "action": {"type": "rotate"}}],
+            },
+        },
+        "tags": ctx.tags,
+    }, ctx.opts(keys, protect=True), outputs=("keyUri",))
     return ServiceKey(vault=keys, key=key)
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import apimanagement, applicationinsights, monitor, operationalinsights
 
+from .arm import Arm
 from .context import AzureContext
 
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 730
@@ -29,8 +29,8 @@ MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 730
 
 @dataclass
 class Telemetry:
-    workspace: operationalinsights.Workspace
-    insights: applicationinsights.Component
+    workspace: Arm
+    insights: Arm
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Watched:
     queues: dict[str, str] = field(default_factory=dict)
     #: workflow -> orchestrator app's physical name
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
-    api: apimanagement.ApiManagementService | None = None
+    api: Arm | None = None
 
 
 def retention_days(ctx: AzureContext) -> int:
@@ -49,14 +49,15 @@ def retention_days(ctx: AzureContext) -> int:
 
 
 def telemetry(ctx: AzureContext) -> Telemetry:
-    workspace = operationalinsights.Workspace(
-        "logs", workspace_name=ctx.physical("logs", 63), **ctx.common(),
-        sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"), retention_in_days=retention_days(ctx),
-        opts=ctx.opts(ctx.parent))
-    insights = applicationinsights.Component(
-        "insights", resource_name_=ctx.physical("insights", 255), **ctx.common(), kind="web",
-        application_type="web", workspace_resource_id=workspace.id, ingestion_mode="LogAnalytics",
-        disable_local_auth=True, retention_in_days=retention_days(ctx), opts=ctx.opts(ctx.parent))
+    workspace = Arm("azure-native:operationalinsights:Workspace", "logs", {
+        "workspaceName": ctx.physical("logs", 63), **ctx.common(), "sku": {"name": "PerGB2018"},
+        "retentionInDays": retention_days(ctx)}, ctx.opts(ctx.parent))
+    insights = Arm("azure-native:applicationinsights:Component", "insights", {
+        "resourceName": ctx.physical("insights", 255), **ctx.common(), "kind": "web", "applicationType": "web",
+        "workspaceResourceId": workspace.id, "ingestionMode": "LogAnalytics", "disableLocalAuth": True,
+        "flowType": "Bluefield", "requestSource": "rest", "publicNetworkAccessForIngestion": "Enabled",
+        "publicNetworkAccessForQuery": "Enabled",
+        "retentionInDays": retention_days(ctx)}, ctx.opts(ctx.parent), outputs=("connectionString",))
     return Telemetry(workspace=workspace, insights=insights)
 
 
@@ -64,45 +65,43 @@ def alerts(ctx: AzureContext, seen: Telemetry, watched: Watched) -> list[str]:
     """The action group and alerts; returns what the check's notes should say."""
     actions = []
     if ctx.settings.alert_email:
-        group = monitor.ActionGroup(
-            "alerts", action_group_name=ctx.physical("alerts", 260), resource_group_name=ctx.group_name,
-            location="Global", group_short_name=ctx.prefix.replace("-", "")[:12], enabled=True,
-            email_receivers=[monitor.MicrosoftCommonEmailReceiverArgs(
-                name="on-call", email_address=ctx.settings.alert_email, use_common_alert_schema=True)],
-            tags=ctx.tags, opts=ctx.opts(ctx.parent))
+        group = Arm("azure-native:monitor:ActionGroup", "alerts", {
+            "actionGroupName": ctx.physical("alerts", 260), "resourceGroupName": ctx.group_name, "location": "Global",
+            "groupShortName": ctx.prefix.replace("-", "")[:12], "enabled": True,
+            "emailReceivers": [{"name": "on-call", "emailAddress": ctx.settings.alert_email,
+                                "useCommonAlertSchema": True}],
+            "tags": ctx.tags}, ctx.opts(ctx.parent))
         actions = [group.id]
 
     def metric(name: str, summary: str, scope: pulumi.Input[str], namespace: str, metric_name: str,
-               dimensions: list[monitor.MetricDimensionArgs]) -> None:
-        monitor.MetricAlert(
-            name, rule_name=ctx.physical(name, 260), resource_group_name=ctx.group_name, location="global",
-            description=summary, severity=1, enabled=True, scopes=[scope], evaluation_frequency="PT5M",
-            window_size="PT15M", auto_mitigate=True,
-            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                all_of=[monitor.MetricCriteriaArgs(
-                    criterion_type="StaticThresholdCriterion", name=name, metric_namespace=namespace,
-                    metric_name=metric_name, operator="GreaterThan", threshold=0, time_aggregation="Count",
-                    dimensions=dimensions)]),
-            actions=[monitor.MetricAlertActionArgs(action_group_id=a) for a in actions],
-            tags=ctx.tags, opts=ctx.opts(ctx.parent))
+               dimensions: list[dict]) -> None:
+        Arm("azure-native:monitor:MetricAlert", name, {
+            "ruleName": ctx.physical(name, 260), "resourceGroupName": ctx.group_name, "location": "global",
+            "description": summary, "severity": 1, "enabled": True, "scopes": [scope], "evaluationFrequency": "PT5M",
+            "windowSize": "PT15M", "autoMitigate": True,
+            "criteria": {
+                "odataType": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "allOf": [{"criterionType": "StaticThresholdCriterion", "name": name, "metricNamespace": namespace,
+                           "metricName": metric_name, "operator": "GreaterThan", "threshold": 0,
+                           "timeAggregation": "Count", "dimensions": dimensions}],
+            },
+            "actions": [{"actionGroupId": a} for a in actions],
+            "tags": ctx.tags}, ctx.opts(ctx.parent))
 
     def logs(name: str, summary: str, query: pulumi.Input[str]) -> None:
-        monitor.ScheduledQueryRule(
-            name, rule_name=ctx.physical(name, 260), **ctx.common(), description=summary, display_name=summary,
-            severity=1, enabled=True, scopes=[seen.insights.id], evaluation_frequency="PT5M", window_size="PT15M",
-            kind="LogAlert",
-            criteria=monitor.ScheduledQueryRuleCriteriaArgs(all_of=[monitor.ConditionArgs(
-                query=query, time_aggregation="Count", operator="GreaterThan", threshold=0,
-                failing_periods=monitor.ConditionFailingPeriodsArgs(min_failing_periods_to_alert=1,
-                                                                    number_of_evaluation_periods=1))]),
-            actions=monitor.ActionsArgs(action_groups=actions),
-            opts=ctx.opts(ctx.parent))
+        Arm("azure-native:monitor:ScheduledQueryRule", name, {
+            "ruleName": ctx.physical(name, 260), **ctx.common(), "description": summary, "displayName": summary,
+            "severity": 1, "enabled": True, "scopes": [seen.insights.id], "evaluationFrequency": "PT5M",
+            "windowSize": "PT15M", "kind": "LogAlert",
+            "criteria": {"allOf": [{
+                "query": query, "timeAggregation": "Count", "operator": "GreaterThan", "threshold": 0,
+                "failingPeriods": {"minFailingPeriodsToAlert": 1, "numberOfEvaluationPeriods": 1}}]},
+            "actions": {"actionGroups": actions}}, ctx.opts(ctx.parent))
 
     for name, role in watched.apps.items():
         metric(f"{name}-failures", f"function app {name} has failed invocations", seen.insights.id,
                "microsoft.insights/components", "requests/failed",
-               [monitor.MetricDimensionArgs(name="cloud/roleName", operator="Include", values=[role])])
+               [{"name": "cloud/roleName", "operator": "Include", "values": [role]}])
     for name, physical in watched.queues.items():
         logs(f"{name}-poison", f"queue {name} moves messages to its poison queue",
              f'traces | where message has "MaxDequeueCount" and message has "\'{physical}-poison\'"')
@@ -112,7 +111,7 @@ def alerts(ctx: AzureContext, seen: Telemetry, watched: Watched) -> list[str]:
                       'and message has "failed"'))
     if watched.api is not None:
         metric("api-5xx", "API answers 5xx", watched.api.id, "Microsoft.ApiManagement/service", "Requests",
-               [monitor.MetricDimensionArgs(name="GatewayResponseCodeCategory", operator="Include", values=["5xx"])])
+               [{"name": "GatewayResponseCodeCategory", "operator": "Include", "values": ["5xx"]}])
     notes = []
     if retention_days(ctx) != ctx.settings.log_retention_days:
         notes.append(f"Azure Log Analytics keeps logs {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS} days: "

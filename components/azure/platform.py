@@ -45,7 +45,7 @@ class AzurePlatform:
         self.build = AppBuild(data=storage_account(ctx, "data", self.key, parent),
                               hosts=storage_account(ctx, "hosts", self.key, parent),
                               insights_id=self.seen.insights.id,
-                              insights_connection=self.seen.insights.connection_string)
+                              insights_connection=self.seen.insights.connectionString)
         self.tables: Tables | None = None
         self.queues: dict[str, QueuePair] = {}
         self.start_queues: dict[str, QueuePair] = {}

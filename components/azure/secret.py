@@ -17,44 +17,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import keyvault
 
 from ..spec import SecretSpec
+from .arm import Arm
 from .context import AzureContext
 from .keys import vault
 
 
 @dataclass
 class SecretHandle:
-    vault: keyvault.Vault
-    secret: keyvault.Secret
+    vault: Arm
+    secret: Arm
     name: str
 
     @property
     def reference(self) -> pulumi.Output[str]:
         """Built from the vault's URI, not the secret's outputs: those carry the value, and a secret
         output would make the app's whole site config secret (and unreadable to the policy pack)."""
-        return pulumi.Output.all(self.vault.properties.vault_uri, self.secret.name).apply(
+        return pulumi.Output.all(self.vault.out("properties.vaultUri"), self.secret.name).apply(
             lambda v: f"@Microsoft.KeyVault(SecretUri={v[0].rstrip('/')}/secrets/{self.name}/)")
 
     def scope(self) -> pulumi.Output[str]:
         return self.vault.id.apply(lambda v: f"{v}/secrets/{self.name}")
 
 
-def secrets_vault(ctx: AzureContext) -> keyvault.Vault:
+def secrets_vault(ctx: AzureContext) -> Arm:
     return ctx.once(("secrets-vault",), lambda: vault(ctx, "secrets", public=True, parent=ctx.parent))
 
 
 def create_secret(ctx: AzureContext, spec: SecretSpec, parent: pulumi.Resource) -> SecretHandle:
     store = secrets_vault(ctx)
-    secret = keyvault.Secret(
-        spec.name,
-        vault_name=store.name,
-        secret_name=spec.name,
-        resource_group_name=ctx.group_name,
-        properties=keyvault.SecretPropertiesArgs(value=ctx.settings.secret(spec.config_key),
-                                                 content_type="text/plain"),
-        tags=ctx.tags,
-        opts=ctx.opts(parent, protect=True),
-    )
+    secret = Arm("azure-native:keyvault:Secret", spec.name, {
+        "vaultName": store.name,
+        "secretName": spec.name,
+        "resourceGroupName": ctx.group_name,
+        "properties": {"value": ctx.settings.secret(spec.config_key), "contentType": "text/plain"},
+        "tags": ctx.tags,
+    }, ctx.opts(parent, protect=True, additional_secret_outputs=["properties"]))
     return SecretHandle(vault=store, secret=secret, name=spec.name)

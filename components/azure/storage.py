@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import storage
 
+from .arm import Arm
 from .context import AzureContext
 from .keys import KEY_NAME, ServiceKey, key_user
 
@@ -30,7 +30,7 @@ from .keys import KEY_NAME, ServiceKey, key_user
 @dataclass
 class Account:
     purpose: str
-    account: storage.StorageAccount
+    account: Arm
 
     @property
     def name(self) -> pulumi.Output[str]:
@@ -43,11 +43,11 @@ class Account:
     @property
     def queue_endpoint(self) -> pulumi.Output[str]:
         """`https://<account>.queue.core.windows.net/` (what identity-based queue connections name)."""
-        return self.account.primary_endpoints.queue
+        return self.account.out("primaryEndpoints.queue")
 
     @property
     def blob_endpoint(self) -> pulumi.Output[str]:
-        return self.account.primary_endpoints.blob
+        return self.account.out("primaryEndpoints.blob")
 
     def queue_scope(self, queue: pulumi.Input[str]) -> pulumi.Output[str]:
         return pulumi.Output.all(self.id, queue).apply(lambda v: f"{v[0]}/queueServices/default/queues/{v[1]}")
@@ -57,52 +57,49 @@ class Account:
 
 
 def _encryption(ctx: AzureContext, purpose: str, key: ServiceKey | None) -> tuple[dict, list]:
-    """(identity and encryption arguments, resources the account waits for)."""
-    account_keys = storage.EncryptionServiceArgs(enabled=True, key_type="Account")
-    services = storage.EncryptionServicesArgs(blob=account_keys, file=account_keys, queue=account_keys,
-                                              table=account_keys)
+    """(identity and encryption inputs, resources the account waits for)."""
+    account_keys = {"enabled": True, "keyType": "Account"}
+    services = {service: account_keys for service in ("blob", "file", "queue", "table")}
     if key is None:
-        return {"encryption": storage.EncryptionArgs(key_source="Microsoft.Storage", services=services,
-                                                     require_infrastructure_encryption=True)}, []
+        return {"encryption": {"keySource": "Microsoft.Storage", "services": services,
+                               "requireInfrastructureEncryption": True}}, []
     identity, grant = key_user(ctx, f"storage-{purpose}", key)
     return {
-        "identity": storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[identity.id]),
-        "encryption": storage.EncryptionArgs(
-            key_source="Microsoft.Keyvault",
-            key_vault_properties=storage.KeyVaultPropertiesArgs(key_name=KEY_NAME, key_vault_uri=key.vault_uri),
-            encryption_identity=storage.EncryptionIdentityArgs(encryption_user_assigned_identity=identity.id),
-            require_infrastructure_encryption=True,
-            services=services,
-        ),
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": [identity.id]},
+        "encryption": {
+            "keySource": "Microsoft.Keyvault",
+            "keyVaultProperties": {"keyName": KEY_NAME, "keyVaultUri": key.vault_uri},
+            "encryptionIdentity": {"encryptionUserAssignedIdentity": identity.id},
+            "requireInfrastructureEncryption": True,
+            "services": services,
+        },
     }, [grant]
 
 
 def storage_account(ctx: AzureContext, purpose: str, key: ServiceKey | None, parent: pulumi.Resource) -> Account:
     encryption, waits_for = _encryption(ctx, purpose, key)
-    account = storage.StorageAccount(
-        f"storage-{purpose}",
-        account_name=ctx.global_name(purpose, 24, hyphens=False),
+    account = Arm("azure-native:storage:StorageAccount", f"storage-{purpose}", {
+        "accountName": ctx.global_name(purpose, 24, hyphens=False),
         **ctx.common(),
-        kind="StorageV2",
-        sku=storage.SkuArgs(name="Standard_ZRS" if ctx.settings.prod else "Standard_LRS"),
-        access_tier="Hot",
-        allow_shared_key_access=False,
-        default_to_o_auth_authentication=True,
-        allow_blob_public_access=False,
-        allow_cross_tenant_replication=False,
-        minimum_tls_version="TLS1_2",
-        enable_https_traffic_only=True,
-        public_network_access="Enabled",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_ZRS" if ctx.settings.prod else "Standard_LRS"},
+        "accessTier": "Hot",
+        "allowSharedKeyAccess": False,
+        "defaultToOAuthAuthentication": True,
+        "allowBlobPublicAccess": False,
+        "allowCrossTenantReplication": False,
+        "minimumTlsVersion": "TLS1_2",
+        "enableHttpsTrafficOnly": True,
+        "publicNetworkAccess": "Enabled",
         **encryption,
-        opts=ctx.opts(parent, protect=purpose == "data", depends_on=waits_for),
-    )
+    }, ctx.opts(parent, protect=purpose == "data", depends_on=waits_for), outputs=("primaryEndpoints",))
     return Account(purpose=purpose, account=account)
 
 
 @dataclass
 class QueuePair:
-    queue: storage.Queue
-    poison: storage.Queue
+    queue: Arm
+    poison: Arm
     account: Account
 
     @property
@@ -118,16 +115,17 @@ def queue_pair(ctx: AzureContext, name: str, account: Account, parent: pulumi.Re
     the whole account, which no function identity may."""
     physical = ctx.physical(name, 56)
     made = {
-        suffix: storage.Queue(
-            f"{name}{suffix}", queue_name=f"{physical}{suffix}", account_name=account.name,
-            resource_group_name=ctx.group_name, metadata={"anycloud_service": ctx.spec.name},
-            opts=ctx.opts(parent, protect=True))
+        suffix: Arm("azure-native:storage:Queue", f"{name}{suffix}", {
+            "queueName": f"{physical}{suffix}", "accountName": account.name, "resourceGroupName": ctx.group_name,
+            "metadata": {"anycloud_service": ctx.spec.name},
+        }, ctx.opts(parent, protect=True))
         for suffix in ("", "-poison")
     }
     return QueuePair(queue=made[""], poison=made["-poison"], account=account)
 
 
-def container(ctx: AzureContext, name: str, account: Account, parent: pulumi.Resource) -> storage.BlobContainer:
-    return storage.BlobContainer(
-        name, container_name=ctx.physical(name, 63), account_name=account.name, resource_group_name=ctx.group_name,
-        public_access="None", opts=ctx.opts(parent))
+def container(ctx: AzureContext, name: str, account: Account, parent: pulumi.Resource) -> Arm:
+    return Arm("azure-native:storage:BlobContainer", name, {
+        "containerName": ctx.physical(name, 63), "accountName": account.name, "resourceGroupName": ctx.group_name,
+        "publicAccess": "None",
+    }, ctx.opts(parent))

@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, cosmosdb
 
 from ..spec import TableSpec
+from .arm import Arm
 from .context import AzureContext
 from .identity import Identity
 from .keys import ServiceKey, key_user
@@ -36,14 +36,13 @@ DATABASE = "tables"
 
 @dataclass
 class Tables:
-    account: cosmosdb.DatabaseAccount
-    database: cosmosdb.SqlResourceSqlDatabase
-    containers: dict[str, cosmosdb.SqlResourceSqlContainer] = field(default_factory=dict)
+    account: Arm
+    database: Arm
+    containers: dict[str, Arm] = field(default_factory=dict)
 
     def url(self, table: str) -> pulumi.Output[str]:
         """`https://<account>.documents.azure.com:443/dbs/<db>/colls/<container>`: a table's wiring."""
-        return pulumi.Output.all(self.account.document_endpoint, self.containers[table].name).apply(
-            lambda v: f"{v[0].rstrip('/')}/dbs/{DATABASE}/colls/{v[1].rsplit('/', 1)[-1]}")
+        return self.account.documentEndpoint.apply(lambda e: f"{e.rstrip('/')}/dbs/{DATABASE}/colls/{table}")
 
     def scope(self, table: str) -> pulumi.Output[str]:
         return self.account.id.apply(lambda account: f"{account}/dbs/{DATABASE}/colls/{table}")
@@ -56,86 +55,76 @@ def create_account(ctx: AzureContext, key: ServiceKey | None) -> Tables:
         identity, grant = key_user(ctx, "cosmos", key)
         waits_for.append(grant)
         encryption = {
-            "identity": cosmosdb.ManagedServiceIdentityArgs(type="UserAssigned",
-                                                            user_assigned_identities=[identity.id]),
-            "default_identity": identity.id.apply(lambda i: f"UserAssignedIdentity={i}"),
-            "key_vault_key_uri": key.uri,
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": [identity.id]},
+            "defaultIdentity": identity.id.apply(lambda i: f"UserAssignedIdentity={i}"),
+            "keyVaultKeyUri": key.uri,
         }
-    account = cosmosdb.DatabaseAccount(
-        "tables",
-        account_name=ctx.global_name("tables", 44),
+    account = Arm("azure-native:cosmosdb:DatabaseAccount", "tables", {
+        "accountName": ctx.global_name("tables", 44),
         **ctx.common(),
-        kind="GlobalDocumentDB",
-        database_account_offer_type="Standard",
-        locations=[cosmosdb.LocationArgs(location_name=ctx.location, failover_priority=0,
-                                         is_zone_redundant=ctx.settings.prod)],
-        capabilities=[cosmosdb.CapabilityArgs(name="EnableServerless")],
-        consistency_policy=cosmosdb.ConsistencyPolicyArgs(default_consistency_level="Session"),
-        disable_local_auth=True,
-        disable_key_based_metadata_write_access=True,
-        minimal_tls_version="Tls12",
-        public_network_access="Enabled",
-        backup_policy=cosmosdb.ContinuousModeBackupPolicyArgs(
-            type="Continuous", continuous_mode_properties=cosmosdb.ContinuousModePropertiesArgs(tier="Continuous7Days")),
+        "kind": "GlobalDocumentDB",
+        "createMode": "Default",
+        "databaseAccountOfferType": "Standard",
+        "locations": [{"locationName": ctx.location, "failoverPriority": 0, "isZoneRedundant": ctx.settings.prod}],
+        "capabilities": [{"name": "EnableServerless"}],
+        "consistencyPolicy": {"defaultConsistencyLevel": "Session"},
+        "disableLocalAuth": True,
+        "disableKeyBasedMetadataWriteAccess": True,
+        "minimalTlsVersion": "Tls12",
+        "publicNetworkAccess": "Enabled",
+        "backupPolicy": {"type": "Continuous", "continuousModeProperties": {"tier": "Continuous7Days"}},
         **encryption,
-        opts=ctx.opts(ctx.parent, protect=True, depends_on=waits_for),
-    )
+    }, ctx.opts(ctx.parent, protect=True, depends_on=waits_for), outputs=("documentEndpoint",))
     if ctx.settings.prod:
-        authorization.ManagementLockByScope(
-            "tables-lock", lock_name="anycloud-do-not-delete", level="CanNotDelete", scope=account.id,
-            notes="anycloud prod tables: remove this lock deliberately before deleting the account",
-            opts=ctx.opts(account))
-    database = cosmosdb.SqlResourceSqlDatabase(
-        "tables-database", account_name=account.name, database_name=DATABASE, resource_group_name=ctx.group_name,
-        resource=cosmosdb.SqlDatabaseResourceArgs(id=DATABASE), tags=ctx.tags, opts=ctx.opts(account, protect=True))
+        Arm("azure-native:authorization:ManagementLockByScope", "tables-lock", {
+            "lockName": "anycloud-do-not-delete", "level": "CanNotDelete", "scope": account.id,
+            "notes": "anycloud prod tables: remove this lock deliberately before deleting the account",
+        }, ctx.opts(account))
+    database = Arm("azure-native:cosmosdb:SqlResourceSqlDatabase", "tables-database", {
+        "accountName": account.name, "databaseName": DATABASE, "resourceGroupName": ctx.group_name,
+        "resource": {"id": DATABASE}, "tags": ctx.tags,
+    }, ctx.opts(account, protect=True))
     return Tables(account=account, database=database)
 
 
-def indexing_policy(spec: TableSpec) -> cosmosdb.IndexingPolicyArgs:
+def indexing_policy(spec: TableSpec) -> dict:
     composite = [
-        [cosmosdb.CompositePathArgs(path=f"/{index.partition_key.name}", order="ascending"),
-         cosmosdb.CompositePathArgs(path=f"/{index.sort_key.name}", order=order)]
+        [{"path": f"/{index.partition_key.name}", "order": "ascending"}, {"path": f"/{index.sort_key.name}", "order": order}]
         for index in spec.indexes if index.sort_key for order in ("ascending", "descending")
     ]
-    return cosmosdb.IndexingPolicyArgs(
-        automatic=True,
-        indexing_mode="consistent",
-        included_paths=[cosmosdb.IncludedPathArgs(path="/*")],
-        excluded_paths=[cosmosdb.ExcludedPathArgs(path='/"_etag"/?')],
-        composite_indexes=composite or None,
-    )
+    return {
+        "automatic": True,
+        "indexingMode": "consistent",
+        "includedPaths": [{"path": "/*"}],
+        "excludedPaths": [{"path": '/"_etag"/?'}],
+        **({"compositeIndexes": composite} if composite else {}),
+    }
 
 
 def create_table(ctx: AzureContext, tables: Tables, spec: TableSpec, parent: pulumi.Resource) -> None:
-    tables.containers[spec.name] = cosmosdb.SqlResourceSqlContainer(
-        spec.name,
-        account_name=tables.account.name,
-        database_name=DATABASE,
-        container_name=spec.name,
-        resource_group_name=ctx.group_name,
-        resource=cosmosdb.SqlContainerResourceArgs(
-            id=spec.name,
-            partition_key=cosmosdb.ContainerPartitionKeyArgs(paths=[f"/{spec.partition_key.name}"], kind="Hash",
-                                                             version=2),
-            default_ttl=-1,
-            indexing_policy=indexing_policy(spec),
-        ),
-        tags=ctx.tags,
-        opts=ctx.opts(parent, protect=True, depends_on=[tables.database]),
-    )
+    tables.containers[spec.name] = Arm("azure-native:cosmosdb:SqlResourceSqlContainer", spec.name, {
+        "accountName": tables.account.name,
+        "databaseName": DATABASE,
+        "containerName": spec.name,
+        "resourceGroupName": ctx.group_name,
+        "resource": {
+            "id": spec.name,
+            "partitionKey": {"paths": [f"/{spec.partition_key.name}"], "kind": "Hash", "version": 2},
+            "defaultTtl": -1,
+            "indexingPolicy": indexing_policy(spec),
+        },
+        "tags": ctx.tags,
+    }, ctx.opts(parent, protect=True, depends_on=[tables.database]))
 
 
 def table_grant(ctx: AzureContext, name: str, who: Identity, tables: Tables, table: str, verb: str,
-                parent: pulumi.Resource) -> cosmosdb.SqlResourceSqlRoleAssignment:
-    role = tables.account.id.apply(lambda account: f"{account}/sqlRoleDefinitions/{DATA_ROLES[verb]}")
+                parent: pulumi.Resource) -> Arm:
     scope = tables.scope(table)
-    return cosmosdb.SqlResourceSqlRoleAssignment(
-        name,
-        account_name=tables.account.name,
-        resource_group_name=ctx.group_name,
-        role_assignment_id=ctx.assignment_name(scope, DATA_ROLES[verb], who.principal_id),
-        principal_id=who.principal_id,
-        role_definition_id=role,
-        scope=scope,
-        opts=ctx.opts(parent, depends_on=[tables.containers[table]]),
-    )
+    return Arm("azure-native:cosmosdb:SqlResourceSqlRoleAssignment", name, {
+        "accountName": tables.account.name,
+        "resourceGroupName": ctx.group_name,
+        "roleAssignmentId": ctx.assignment_name(scope, DATA_ROLES[verb], who.principal_id),
+        "principalId": who.principal_id,
+        "roleDefinitionId": tables.account.id.apply(lambda a: f"{a}/sqlRoleDefinitions/{DATA_ROLES[verb]}"),
+        "scope": scope,
+    }, ctx.opts(parent, depends_on=[tables.containers[table]]))
