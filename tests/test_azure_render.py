@@ -359,3 +359,13 @@ def test_global_names_fit_azure_and_differ_per_stack():
     for typ, limit in ((ACCOUNT, 24), (VAULT, 24), (COSMOS, 44), (APIM, 50), (APP, 32)):
         for a, b in zip(dev.of_type(typ), prod.of_type(typ)):
             assert len(a.outputs["name"]) <= limit and a.outputs["name"] != b.outputs["name"]
+
+
+@pytest.mark.parametrize("field", ["partition_key", "sort_key"])
+def test_a_key_attribute_cosmos_owns_is_refused_before_anything_is_registered(field):
+    from components.spec import Key, ServiceSpec, SpecError
+    tables = [t.model_dump() for t in SERVICE.tables]
+    tables[0][field] = Key(name="ttl").model_dump()
+    spec = ServiceSpec(**{**SERVICE.model_dump(), "tables": tables})
+    error = refused_before_registering({**AZURE_DEV}, SpecError, spec=spec)
+    assert str(error).startswith(f"tables.orders.{field}: 'ttl' is reserved by Cosmos DB on Azure")

@@ -19,7 +19,7 @@ from .observability import Watched, alerts, telemetry
 from .queue import consumer_grants, consumer_settings
 from .secret import SecretHandle, create_secret
 from .storage import QueuePair, queue_pair, storage_account
-from .table import Tables, create_account, create_table, table_grant
+from .table import Tables, check_key_names, create_account, create_table, table_grant
 from .workflow import create_workflow
 
 
@@ -30,6 +30,8 @@ class AzurePlatform:
         if spec.api and not settings.alert_email:
             raise SettingsError("anycloud:alertEmail: not set; Azure API Management needs a publisher e-mail "
                                 "address; allowed: an e-mail address like oncall@example.com")
+        for table in spec.tables:
+            check_key_names(table)
         consumed: dict[str, str] = {}
         for queue in spec.queues:
             if queue.consumer in consumed:

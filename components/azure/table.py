@@ -4,7 +4,9 @@ The account: serverless (no idle throughput charge), local (key) authentication 
 Entra ID identities with data-plane roles get in, key-based metadata writes off (containers
 change through ARM only), TLS 1.2, continuous backup (point-in-time restore, 7 days), and
 with customer-managed keys the service key through the account's own user-assigned identity,
-which Cosmos requires with continuous backup. Prod: a CanNotDelete lock on the account and
+which Cosmos requires with continuous backup. Strong consistency (one region): a function
+instance reads what another just wrote, which the idempotency records rely on (a duplicate
+request must see the first one's record). Prod: a CanNotDelete lock on the account and
 `protect` on the account, database and containers.
 
 A container per table: partition key `/<partition key>`, per-item TTL enabled with no default
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from ..spec import TableSpec
+from ..spec import SpecError, TableSpec
 from .arm import Arm
 from .context import AzureContext
 from .identity import Identity
@@ -67,7 +69,7 @@ def create_account(ctx: AzureContext, key: ServiceKey | None) -> Tables:
         "databaseAccountOfferType": "Standard",
         "locations": [{"locationName": ctx.location, "failoverPriority": 0, "isZoneRedundant": ctx.settings.prod}],
         "capabilities": [{"name": "EnableServerless"}],
-        "consistencyPolicy": {"defaultConsistencyLevel": "Session"},
+        "consistencyPolicy": {"defaultConsistencyLevel": "Strong"},
         "disableLocalAuth": True,
         "disableKeyBasedMetadataWriteAccess": True,
         "minimalTlsVersion": "Tls12",
@@ -85,6 +87,20 @@ def create_account(ctx: AzureContext, key: ServiceKey | None) -> Tables:
         "resource": {"id": DATABASE}, "tags": ctx.tags,
     }, ctx.opts(account, protect=True))
     return Tables(account=account, database=database)
+
+
+def check_key_names(spec: TableSpec) -> None:
+    """Cosmos DB owns `ttl` and names starting with `_`, and the Azure adapter stores an
+    attribute named `id` (unless it is the partition key, whose value becomes the document id)
+    or starting with `~` under another name, so such key attributes could not be indexed."""
+    keys = [("sort_key", spec.sort_key)] + [(f"indexes.{i.name}.partition_key", i.partition_key) for i in spec.indexes] \
+        + [(f"indexes.{i.name}.sort_key", i.sort_key) for i in spec.indexes]
+    for field, key in [("partition_key", spec.partition_key), *keys]:
+        if key is None:
+            continue
+        if key.name == "ttl" or key.name.startswith(("_", "~")) or (key.name == "id" and field != "partition_key"):
+            raise SpecError(f"tables.{spec.name}.{field}: {key.name!r} is reserved by Cosmos DB on Azure; allowed: "
+                            "another attribute name (not ttl, not starting with _ or ~, id only as the partition key)")
 
 
 def indexing_policy(spec: TableSpec) -> dict:
