@@ -297,12 +297,14 @@ def test_tables_are_serverless_keyless_recoverable_and_locked_in_prod(azure_prod
 def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_instance(azure_prod):
     r = azure_prod
     s = settings(r, "fulfil-order-run")
-    definition = json.loads(s["ANYCLOUD_WORKFLOW_DEFINITION"])
+    definition = json.loads(s["ANYCLOUD_DEFINITION"])
+    audience = r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
     hosts = {a.name: a.outputs["defaultHostName"] for a in r.of_type(APP)}
 
     def targets(graph):
         for step in graph["steps"].values():
             if step["kind"] == "task":
+                assert step["audience"] == audience
                 yield step["target"]
             for branch in step.get("branches", []):
                 yield from targets(branch)
@@ -310,7 +312,6 @@ def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_ins
     assert set(targets(definition)) == {f"https://{hosts[t]}/api/task" for t in SERVICE.workflows[0].task_functions()}
     assert s["AzureFunctionsJobHost__extensions__durableTask__overridableExistingInstanceStates"] == "NonRunningStates"
     assert s["AzureFunctionsJobHost__extensions__durableTask__hubName"] == "hubfulfilorder"
-    assert s["ANYCLOUD_TASK_AUDIENCE"] == r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
     assert s["AzureWebJobsStorage__accountName"] == by_name(r, ACCOUNT)["storage-workflows"].outputs["name"]
 
 

@@ -24,11 +24,12 @@ def targets(workflow) -> dict[str, str]:
     return {f: f"https://{f}.azurewebsites.net/api/task" for f in workflow.task_functions()}
 
 
-def run(workflow, state, answers):
+def run(workflow, state, answers, audience=None):
     """Run `workflow` on the driver; `answers` maps function to a handler."""
     http = {targets(workflow)[f]: handler for f, handler in answers.items()}
+    definition = compile_durable(workflow, targets(workflow), audience)
     return durable_driver.run({ORCHESTRATOR_NAME: orchestrator}, ORCHESTRATOR_NAME,
-                              {"definition": compile_durable(workflow, targets(workflow)), "input": state}, http)
+                              {"definition": definition, "input": state}, http)
 
 
 def ok(result=None, seconds=0.0):
@@ -39,13 +40,14 @@ def ok(result=None, seconds=0.0):
 
 
 def test_fulfil_order_compiles_to_plain_ordered_data():
-    definition = compile_durable(FULFIL, targets(FULFIL))
-    assert json.dumps(definition) == json.dumps(compile_durable(FULFIL, targets(FULFIL)))
+    definition = compile_durable(FULFIL, targets(FULFIL), "api://backends")
+    assert json.dumps(definition) == json.dumps(compile_durable(FULFIL, targets(FULFIL), "api://backends"))
     assert json.loads(json.dumps(definition)) == definition
     assert list(definition) == ["workflow", "start", "steps"] and definition["start"] == "reserve-stock"
     assert definition["steps"]["reserve-stock"] == {
         "kind": "task",
         "target": "https://reserve-stock.azurewebsites.net/api/task",
+        "audience": "api://backends",
         "timeout_s": None,
         "result": "reservation",
         "retry": [{"errors": ["TaskFailed"], "delays": [2, 4, 8]}],
@@ -173,3 +175,12 @@ def test_map_starts_an_item_only_when_one_of_max_concurrency_finishes():
             created.append((episodes, json.loads(event["Input"])["input"]["item"], event["Timestamp"]))
     assert [c[:2] for c in created] == [(1, "a"), (1, "b"), (2, "c")]
     assert created[2][2] == _event(Event.ORCHESTRATOR_STARTED, T0.replace(second=1))["Timestamp"]  # when b finished
+
+
+def test_task_calls_carry_a_managed_identity_token_for_the_audience_when_one_is_set():
+    answers = {f: ok({}) for f in FULFIL.task_functions()}
+    state = {"order": {"total": 10}}
+    with_token = run(FULFIL, state, answers, audience="api://backends")
+    assert with_token.status == "succeeded" and with_token.tokens
+    assert set(with_token.tokens) == {"api://backends"}  # branches (sub-orchestrations) too
+    assert set(run(FULFIL, state, answers).tokens) == {None}

@@ -33,9 +33,8 @@ from .queue import consumer_grants, consumer_settings
 from .storage import Account, QueuePair
 
 START_RECEIVES = 5
-DEFINITION = "ANYCLOUD_WORKFLOW_DEFINITION"
-#: The audience the orchestrator requests tokens for when it calls task apps.
-TASK_AUDIENCE = "ANYCLOUD_TASK_AUDIENCE"
+#: The compiled definition (not `ANYCLOUD_WORKFLOW_*`, which would read as a wired workflow).
+DEFINITION = "ANYCLOUD_DEFINITION"
 DURABLE = "AzureFunctionsJobHost__extensions__durableTask"
 
 
@@ -47,9 +46,9 @@ def hub_name(workflow: str) -> str:
 def create_workflow(ctx: AzureContext, spec: WorkflowSpec, apps: dict[str, AppHandle], build: AppBuild,
                     hub: Account, start: QueuePair, audience: pulumi.Output[str], parent: pulumi.Resource) -> AppHandle:
     tasks = spec.task_functions()
-    definition = pulumi.Output.all(*[apps[t].base_url for t in tasks]).apply(
-        lambda urls: json.dumps(compile_durable(spec, {t: f"{u}{TASK_PATH}" for t, u in zip(tasks, urls)}),
-                                separators=(",", ":")))
+    definition = pulumi.Output.all(audience, *[apps[t].base_url for t in tasks]).apply(
+        lambda v: json.dumps(compile_durable(spec, {t: f"{u}{TASK_PATH}" for t, u in zip(tasks, v[1:])}, v[0]),
+                             separators=(",", ":")))
     name = f"{spec.name}-run"
 
     def settings(identity) -> dict:
@@ -59,7 +58,6 @@ def create_workflow(ctx: AzureContext, spec: WorkflowSpec, apps: dict[str, AppHa
             f"{DURABLE}__storageProvider__maxQueuePollingInterval": "00:00:10",
             f"{DURABLE}__overridableExistingInstanceStates": "NonRunningStates",
             DEFINITION: definition,
-            TASK_AUDIENCE: audience,
             wiring.SERVICE: ctx.spec.name,
             wiring.ENVIRONMENT: ctx.settings.environment,
             wiring.TRIGGERS: "orchestrator",

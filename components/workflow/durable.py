@@ -9,7 +9,8 @@ what the other engines' runtimes do:
   choice, parallel, map, wait, succeed, fail) and ``next`` (None ends the graph with the
   state). Keys come in a fixed order, so the same spec always gives the same JSON.
 - A task has a ``target``: the opaque string `task_targets` gives for its function (the task
-  app's URL), which the orchestrator POSTs the state to with a durable HTTP call and reads by
+  app's URL), which the orchestrator POSTs the state to with a durable HTTP call (with a
+  managed-identity token for ``audience`` when it is set) and reads by
   DESIGN.md's HTTP contract; ``result`` is the dotted path for the response body (None drops
   it) and ``timeout_s`` the time a durable timer races the call for (None: no race).
 - Errors. Retry and catch entries keep their ``errors`` list, cut after the first entry
@@ -37,20 +38,22 @@ from components.workflow.retry import delays as retry_delays
 from components.workflow.retry import mentioned, until_all
 
 
-def compile_durable(workflow: WorkflowSpec, task_targets: Mapping[str, str]) -> dict:
+def compile_durable(workflow: WorkflowSpec, task_targets: Mapping[str, str], audience: str | None = None) -> dict:
     """The definition for `workflow`; `task_targets` maps function name to what the
-    orchestrator calls (the task function's URL)."""
+    orchestrator calls (the task function's URL), `audience` is what the orchestrator's
+    managed-identity token for those calls names (None: calls carry no token)."""
     missing = [f for f in workflow.task_functions() if f not in task_targets]
     if missing:
         raise SpecError(f"workflows.{workflow.name}: no task target for {', '.join(missing)}")
-    return {"workflow": workflow.name, **_graph(workflow.start, workflow.steps, task_targets)}
+    targets = {f: {"target": t, "audience": audience} for f, t in task_targets.items()}
+    return {"workflow": workflow.name, **_graph(workflow.start, workflow.steps, targets)}
 
 
-def _graph(start: str, steps: Mapping[str, Step], targets: Mapping[str, str]) -> dict:
+def _graph(start: str, steps: Mapping[str, Step], targets: Mapping[str, dict]) -> dict:
     return {"start": start, "steps": {name: _step(step, targets) for name, step in steps.items()}}
 
 
-def _step(step: Step, targets: Mapping[str, str]) -> dict:
+def _step(step: Step, targets: Mapping[str, dict]) -> dict:
     if isinstance(step, Choice):
         rules = [
             {"path": r.path, "op": r.op, "value": r.value is not False if r.op == "exists" else r.value, "next": r.next}
@@ -64,7 +67,7 @@ def _step(step: Step, targets: Mapping[str, str]) -> dict:
     if isinstance(step, Fail):
         return {"kind": "fail", "error": step.error, "cause": step.cause}
     if isinstance(step, Task):
-        work = {"kind": "task", "target": targets[step.function], "timeout_s": step.timeout_s}
+        work = {"kind": "task", **targets[step.function], "timeout_s": step.timeout_s}
     elif isinstance(step, Parallel):
         work = {"kind": "parallel", "branches": [_graph(b.start, b.steps, targets) for b in step.branches]}
     else:

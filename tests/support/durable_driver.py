@@ -56,6 +56,7 @@ class Execution:
     output: Any = None
     error: str | None = None  # the orchestration's failure message
     calls: list[tuple[str, Any]] = field(default_factory=list)  # (uri, body) in call order
+    tokens: list[str | None] = field(default_factory=list)  # each call's managed-identity token audience
     sleeps: list[float] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)  # the top-level instance's
     replays: int = 0
@@ -120,6 +121,7 @@ class Driver:
             request = action["httpRequest"]
             body = json.loads(request["content"]) if request.get("content") else None
             self.execution.calls.append((request["uri"], body))
+            self.execution.tokens.append((request.get("tokenSource") or {}).get("resource"))
             status, answer, seconds = self.http[request["uri"]](body)
             response = {"statusCode": status, "headers": {"Content-Type": "application/json"}, "content": json.dumps(answer)}
             self.queue(pending, now + timedelta(seconds=seconds), Event.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(response))

@@ -7,7 +7,9 @@ branches and map items call it back as sub-orchestrations. Start it with the inp
 fails with a message that is the JSON ``{"error", "cause"}`` (the caller reads the error name
 from the failed instance's output, never from exception types, which Durable loses).
 
-- Tasks are durable HTTP calls (``call_http``): POST the state to the step's target and read
+- Tasks are durable HTTP calls (``call_http``): POST the state to the step's target, with a
+  token of the app's managed identity for the step's ``audience`` (the task app admits that
+  identity only; the extension picks the identity from ``AZURE_CLIENT_ID``), and read
   DESIGN.md's contract from the response the extension records (``statusCode``, ``content``):
   2xx is the result, otherwise the body's ``error`` names the error (``TaskFailed`` when it
   names none) and its ``message`` is the cause. A call the extension cannot make at all fails
@@ -44,6 +46,8 @@ import copy
 import json
 from datetime import timedelta
 from typing import Any
+
+from azure.durable_functions import ManagedIdentityTokenSource
 
 ORCHESTRATOR_NAME = "orchestrator"
 _MISSING = object()
@@ -131,7 +135,8 @@ def _attempt(context, step: dict, state: Any):
 
 
 def _task(context, step: dict, state: Any):
-    call = context.call_http("POST", step["target"], content=state)
+    token = ManagedIdentityTokenSource(step["audience"]) if step.get("audience") else None
+    call = context.call_http("POST", step["target"], content=state, token_source=token)
     try:
         if step["timeout_s"] is None:
             yield call
