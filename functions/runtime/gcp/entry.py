@@ -3,7 +3,8 @@
 The GCP renderer deploys every function with entry point ``handle`` (the source's ``main.py``
 re-exports it) and tells it what to run: ``ANYCLOUD_HANDLER`` (the portable handler),
 ``ANYCLOUD_TRIGGERS`` (route, consumer, task) and, for routes, ``ANYCLOUD_ROUTES``. Each
-request is dispatched by what the function serves and what arrived:
+request is dispatched by what the function serves and what arrived (what each does is
+runtime/dispatch.py, shared with the Azure adapter):
 
 - a route: the method and path match one of its routes (API Gateway appends the client's
   path to the function's URL). The `Response` goes back as is; errors follow runtime/http.py
@@ -26,7 +27,6 @@ object per line on stdout, which Cloud Logging reads as structured entries: ``se
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -34,23 +34,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .. import wiring
-from ..contracts import Context, HttpError, TaskError
-from ..handlers import load_handler
-from ..http import refused, run_route
-from ..idempotency import TableIdempotency
+from .. import dispatch, wiring
+from ..contracts import Context
 from ..instances import Instances
 from .events import MalformedPush, caller_claims, match_route, push_message, request_id, route_request
 from .firestore import build_tables
 from .messaging import Clients, Queue, Secret, Workflow
-
-TRIGGERS = "ANYCLOUD_TRIGGERS"
-ROUTES = "ANYCLOUD_ROUTES"
-IDEMPOTENCY_TABLE = "idempotency"
-#: How long an unfinished request or message holds its idempotency record: past any
-#: function's timeout (540 s at most), so a crashed instance cannot block a retry for longer.
-IN_PROGRESS_S = 600
-JSON_HEADERS = {"content-type": "application/json"}
 
 
 class CloudLoggingFormatter(logging.Formatter):
@@ -87,25 +76,11 @@ def build_context(env: Mapping[str, str], clients: Clients) -> Context:
     return Context(tables=build_tables(env), queues=queues, workflows=workflows, secrets=secrets)
 
 
-class Instance:
-    """What a function instance keeps between requests."""
+class Instance(dispatch.Instance):
+    """What a function instance keeps between requests, and how a GCP request reaches it."""
 
     def __init__(self, env: Mapping[str, str], clients: Clients | None = None, context: Context | None = None):
-        spec = env.get(wiring.HANDLER)
-        if not spec:
-            raise RuntimeError(f"{wiring.HANDLER} is not set: the renderer names the handler (module:function)")
-        self.function = env.get(wiring.FUNCTION, "")
-        self.handler = load_handler(spec)
-        self.triggers = {t for t in env.get(TRIGGERS, "").split(",") if t}
-        self.routes = [r for r in env.get(ROUTES, "").split(",") if r]
-        self.resources = context if context is not None else build_context(env, clients or Clients())
-        self.idempotency = self.resources.tables.get(IDEMPOTENCY_TABLE)
-        if getattr(self.handler, "idempotent", False) and self.idempotency is None:
-            raise RuntimeError(f"{spec} is @idempotent: the function must declare the {IDEMPOTENCY_TABLE!r} table")
-        self.logger = logging.getLogger("anycloud")
-
-    def context(self, request_id_: str) -> Context:
-        return dataclasses.replace(self.resources, request_id=request_id_)
+        super().__init__(env, context if context is not None else build_context(env, clients or Clients()))
 
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
                body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -114,65 +89,25 @@ class Instance:
         trace = request_id(lowered)
         matched = match_route(self.routes, method, path) if "route" in self.triggers else None
         if matched is not None:
-            return self.route(matched[1], method, path, query, lowered, body)
+            request = route_request(method, path, matched[1], query, lowered, body)
+            return self.route(request, caller_claims(lowered))
         if method.upper() == "POST" and "consumer" in self.triggers and ("task" not in self.triggers or _looks_like_push(body)):
             return self.consume(body, trace)
         if method.upper() == "POST" and "task" in self.triggers:
             return self.task(body, trace)
-        self.logger.info("no route", extra={"trace_id": trace, "status": 404})
-        return 404, {"error": "NotFound", "message": "no such route", "request_id": trace}, JSON_HEADERS
-
-    def route(self, params: Mapping[str, str], method: str, path: str, query: Mapping[str, str],
-              headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
-        request = route_request(method, path, params, query, headers, body)
-        store = None
-        if getattr(self.handler, "idempotent", False):
-            caller = caller_claims(headers).get("sub") or "anonymous"
-            store = TableIdempotency(self.idempotency, f"{self.function}#{caller}", IN_PROGRESS_S)
-        response = run_route(self.handler, request, self.context(request.request_id), idempotency=store, logger=self.logger)
-        headers_out = {str(k).lower(): str(v) for k, v in response.headers.items()}
-        if response.body is not None:
-            headers_out.setdefault("content-type", "application/json")
-        headers_out.setdefault("x-request-id", request.request_id)
-        return response.status, response.body, headers_out
+        return self.not_found(trace)
 
     def consume(self, body: bytes, trace: str) -> tuple[int, Any, dict[str, str]]:
         try:
             message = push_message(body)
         except MalformedPush as err:
             self.logger.warning("unreadable push; refused so it is dead-lettered", extra={"trace_id": trace, "reason": str(err)})
-            return 400, {"error": "MalformedMessage", "message": str(err)}, JSON_HEADERS
-        extra = {"trace_id": trace, "message_id": message.id, "receive_count": message.receive_count}
-        ctx = self.context(message.id)
+            return 400, {"error": "MalformedMessage", "message": str(err)}, dispatch.JSON_HEADERS
         try:
-            if self.idempotency is not None:
-                store = TableIdempotency(self.idempotency, self.function, IN_PROGRESS_S)
-                if not store.once(message.body, lambda: self.handler(message, ctx)):
-                    self.logger.info("message already processed", extra=extra)
-            else:
-                self.handler(message, ctx)
-        except Exception as exc:
-            self.logger.warning("message failed; it will be retried", extra={**extra, "error": type(exc).__name__})
-            return 500, {"error": "MessageFailed", "message": "the message will be retried"}, JSON_HEADERS
-        return 204, None, {}
-
-    def task(self, body: bytes, trace: str) -> tuple[int, Any, dict[str, str]]:
-        try:
-            state = json.loads(body)
-        except (ValueError, RecursionError):
-            return 400, {"error": "TaskFailed", "message": "the state is not JSON"}, JSON_HEADERS
-        try:
-            result = self.handler(state, self.context(trace))
-        except TaskError as err:
-            self.logger.info("task failed with a business error", extra={"trace_id": trace, "error": err.name})
-            return 422, {"error": err.name, "message": err.message}, JSON_HEADERS
-        except HttpError as err:  # a task has no HTTP caller: an HttpError is a failure like any other
-            refused(err, trace, self.logger)
-            return 500, {"error": "TaskFailed", "message": "internal error"}, JSON_HEADERS
+            self.message(message, trace)
         except Exception:
-            self.logger.exception("task failed", extra={"trace_id": trace})
-            return 500, {"error": "TaskFailed", "message": "internal error"}, JSON_HEADERS
-        return 200, result, JSON_HEADERS
+            return 500, {"error": "MessageFailed", "message": "the message will be retried"}, dispatch.JSON_HEADERS
+        return 204, None, {}
 
 
 def _looks_like_push(body: bytes) -> bool:
