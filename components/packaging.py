@@ -40,15 +40,21 @@ def function_archive(root: Path = FUNCTIONS_DIR, cloud: str | None = None) -> pu
 
 
 #: Files a cloud's build expects at the root of the source: Cloud Functions' Python buildpack
-#: runs `main.py` and installs `requirements.txt` from there.
-GCP_ROOT_FILES = {"main.py": "runtime/gcp/main.py", "requirements.txt": "runtime/gcp/requirements.txt"}
+#: runs `main.py` and installs `requirements.txt` from there; the Azure Functions host loads
+#: `function_app.py` and reads `host.json`, and its remote build installs `requirements.txt`.
+ROOT_FILES = {
+    "gcp": {"main.py": "runtime/gcp/main.py", "requirements.txt": "runtime/gcp/requirements.txt"},
+    "azure": {"function_app.py": "runtime/azure/function_app.py", "host.json": "runtime/azure/host.json",
+              "requirements.txt": "runtime/azure/requirements.txt"},
+}
 
 
 @functools.cache
-def gcp_archive(root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
-    """The runtime, plus the GCP entry module and the functions' own dependencies at the root."""
-    assets = dict(function_archive(root, "gcp").assets)
-    assets.update({name: pulumi.FileAsset(str(root / source)) for name, source in GCP_ROOT_FILES.items()})
+def cloud_archive(cloud: str, root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
+    """The runtime with `cloud`'s adapter, plus its entry module, settings and the functions'
+    own dependencies at the root."""
+    assets = dict(function_archive(root, cloud).assets)
+    assets.update({name: pulumi.FileAsset(str(root / source)) for name, source in ROOT_FILES[cloud].items()})
     return pulumi.AssetArchive(assets)
 
 

@@ -540,6 +540,9 @@ class ServiceSpec(Model):
     def table(self, name: str) -> TableSpec:
         return next(t for t in self.tables if t.name == name)
 
+    def queue(self, name: str) -> QueueSpec:
+        return next(q for q in self.queues if q.name == name)
+
 
 PATTERN_HELP = {
     NAME_PATTERN: "must be lowercase letters and digits in words joined by single hyphens, starting with a letter",

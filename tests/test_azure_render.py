@@ -248,6 +248,8 @@ def test_functions_get_their_wiring_and_nothing_undeclared(azure_prod):
         s = settings(r, fn.name)
         wired = {k for k in s if re.match(r"ANYCLOUD_(TABLE|QUEUE|WORKFLOW|SECRET)_", k)}
         assert wired == {env_name(a.kind, a.resource) for a in fn.uses}, fn.name
+        for queue in {a.resource for a in fn.uses if a.kind == "queue"}:
+            assert s[env_name("retention", queue)] == str(SERVICE.queue(queue).retention_days * 86400)
         assert s["ANYCLOUD_HANDLER"] == fn.handler
         for access in fn.uses:
             value = s[env_name(access.kind, access.resource)]
@@ -370,3 +372,19 @@ def test_a_key_attribute_cosmos_owns_is_refused_before_anything_is_registered(fi
     spec = ServiceSpec(**{**SERVICE.model_dump(), "tables": tables})
     error = refused_before_registering({**AZURE_DEV}, SpecError, spec=spec)
     assert str(error).startswith(f"tables.orders.{field}: 'ttl' is reserved by Cosmos DB on Azure")
+
+
+def test_each_app_gets_the_azure_package_deployed_to_its_scm_site_by_content_hash(azure_prod):
+    from components.azure.deploy import write_package
+    from components.azure.function import PACKAGE_DIR
+    from components.packaging import cloud_archive
+
+    expected = write_package(cloud_archive("azure"), PACKAGE_DIR).digest
+    deployments = {d.name: d.inputs for d in azure_prod.of_type("pulumi-python:dynamic:Resource")}
+    apps = {a.name: a.outputs for a in azure_prod.of_type(APP)}
+    assert set(deployments) == {f"{name}-code" for name in apps}
+    for name, app in apps.items():
+        d = deployments[f"{name}-code"]
+        assert d["appName"] == app["name"] and d["contentHash"] == expected
+        first, _, rest = app["defaultHostName"].partition(".")
+        assert d["scmHost"] == f"{first}.scm.{rest}"

@@ -12,11 +12,11 @@ import json
 
 import pytest
 
+from runtime.dispatch import match_route
 from runtime.gcp.events import (
     MAX_PUSH_BYTES,
     MalformedPush,
     caller_claims,
-    match_route,
     push_message,
     request_id,
     route_request,

@@ -1,8 +1,10 @@
 """The function asset holds runtime code only."""
 
+import json
 from pathlib import Path
 
 import pulumi
+import pytest
 
 from components.packaging import function_archive, runtime_files
 
@@ -28,16 +30,31 @@ def test_archive_maps_each_file_to_its_asset(tmp_path: Path):
 
 
 def test_the_gcp_source_has_its_entry_module_and_dependencies_at_the_root():
-    from components.packaging import gcp_archive
+    from components.packaging import cloud_archive
 
-    archive = gcp_archive()
+    archive = cloud_archive("gcp")
     assert {"main.py", "requirements.txt", "runtime/gcp/entry.py", "orders/api.py"} <= set(archive.assets)
     assert not any(name.startswith("tests/") or "__pycache__" in name for name in archive.assets)
     main = Path(archive.assets["main.py"].path).read_text()
     assert "from runtime.gcp.entry import handle" in main
 
 
-def test_the_gcp_functions_install_what_the_tests_run_against():
+def test_the_azure_package_has_its_entry_module_host_settings_and_dependencies_at_the_root():
+    from components.packaging import cloud_archive
+
+    archive = cloud_archive("azure")
+    assert {"function_app.py", "host.json", "requirements.txt", "runtime/azure/entry.py", "orders/api.py"} <= set(archive.assets)
+    assert not [name for name in archive.assets if name.startswith(("runtime/aws/", "runtime/gcp/"))]
+    assert "from runtime.azure.entry import create_app" in Path(archive.assets["function_app.py"].path).read_text()
+    host = json.loads(Path(archive.assets["host.json"].path).read_text())
+    assert host["version"] == "2.0" and host["extensionBundle"]["version"] == "[4.0.0, 5.0.0)"
+
+
+@pytest.mark.parametrize("cloud, required", [
+    ("gcp", {"functions-framework", "google-cloud-firestore", "google-cloud-pubsub", "google-cloud-secret-manager"}),
+    ("azure", {"azure-functions", "azure-functions-durable", "azure-cosmos", "azure-storage-queue", "azure-identity"}),
+])
+def test_the_functions_install_what_the_tests_run_against(cloud, required):
     """Every pin the functions' requirements.txt shares with requirements-dev.txt is the same."""
     root = Path(__file__).resolve().parent.parent
 
@@ -49,9 +66,9 @@ def test_the_gcp_functions_install_what_the_tests_run_against():
                 out[name.split("[")[0].strip().lower()] = version.strip()
         return out
 
-    shipped = pins(root / "functions" / "runtime" / "gcp" / "requirements.txt")
+    shipped = pins(root / "functions" / "runtime" / cloud / "requirements.txt")
     tested = {**pins(root / "requirements.txt"), **pins(root / "requirements-dev.txt")}
-    assert {"functions-framework", "google-cloud-firestore", "google-cloud-pubsub", "google-cloud-secret-manager"} <= set(shipped)
+    assert required <= set(shipped)
     assert {n: v for n, v in shipped.items() if n in tested and tested[n] != v} == {}
     assert set(shipped) - set(tested) == set(), "every shipped dependency is installed for the tests too"
 

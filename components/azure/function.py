@@ -9,7 +9,9 @@ queue trigger's `ANYCLOUD_TRIGGER__*`, Application Insights with Entra ID, Key V
 references resolved as the app's identity. No key or connection string is in its settings.
 
 Every app runs the one Azure entry module (`function_app.py` of the Azure adapter) and learns
-from `ANYCLOUD_HANDLER` and `ANYCLOUD_TRIGGERS` which trigger to register. Flex's instance
+from `ANYCLOUD_HANDLER` and `ANYCLOUD_TRIGGERS` which trigger to register. The program deploys
+that package to each app itself (deploy.py: pulumi-azure-native has no resource for a Flex
+app's code), again exactly when the package's content changes. Flex's instance
 sizes are 512, 2048 and 4096 MB: a declared size runs on the smallest that holds it. A Flex
 app scales to at least 40 instances; the declared `reserved_concurrency` caps it above that.
 `warm_instances` become always-ready instances of the app's trigger group.
@@ -21,14 +23,18 @@ inbound traffic to the site (their triggers are queue listeners, which reach out
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pulumi
 
+from ..packaging import cloud_archive
 from ..spec import FunctionSpec
 from .arm import Arm
 from .context import AzureContext
+from .deploy import Package, PackageDeployment, write_package
 from .identity import BLOB_CONTRIBUTOR, BLOB_OWNER, METRICS_PUBLISHER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR, Identity, \
     assign, user_identity
 from .storage import Account, container
@@ -44,6 +50,8 @@ TRIGGER_CONNECTION = "ANYCLOUD_TRIGGER"
 TRIGGER_QUEUE = "ANYCLOUD_TRIGGER_QUEUE"
 #: Where a workflow task app answers the orchestrator's POST (DESIGN.md section 5).
 TASK_PATH = "/api/task"
+#: Where the program writes the package it deploys (a zip named by its content digest).
+PACKAGE_DIR = os.path.join(tempfile.gettempdir(), "anycloud-packages")
 #: Always-ready groups by how the app is reached (the adapter names its queue function `consume`).
 ALWAYS_READY_GROUP = {"route": "http", "task": "http", "consumer": "function:consume", "orchestrator": "durable"}
 
@@ -69,6 +77,19 @@ class AppHandle:
     @property
     def reached_over_http(self) -> bool:
         return bool({"route", "task"} & set(self.kinds))
+
+
+def scm_host(default_host: str) -> str:
+    """The app's SCM (Kudu) host: `.scm` after the first label of its default host name, for
+    both `<app>.azurewebsites.net` and the newer `<app>-<hash>.<region>-01.azurewebsites.net`."""
+    first, _, rest = default_host.partition(".")
+    return f"{first}.scm.{rest}"
+
+
+def package(ctx: AzureContext) -> Package:
+    """The Azure package (the runtime, the Azure adapter, function_app.py, host.json and the
+    functions' requirements at its root), written once per program run."""
+    return ctx.once(("package",), lambda: write_package(cloud_archive("azure"), PACKAGE_DIR))
 
 
 def memory_size(memory_mb: int) -> int:
@@ -168,6 +189,9 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
             "siteUpdateStrategy": {"type": "RollingUpdate"},
         },
     }, ctx.opts(parent, depends_on=grants), outputs=("defaultHostName",))
+    code = package(ctx)
+    PackageDeployment(f"{name}-code", app_name=app.name, scm_host=app.defaultHostName.apply(scm_host),
+                      package=code.path, content_hash=code.digest, opts=ctx.opts(app))
     for policy in ("ftp", "scm"):
         kind = "WebAppFtpAllowed" if policy == "ftp" else "WebAppScmAllowed"
         Arm(f"azure-native:web:{kind}", f"{name}-no-{policy}-basic-auth",

@@ -116,6 +116,8 @@ class AzurePlatform:
             env[var] = self._wiring_value(kind, name)
             if kind == "table":
                 env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
+            if kind == "queue":  # a Storage queue message lives as long as its sender says
+                env[wiring.env_name("retention", name)] = str(self.ctx.spec.queue(name).retention_days * 86400)
 
         def settings(identity) -> dict:
             if consumed is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from ..packaging import archive_digest, gcp_archive
+from ..packaging import archive_digest, cloud_archive
 from ..spec import FunctionSpec
 from .context import GcpContext
 from .identity import Identity, service_account
@@ -66,8 +66,8 @@ def create_source(ctx: GcpContext, parent: pulumi.Resource) -> Source:
     archive = gcp.storage.BucketObject(
         "source-archive",
         bucket=bucket.name,
-        name=f"functions-{archive_digest(gcp_archive())[:16]}.zip",
-        source=gcp_archive(),
+        name=f"functions-{archive_digest(cloud_archive('gcp'))[:16]}.zip",
+        source=cloud_archive("gcp"),
         opts=ctx.opts(bucket),
     )
     repository = gcp.artifactregistry.Repository(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import wiring
@@ -37,6 +38,28 @@ IDEMPOTENCY_TABLE = "idempotency"
 #: function's timeout (540 s at most), so a crashed instance cannot block a retry for longer.
 IN_PROGRESS_S = 600
 JSON_HEADERS = {"content-type": "application/json"}
+
+
+def match_route(routes: Sequence[str], method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """(route key, path parameters) of the first route whose method and path template match."""
+    parts = [p for p in path.split("/") if p]
+    for route in routes:
+        route_method, _, template = route.partition(" ")
+        if route_method.upper() != method.upper():
+            continue
+        pattern = [p for p in template.split("/") if p]
+        if len(pattern) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(pattern, parts):
+            name = re.fullmatch(r"\{([^/{}]+)\}", want)
+            if name:
+                params[name.group(1)] = got
+            elif want != got:
+                break
+        else:
+            return route, params
+    return None
 
 
 class Instance:

@@ -104,7 +104,7 @@ class GcpStack:
 
     def api(self, method: str, path: str, body: Any = None, headers: dict | None = None, sub: str = "user-1") -> dict:
         """A request as API Gateway forwards it to the route function that serves it."""
-        from runtime.gcp.events import match_route
+        from runtime.dispatch import match_route
 
         claims = base64.urlsafe_b64encode(json.dumps({"sub": sub}).encode()).decode().rstrip("=")
         headers = {"x-cloud-trace-context": f"{abs(hash((method, path, self.published))):032x}/1;o=1",

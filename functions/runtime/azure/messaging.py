@@ -34,7 +34,7 @@ from ..clients import LazyClients
 from ..contracts import check_delay, check_execution_id
 
 __all__ = ["INPUT", "INSTANCE_ID", "MAX_MESSAGE_BYTES", "Clients", "Queue", "QueueNotFound", "Workflow",
-           "check_instance_id", "managed_identity"]
+           "check_instance_id", "managed_identity", "send_text"]
 
 INSTANCE_ID, INPUT = "instance_id", "input"  # the start message (components/azure)
 #: Largest message a Storage queue takes: its Base64 text, in bytes.
@@ -76,8 +76,13 @@ class Clients(LazyClients):
                                           message_encode_policy=TextBase64EncodePolicy(), **self._options)
 
 
-def _send(clients: Clients, url: str, body: Any, delay_s: int = 0) -> str:
-    text = json.dumps(body, separators=(",", ":"))
+def _send(clients: Clients, url: str, body: Any, delay_s: int = 0, ttl_s: int | None = None) -> str:
+    return send_text(clients, url, json.dumps(body, separators=(",", ":")), delay_s, ttl_s)
+
+
+def send_text(clients: Clients, url: str, text: str, delay_s: int = 0, ttl_s: int | None = None) -> str:
+    """Send `text` as it is (the poison move of an unreadable message uses this too); `ttl_s`
+    is how long it lives (None: the service's default, 7 days)."""
     size = len(base64.b64encode(text.encode("utf-8")))
     if size > MAX_MESSAGE_BYTES:
         raise ValueError(f"the message is {size} bytes Base64-encoded; a Storage queue takes at most "
@@ -85,7 +90,7 @@ def _send(clients: Clients, url: str, body: Any, delay_s: int = 0) -> str:
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        sent = clients.get(url).send_message(text, visibility_timeout=delay_s or None)
+        sent = clients.get(url).send_message(text, visibility_timeout=delay_s or None, time_to_live=ttl_s)
     except ResourceNotFoundError as err:
         raise QueueNotFound(f"the queue {url} does not exist ({getattr(err, 'error_code', None) or 'not found'}): "
                             "check the ANYCLOUD_ wiring") from err
@@ -102,13 +107,17 @@ def check_instance_id(instance_id: str) -> None:
 
 
 class Queue:
-    def __init__(self, url: str, clients: Clients):
+    """`ttl_s`: how long a message lives, the queue's declared retention (the renderer's
+    ``ANYCLOUD_RETENTION_<NAME>``); None leaves the service's default of 7 days."""
+
+    def __init__(self, url: str, clients: Clients, ttl_s: int | None = None):
         self.url = url
         self._clients = clients
+        self.ttl_s = ttl_s
 
     def send(self, body: Any, *, delay_s: int = 0) -> str:
         check_delay(delay_s)
-        return _send(self._clients, self.url, body, delay_s)
+        return _send(self._clients, self.url, body, delay_s, self.ttl_s)
 
 
 class Workflow:

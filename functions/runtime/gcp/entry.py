@@ -35,9 +35,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import dispatch, wiring
+from ..dispatch import match_route
 from ..contracts import Context
 from ..instances import Instances
-from .events import MalformedPush, caller_claims, match_route, push_message, request_id, route_request
+from .events import MalformedPush, caller_claims, push_message, request_id, route_request
 from .firestore import build_tables
 from .messaging import Clients, Queue, Secret, Workflow
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..contracts import Message, Request
@@ -35,28 +34,6 @@ USERINFO_HEADER = "x-apigateway-api-userinfo"
 
 class MalformedPush(ValueError):
     """A Pub/Sub push body that is not a readable message (the reason, never the content)."""
-
-
-def match_route(routes: Sequence[str], method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    """(route key, path parameters) of the first route whose method and path template match."""
-    parts = [p for p in path.split("/") if p]
-    for route in routes:
-        route_method, _, template = route.partition(" ")
-        if route_method.upper() != method.upper():
-            continue
-        pattern = [p for p in template.split("/") if p]
-        if len(pattern) != len(parts):
-            continue
-        params: dict[str, str] = {}
-        for want, got in zip(pattern, parts):
-            name = re.fullmatch(r"\{([^/{}]+)\}", want)
-            if name:
-                params[name.group(1)] = got
-            elif want != got:
-                break
-        else:
-            return route, params
-    return None
 
 
 def request_id(headers: Mapping[str, str]) -> str:
