@@ -5,7 +5,17 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 (policy/offline.py, used by `python -m components check`).
 """
 
-from . import deployability, encryption, exposure, gcp_deployability, identity, observability, resilience, transport
+from . import (
+    azure_deployability,
+    deployability,
+    encryption,
+    exposure,
+    gcp_deployability,
+    identity,
+    observability,
+    resilience,
+    transport,
+)
 
 POLICIES = [
     *encryption.POLICIES,
@@ -16,4 +26,5 @@ POLICIES = [
     *observability.POLICIES,
     *deployability.POLICIES,
     *gcp_deployability.POLICIES,
+    *azure_deployability.POLICIES,
 ]

@@ -254,3 +254,131 @@ def resources_of(args: StackValidationArgs, types: Sequence[str]) -> list[Policy
 def dependency_urns(resource: PolicyResource, key: str) -> set[str]:
     """URNs of the resources the value of property `key` comes from (known even while the value is not)."""
     return {r.urn for r in (resource.property_dependencies or {}).get(key) or []}
+
+
+def each_known(items: Iterable[Any], check: Callable[[Any], None]) -> None:
+    """`check` on every item; an unknown value skips only its item and is re-raised at the end,
+    so a stack policy still reports what it found before the engine notes it as not run."""
+    unknown: UnknownValueError | None = None
+    for item in items:
+        try:
+            check(item)
+        except UnknownValueError as err:
+            unknown = unknown or err
+    if unknown is not None:
+        raise unknown
+
+
+# ------------------------------------------------------------------ Azure App Service and Functions
+
+APP_SERVICE_PLAN = "azure-native:web:AppServicePlan"
+WEB_APP_AUTH_SETTINGS_V2 = "azure-native:web:WebAppAuthSettingsV2"
+#: Publishing-credential (basic auth) policies of an app: `allow` false turns basic auth off for FTP / SCM.
+WEB_APP_FTP_ALLOWED = "azure-native:web:WebAppFtpAllowed"
+WEB_APP_SCM_ALLOWED = "azure-native:web:WebAppScmAllowed"
+WEB_APP_FTP_ALLOWED_SLOT = "azure-native:web:WebAppFtpAllowedSlot"
+WEB_APP_SCM_ALLOWED_SLOT = "azure-native:web:WebAppScmAllowedSlot"
+STORAGE_QUEUE = "azure-native:storage:Queue"
+KEY_VAULT = "azure-native:keyvault:Vault"
+USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+#: Flex Consumption plans: sku FC1, tier FlexConsumption.
+FLEX_SKU, FLEX_TIER = "fc1", "flexconsumption"
+#: host.json through app settings: `AzureFunctionsJobHost__extensions__queues__<setting>`.
+QUEUE_HOST_SETTING = "AzureFunctionsJobHost__extensions__queues__"
+MAX_DEQUEUE_COUNT = QUEUE_HOST_SETTING + "maxDequeueCount"
+
+
+def lower(value: Any) -> str | None:
+    """A known, non-empty string in lower case (Azure names compare case-insensitively); else None."""
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def is_function_app(props: Mapping[str, Any]) -> bool:
+    """A Microsoft.Web site whose kind says function app (`functionapp`, `functionapp,linux`, ...)."""
+    return "functionapp" in str(known(props, "kind") or "").lower()
+
+
+#: An app setting whose value is unknown during preview (computed from another resource's output).
+UNKNOWN_SETTING = object()
+
+
+def app_settings(props: Mapping[str, Any]) -> dict[str, Any]:
+    """siteConfig.appSettings ([{name, value}]) as {name: value}. An unknown list raises; an entry
+    unknown as a whole is skipped, and an unknown value becomes UNKNOWN_SETTING."""
+    raw = get(props, "siteConfig.appSettings")
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        return {}
+    out: dict[str, Any] = {}
+    for i in range(len(raw)):
+        try:
+            entry = raw[i]
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+        except UnknownValueError:
+            continue
+        if not isinstance(name, str):
+            continue
+        try:
+            out[name] = entry.get("value")
+        except UnknownValueError:
+            out[name] = UNKNOWN_SETTING
+    return out
+
+
+def setting(settings: Mapping[str, Any], name: str) -> tuple[str, Any] | None:
+    """(the name as written, value) of an app setting, its name compared case-insensitively."""
+    wanted = name.lower()
+    return next(((k, v) for k, v in settings.items() if k.lower() == wanted), None)
+
+
+def refers(resource: PolicyResource, prop: str, target: PolicyResource, values: Iterable[Any]) -> bool:
+    """Whether `resource.prop` is `target`: a property dependency on it, or a known value equal
+    (case-insensitively) to one of `values` (its name or ARM id)."""
+    if target.urn in dependency_urns(resource, prop):
+        return True
+    mine = lower(known(resource.props, prop))
+    return mine is not None and mine in {lower(v) for v in values if lower(v)}
+
+
+def arm_name(arm_id: Any) -> str | None:
+    """The last segment of an ARM id, lower case."""
+    return lower(arm_id.rstrip("/").rsplit("/", 1)[-1]) if isinstance(arm_id, str) else None
+
+
+def plan_of(app: PolicyResource, plans: Sequence[PolicyResource]) -> PolicyResource | None:
+    """The App Service plan in the stack that `serverFarmId` names (dependency, id or name)."""
+    for plan in plans:
+        if plan.urn in dependency_urns(app, "serverFarmId"):
+            return plan
+    farm = known(app.props, "serverFarmId")
+    for plan in plans:
+        ids = {lower(known(plan.props, "id")), lower(known(plan.props, "name"))} - {None}
+        if lower(farm) in ids or arm_name(farm) in ids:
+            return plan
+    return None
+
+
+def is_flex_plan(plan: PolicyResource | None) -> bool:
+    return plan is not None and (lower(known(plan.props, "sku.name")) == FLEX_SKU
+                                 or lower(known(plan.props, "sku.tier")) == FLEX_TIER)
+
+
+def is_flex_app(app: PolicyResource, plans: Sequence[PolicyResource]) -> bool:
+    """A Flex Consumption app: it carries functionAppConfig (only Flex sites have one), or its
+    plan in the stack is FC1 / FlexConsumption."""
+    return known(app.props, "functionAppConfig") is not None or is_flex_plan(plan_of(app, plans))
+
+
+def same_app(side: PolicyResource, app: PolicyResource) -> bool:
+    """Whether a site child resource keyed by (name, resourceGroupName) - auth settings,
+    publishing-credential policies - belongs to `app`: its name depends on the app or equals
+    the app's name, and the resource groups agree wherever both are known."""
+    if app.urn in dependency_urns(side, "name"):
+        return True
+    name = lower(known(side.props, "name"))
+    if name is None or name != lower(known(app.props, "name")):
+        return False
+    if dependency_urns(side, "resourceGroupName") & dependency_urns(app, "resourceGroupName"):
+        return True
+    mine, theirs = lower(known(side.props, "resourceGroupName")), lower(known(app.props, "resourceGroupName"))
+    return mine is None or theirs is None or mine == theirs

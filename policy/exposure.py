@@ -3,7 +3,9 @@
 Lambda function URLs always use IAM auth; API routes (API Gateway HTTP and REST APIs, GCP API
 Gateway OpenAPI configs, Azure API Management operations) are authenticated unless their
 "METHOD /path" is in `publicRoutes`; GCS buckets enforce public access prevention; Azure
-Storage accounts forbid anonymous blob access; CORS `*` is refused in prod.
+Storage accounts forbid anonymous blob access; CORS `*` is refused in prod; Azure function apps
+answer only their callers (App Service authentication allowing listed identities, or no inbound
+traffic at all), so the gateway cannot be bypassed at `<app>.azurewebsites.net`.
 """
 
 from __future__ import annotations
@@ -34,16 +36,21 @@ from .common import (
     SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
+    WEB_APP_AUTH_SETTINGS_V2,
     WEB_APP_SLOT,
     as_list,
     config,
     dependency_urns,
+    each_known,
     everyone,
     get,
+    is_function_app,
     is_prod,
     known,
+    lower,
     resource_policy,
     resources_of,
+    same_app,
     shown,
     stack_policy,
     statements,
@@ -417,15 +424,50 @@ def _check_gcp_api_configs(args: StackValidationArgs, report: ReportViolation, p
 TOKEN_VALIDATIONS = ("validate-jwt", "validate-azure-ad-token")
 
 
-def _apim_xml(text: str) -> ElementTree.Element | None:
-    """An APIM policy document parsed (comments dropped by the parser); None when it is not XML,
-    which then counts as validating nothing."""
-    for candidate in (text, f"<fragment>{text}</fragment>"):
-        try:
-            return ElementTree.fromstring(candidate)
-        except ElementTree.ParseError:
+def strip_policy_expressions(text: str) -> str:
+    """The policy with every `@(...)` / `@{...}` C# expression replaced by `@expr`.
+
+    With format "rawxml" APIM takes expressions as written: `<`, `&&` and unescaped quotes inside
+    them make the document invalid XML, though APIM accepts it. Brackets are matched outside
+    C# string and character literals."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith(("@(", "@{"), i):
+            close = {"(": ")", "{": "}"}[text[i + 1]]
+            depth, j = 0, i + 1
+            while j < n:
+                c = text[j]
+                if c in "\"'":
+                    j += 1
+                    while j < n and text[j] != c:
+                        j += 2 if text[j] == "\\" else 1
+                elif c == text[i + 1]:
+                    depth += 1
+                elif c == close:
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            out.append("@expr")
+            i = j + 1
             continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def apim_xml(text: str) -> ElementTree.Element | None:
+    """An APIM policy document parsed (comments dropped by the parser), policy expressions
+    neutralised when the raw text is not XML; None when it still is not, which then counts as
+    validating nothing."""
+    for source in (text, strip_policy_expressions(text)):
+        for candidate in (source, f"<fragment>{source}</fragment>"):
+            try:
+                return ElementTree.fromstring(candidate)
+            except ElementTree.ParseError:
+                continue
     return None
+
 
 
 def _inbound_steps(text: str) -> list[str] | None:
@@ -433,7 +475,7 @@ def _inbound_steps(text: str) -> list[str] | None:
 
     Only these run on every request: a <validate-jwt> inside <choose>/<when> runs only when its
     condition holds, and one in <outbound> or <on-error> never guards the backend."""
-    root = _apim_xml(text)
+    root = apim_xml(text)
     if root is None:
         return None
     inbound = root if root.tag.lower() == "inbound" else next((c for c in root if c.tag.lower() == "inbound"), None)
@@ -571,7 +613,7 @@ def wildcard_origin(origin: Any) -> bool:
 
 def apim_wildcard_origins(xml: str) -> bool:
     """An APIM policy with a <cors> allowing <origin>*</origin> anywhere (even in a branch)."""
-    root = _apim_xml(xml)
+    root = apim_xml(xml)
     if root is None:
         return False
     return any(wildcard_origin((origin.text or "").strip())
@@ -667,6 +709,104 @@ def _cors_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> Non
                    "explicit https origins (from the stack's allowedOrigins), never any origin.")
 
 
+# ------------------------------------------------------------------ function apps behind the gateway
+
+#: Identity providers other than Microsoft Entra ID admit anyone holding such an account.
+OPEN_PROVIDERS = ("apple", "facebook", "gitHub", "google", "twitter", "legacyMicrosoftAccount", "azureStaticWebApps")
+REFUSING_ACTIONS = ("return401", "return403")
+
+
+def _auth_problems(auth: Any) -> list[str]:
+    """Why App Service authentication (WebAppAuthSettingsV2) does not restrict callers to listed
+    identities; [] when it does. "Configure your App Service or Azure Functions app to use
+    Microsoft Entra sign-in", https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad
+    (without an allowed-principals or allowed-applications list, any token the tenant issues for
+    the audience is accepted)."""
+    props, problems = auth.props, []
+    if get(props, "platform.enabled") is not True:
+        problems.append(f"platform.enabled is {shown(get(props, 'platform.enabled'))} (authentication is off)")
+    if get(props, "globalValidation.requireAuthentication") is not True:
+        problems.append("globalValidation.requireAuthentication is "
+                        f"{shown(get(props, 'globalValidation.requireAuthentication'))} (anonymous calls go through)")
+    action = get(props, "globalValidation.unauthenticatedClientAction")
+    if lower(action) not in REFUSING_ACTIONS:
+        problems.append(f"globalValidation.unauthenticatedClientAction is {shown(action)} (required: 'Return401' or "
+                        "'Return403')")
+    excluded = [str(p) for p in as_list(get(props, "globalValidation.excludedPaths"))]
+    if excluded:
+        problems.append(f"globalValidation.excludedPaths {shown(excluded)} answer anyone")
+    aad = get(props, "identityProviders.azureActiveDirectory")
+    if not isinstance(aad, Mapping) or get(aad, "enabled") is False:
+        problems.append("identityProviders.azureActiveDirectory is not enabled")
+    else:
+        policy = get(aad, "validation.defaultAuthorizationPolicy")
+        allowed = [*as_list(get(policy, "allowedPrincipals.identities")), *as_list(get(policy, "allowedPrincipals.groups")),
+                   *as_list(get(policy, "allowedApplications")),
+                   *as_list(get(aad, "validation.jwtClaimChecks.allowedClientApplications"))]
+        if not allowed:
+            problems.append("identityProviders.azureActiveDirectory.validation.defaultAuthorizationPolicy lists no "
+                            "allowedPrincipals.identities or allowedApplications, so any token the tenant issues for "
+                            "the audience is accepted")
+    for provider in OPEN_PROVIDERS:
+        found = get(props, f"identityProviders.{provider}")
+        if isinstance(found, Mapping) and get(found, "enabled") is not False:
+            problems.append(f"identityProviders.{provider} is enabled (any such account signs in)")
+    custom = get(props, "identityProviders.customOpenIdConnectProviders")
+    if isinstance(custom, Mapping):
+        for name in custom:
+            if get(custom[name], "enabled") is not False:
+                problems.append(f"identityProviders.customOpenIdConnectProviders.{name} is enabled")
+    return problems
+
+
+def _inbound_closed(app: Any) -> tuple[bool, str]:
+    """(the main site takes no inbound calls, what its settings say). Access restrictions:
+    https://learn.microsoft.com/azure/app-service/app-service-ip-restrictions - a rule without
+    an action allows."""
+    props = app.props
+    for path in ("publicNetworkAccess", "siteConfig.publicNetworkAccess"):
+        if lower(get(props, path)) == "disabled":
+            return True, f"{path} 'Disabled'"
+    default = get(props, "siteConfig.ipSecurityRestrictionsDefaultAction")
+    rules = as_list(get(props, "siteConfig.ipSecurityRestrictions"))
+    allows = [get(r, "name") or get(r, "ipAddress") or get(r, "tag") or f"#{i}" for i, r in enumerate(rules)
+              if lower(get(r, "action")) != "deny"]
+    if lower(default) == "deny" and not allows:
+        return True, "siteConfig.ipSecurityRestrictionsDefaultAction 'Deny' with no Allow rule"
+    if lower(default) == "deny":
+        return False, f"siteConfig.ipSecurityRestrictions allows {shown(allows)}"
+    return False, f"siteConfig.ipSecurityRestrictionsDefaultAction is {shown(default)} and publicNetworkAccess is " \
+                  f"{shown(get(props, 'publicNetworkAccess'))}"
+
+
+def _gateway_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    auths = resources_of(args, [WEB_APP_AUTH_SETTINGS_V2])
+    if not is_prod(args) and not auths:
+        return  # dev may run without an Entra app registration: only a stack that uses App Service auth is held to it
+
+    def check(app: Any) -> None:
+        if not is_function_app(app.props):
+            return
+        closed, inbound = _inbound_closed(app)
+        if closed:
+            return
+        mine = [a for a in auths if same_app(a, app)]
+        found = [(a, _auth_problems(a)) for a in mine]
+        if any(not problems for _, problems in found):
+            return
+        if found:
+            why = "; ".join(f"{WEB_APP_AUTH_SETTINGS_V2} '{a.name}': {', '.join(problems)}" for a, problems in found)
+        else:
+            why = f"no {WEB_APP_AUTH_SETTINGS_V2} names it (name and resourceGroupName)"
+        report(f"Function app '{app.name}' ({app.resource_type}): callable at its own host name around the API gateway: "
+               f"{why}; and {inbound}; required: App Service authentication that requires it, answers 401/403 and "
+               "allows only the caller's identity (API Management's, or the orchestrator's), or, for an app no one "
+               "calls over HTTP, siteConfig.ipSecurityRestrictionsDefaultAction 'Deny' with no Allow rule (or "
+               "publicNetworkAccess 'Disabled').", app.urn)
+
+    each_known(resources_of(args, [WEB_APP]), check)
+
+
 POLICIES = [
     resource_policy(
         "lambda-function-url-auth",
@@ -745,6 +885,23 @@ POLICIES = [
          GCS_BUCKET, WEB_APP, WEB_APP_SLOT, BLOB_SERVICE, APIM_SERVICE_POLICY, APIM_API_POLICY, APIM_OPERATION_POLICY],
         _cors_wildcard,
         remediation="list the site's origins (stack config allowedOrigins) instead of '*'.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "azure-function-apps-gateway-only",
+        "Every Azure function app is reachable only through its callers: App Service authentication (a "
+        "WebAppAuthSettingsV2 with the app's name and resource group) that requires authentication, answers 401/403 and "
+        "allows only listed principals or client applications, or, with no HTTP callers, a main site that denies all "
+        "inbound traffic (ipSecurityRestrictionsDefaultAction Deny, no Allow rule, or publicNetworkAccess Disabled); "
+        "in dev a stack without any App Service authentication may stay open.",
+        [WEB_APP, WEB_APP_AUTH_SETTINGS_V2],
+        _gateway_only,
+        remediation="add web.WebAppAuthSettingsV2(name=<app name>, platform={enabled: true}, global_validation="
+                    "{require_authentication: true, unauthenticated_client_action: 'Return401'}, identity_providers="
+                    "{azure_active_directory: {..., validation: {default_authorization_policy: {allowed_principals: "
+                    "{identities: [<caller principal id>]}}}}}), or site_config ip_security_restrictions_default_action="
+                    "'Deny' for queue- and timer-only apps.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

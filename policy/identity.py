@@ -13,8 +13,9 @@ resources, project/folder/organization data roles only with an IAM condition, on
 non-default service account per function.
 
 Azure: no Owner/Contributor/User Access Administrator for workload identities, data-plane roles
-scoped to the resource, local (key) auth off on Cosmos DB, Service Bus and Storage, one managed
-identity per function app.
+scoped to the resource (Cosmos DB's to one container), local (key) auth off on Cosmos DB, Service
+Bus, Storage and Application Insights, no key-based connection strings in app settings, one
+managed identity per function app.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from .common import (
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
     WEB_APP,
+    WEB_APP_SLOT,
+    app_settings,
     as_list,
     config,
     document,
@@ -751,14 +754,43 @@ def _check_data_role_scope(args: ResourceValidationArgs, report: Report) -> None
            "storage account or container) the workload uses.")
 
 
+APP_INSIGHTS = "azure-native:applicationinsights:Component"
 _LOCAL_AUTH = {
     COSMOS_ACCOUNT: ("disableLocalAuth", True, "account keys and connection strings"),
     SERVICEBUS_NAMESPACE: ("disableLocalAuth", True, "SAS keys and connection strings"),
     STORAGE_ACCOUNT: ("allowSharedKeyAccess", False, "account keys, connection strings and account SAS"),
+    APP_INSIGHTS: ("disableLocalAuth", True, "instrumentation keys (anyone holding the connection string may send "
+                                             "telemetry)"),
 }
+#: Connection strings that carry a key: Storage (AccountKey, SharedAccessSignature, SAS URLs),
+#: Cosmos DB (AccountKey), Service Bus and Event Hubs (SharedAccessKey).
+_KEYED = re.compile(r"(?:^|[;?&\s])(AccountKey|SharedAccessSignature|SharedAccessKey|sig)\s*=\s*[^;&\s]", re.IGNORECASE)
+
+
+def _keyed_settings(props: Mapping[str, Any]) -> list[str]:
+    """Where a site's app settings or connection strings carry a key (the value itself is not repeated)."""
+    found = []
+    for name, value in app_settings(props).items():
+        match = _KEYED.search(value) if isinstance(value, str) else None
+        if match:
+            found.append(f"siteConfig.appSettings {name} ({match.group(1)}=...)")
+    for i, entry in enumerate(as_list(get(props, "siteConfig.connectionStrings"))):
+        value = get(entry, "connectionString")
+        match = _KEYED.search(value) if isinstance(value, str) else None
+        if match:
+            found.append(f"siteConfig.connectionStrings {get(entry, 'name') or i} ({match.group(1)}=...)")
+    return found
 
 
 def _check_local_auth(args: ResourceValidationArgs, report: Report) -> None:
+    if args.resource_type in (WEB_APP, WEB_APP_SLOT):
+        found = _keyed_settings(args.props)
+        if found:
+            report(f"{_label(args)}: key-based connection string in {'; '.join(found)}: a long-lived secret in "
+                   "plain configuration; required: identity-based connections (<CONNECTION>__accountName / "
+                   "__queueServiceUri / __fullyQualifiedNamespace with __credential managedidentity and __clientId), "
+                   "or a Key Vault reference.")
+        return
     prop, required, what = _LOCAL_AUTH[args.resource_type]
     value = args.props.get(prop)
     if value is not required:
@@ -798,6 +830,43 @@ def _check_one_identity_per_function_app(args: StackValidationArgs, report: Repo
             others = _others(app, group).replace("function", "function app")
             report(f'{WEB_APP} "{app.name}": shares a user-assigned identity with {others}; each then '
                    "holds the union of their role assignments; required: one identity per function app.", app.urn)
+
+
+COSMOS_ROLE_ASSIGNMENT = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
+_COSMOS_ACCOUNT_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.DocumentDB/"
+                                r"databaseAccounts/[^/]+", re.IGNORECASE)
+COSMOS_BUILT_IN_ROLES = {"00000000-0000-0000-0000-000000000001": "Cosmos DB Built-in Data Reader",
+                         "00000000-0000-0000-0000-000000000002": "Cosmos DB Built-in Data Contributor"}
+
+
+def cosmos_scope_problem(scope: Any) -> str | None:
+    """Why a Cosmos DB data-plane role assignment scope is wider than one container (or not a
+    scope at all); None for `[<account id>]/dbs/<db>/colls/<container>`. "Role-based access
+    control with Microsoft Entra ID for Azure Cosmos DB for NoSQL": scopes are the account
+    ("/"), a database ("/dbs/<db>") or a container ("/dbs/<db>/colls/<container>"),
+    https://learn.microsoft.com/azure/cosmos-db/nosql/security/how-to-grant-data-plane-role-based-access"""
+    if not isinstance(scope, str):
+        return f"scope is {shown(scope)}, which is not a Cosmos DB scope"
+    match = _COSMOS_ACCOUNT_ID.match(scope)
+    rest = scope[match.end():] if match else scope
+    parts = [p for p in rest.strip().strip("/").split("/") if p]
+    if not parts:
+        return f"scope {json.dumps(scope)} is the whole account (every database and container in it)"
+    if len(parts) == 2 and parts[0].lower() == "dbs":
+        return f"scope {json.dumps(scope)} is database '{parts[1]}' (every container in it, and those added later)"
+    if len(parts) == 4 and parts[0].lower() == "dbs" and parts[2].lower() == "colls":
+        return None
+    return f"scope {json.dumps(scope)} is not <account id>/dbs/<database>/colls/<container>"
+
+
+def _check_cosmos_data_role_scope(args: ResourceValidationArgs, report: Report) -> None:
+    problem = cosmos_scope_problem(args.props.get("scope"))
+    if problem:
+        guid = _role_guid(args.props.get("roleDefinitionId"))
+        role = COSMOS_BUILT_IN_ROLES.get(guid, f"custom role definition {guid}" if guid else "its role definition")
+        report(f"{_label(args)}: {role} for principal {json.dumps(str(args.props.get('principalId')))}: {problem}; "
+               "required: one container, scope '<account id>/dbs/<database>/colls/<container>' (one assignment per "
+               "container the workload uses).")
 
 
 # =================================================================================== policies
@@ -935,11 +1004,14 @@ POLICIES = [
     ),
     resource_policy(
         "azure-local-auth-disabled",
-        "Cosmos DB accounts and Service Bus namespaces disable local (key) auth; Storage accounts disable shared-key access.",
-        [*_LOCAL_AUTH],
+        "Cosmos DB accounts, Service Bus namespaces and Application Insights components disable local (key) auth; "
+        "Storage accounts disable shared-key access; Function and Web apps (and slots) carry no key-based connection "
+        "string (AccountKey=, SharedAccessSignature=, SharedAccessKey=, SAS sig=) in app settings or connection strings.",
+        [*_LOCAL_AUTH, WEB_APP, WEB_APP_SLOT],
         _check_local_auth,
-        remediation="set disableLocalAuth true (Cosmos DB, Service Bus) / allowSharedKeyAccess false (Storage) and use "
-                    "managed identities with role assignments.",
+        remediation="set disableLocalAuth true (Cosmos DB, Service Bus, Application Insights) / allowSharedKeyAccess "
+                    "false (Storage), and connect apps with managed identities (identity-based app settings) and role "
+                    "assignments.",
         severity=Severity.HIGH,
     ),
     stack_policy(
@@ -948,6 +1020,16 @@ POLICIES = [
         [WEB_APP, AZ_USER_IDENTITY],
         _check_one_identity_per_function_app,
         remediation="create one managedidentity.UserAssignedIdentity per function app (or use its system-assigned identity).",
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "azure-cosmos-data-roles-container-scope",
+        "Cosmos DB data-plane role assignments (SqlResourceSqlRoleAssignment) are scoped to one container, not the "
+        "account ('/' or the account id) or a database ('/dbs/<db>'), whatever the role (built-in Data Reader/"
+        "Contributor or custom).",
+        [COSMOS_ROLE_ASSIGNMENT],
+        _check_cosmos_data_role_scope,
+        remediation="set scope=f\"{account.id}/dbs/{database}/colls/{container}\" and add one assignment per container.",
         severity=Severity.HIGH,
     ),
 ]

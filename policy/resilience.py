@@ -36,17 +36,25 @@ from .common import (
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,
     MANDATORY,
+    MAX_DEQUEUE_COUNT,
     PUBSUB_SUBSCRIPTION,
     SQS_QUEUE,
+    STORAGE_ACCOUNT,
+    STORAGE_QUEUE,
+    UNKNOWN_SETTING,
+    WEB_APP,
+    app_settings,
     as_list,
     config,
     dependency_urns,
     get,
+    is_function_app,
     is_prod,
     known,
     named,
     resource_policy,
     resources_of,
+    setting,
     shown,
     stack_policy,
 )
@@ -75,9 +83,19 @@ PUBSUB_DEFAULT_ACK_DEADLINE = 10
 GCF_DEFAULT_TIMEOUT = 60
 #: SQS keeps a message 4 days unless messageRetentionSeconds says otherwise.
 SQS_DEFAULT_RETENTION_S = 345600
-STORAGE_QUEUE = "azure-native:storage:Queue"
 #: The Functions host moves a message that keeps failing to `<queue>-poison` in the same account.
 POISON_SUFFIX = "-poison"
+QUEUE_NAME_MAX = 63
+#: maxDequeueCount bounds: at least one delivery; at most 100, the portable max receives (the
+#: service model caps max_receives at 100, as Pub/Sub caps delivery attempts), since a failed
+#: message becomes visible again at once by default (visibilityTimeout 0) and is retried in a loop.
+MAX_DEQUEUE = (1, 100)
+#: How anycloud says an app is queue-triggered where one entrypoint serves every trigger: ANYCLOUD_TRIGGERS
+#: lists `consumer` (a declared queue's consumer) or `orchestrator` (a workflow started from its start
+#: queue), and ANYCLOUD_TRIGGER_QUEUE names the queue the trigger binds (`queue_name="%ANYCLOUD_TRIGGER_QUEUE%"`).
+TRIGGERS_SETTING = "ANYCLOUD_TRIGGERS"
+TRIGGER_QUEUE_SETTING = "ANYCLOUD_TRIGGER_QUEUE"
+QUEUE_TRIGGERED = {"consumer", "orchestrator"}
 
 VISIBILITY_MULTIPLIER = "visibilityTimeoutMultiplier"
 DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
@@ -339,32 +357,101 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
     _each(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
 
 
+def _account_keys(queue: Any, accounts: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(URNs, lower-case names) of the storage account a queue's accountName comes from."""
+    urns = dependency_urns(queue, "accountName")
+    names = {_ci(_text(queue.props, "accountName"))}
+    for urn in urns & set(accounts):
+        names |= {_ci(_text(accounts[urn].props, "accountName")), _ci(_text(accounts[urn].props, "name"))}
+    return urns, {n for n in names if n}
+
+
+def _same_account(a: tuple[set[str], set[str]], b: tuple[set[str], set[str]]) -> bool:
+    """Same account by dependency or name; when either side says nothing (unknown during preview), assume so."""
+    if not (a[0] or a[1]) or not (b[0] or b[1]):
+        return True
+    return bool(a[0] & b[0] or a[1] & b[1])
+
+
 def _check_storage_queue_poison(args: StackValidationArgs, report: ReportViolation) -> None:
     """An Azure Storage queue consumed by Functions needs its `-poison` queue: the host moves a
     message there after maxDequeueCount failures. Created by the program, it exists, is in the
     stack's lifecycle and can be watched; left to the host, it appears only on the first poison
-    message, under the host's identity."""
+    message, and only if the consumer's identity may create queues (a per-queue grant does not
+    include that, so the move fails and the message cycles). "Poison messages":
+    https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
+    Queue names are 3-63 characters, so a queue name over 56 leaves no room for `-poison`."""
     queues = resources_of(args, [STORAGE_QUEUE])
+    accounts = {a.urn: a for a in resources_of(args, [STORAGE_ACCOUNT])}
+    keys = {q.urn: _account_keys(q, accounts) for q in queues}
 
     def name(queue: Any) -> str | None:
-        return _text(queue.props, "queueName") or _text(queue.props, "name")
+        return _ci(_text(queue.props, "queueName") or _text(queue.props, "name"))
 
     def check(queue: Any) -> None:
         own = name(queue)
         if own is None or own.endswith(POISON_SUFFIX):
             return
-        account = _text(queue.props, "accountName")
-        if not any(name(other) == own + POISON_SUFFIX and _text(other.props, "accountName") == account for other in queues):
-            report(f"{named(queue, 'Storage queue')}: no queue {own + POISON_SUFFIX!r} in account {shown(account)}; "
-                   "required: its poison queue created with it, so failed messages have a watched home.", queue.urn)
+        poison = own + POISON_SUFFIX
+        if len(poison) > QUEUE_NAME_MAX:
+            report(f"{named(queue, 'Storage queue')}: its poison queue would be {poison!r}, {len(poison)} characters, "
+                   f"over the {QUEUE_NAME_MAX} a queue name may have, so failed messages have nowhere to go; required: "
+                   f"a queue name of at most {QUEUE_NAME_MAX - len(POISON_SUFFIX)} characters.", queue.urn)
+            return
+        twins = [o for o in queues if name(o) == poison]
+        if any(_same_account(keys[queue.urn], keys[o.urn]) for o in twins):
+            return
+        account = _text(queue.props, "accountName") or ", ".join(sorted(keys[queue.urn][1])) or None
+        elsewhere = f" (there is one in another account: {', '.join(o.name for o in twins)})" if twins else ""
+        report(f"{named(queue, 'Storage queue')}: no queue {poison!r} in account {shown(account)}{elsewhere}; "
+               "required: its poison queue created with it in the same account, so failed messages have a watched "
+               "home the consumer may send to.", queue.urn)
 
     _each(queues, check)
+
+
+def _check_max_dequeue(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A queue-triggered function app says after how many deliveries a message is poison:
+    AzureFunctionsJobHost__extensions__queues__maxDequeueCount (host.json through app settings,
+    https://learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values),
+    an integer 1-100. Required when the app sets it, or when anycloud marks it queue-triggered
+    (ANYCLOUD_TRIGGER_QUEUE set, or ANYCLOUD_TRIGGERS listing consumer or orchestrator); other apps
+    may carry it in their host.json."""
+    low, high = MAX_DEQUEUE
+
+    def check(app: Any) -> None:
+        if not is_function_app(app.props):
+            return
+        settings = app_settings(app.props)
+        found = setting(settings, MAX_DEQUEUE_COUNT)
+        triggers = setting(settings, TRIGGERS_SETTING)
+        kinds = [t.strip().lower() for t in triggers[1].split(",")] if triggers and isinstance(triggers[1], str) else []
+        queue = setting(settings, TRIGGER_QUEUE_SETTING)
+        consumer = (f"{TRIGGER_QUEUE_SETTING} {shown(queue[1])}" if queue and isinstance(queue[1], str)
+                    else f"{TRIGGERS_SETTING} {shown(triggers[1])}" if set(kinds) & QUEUE_TRIGGERED else None)
+        what = f"Function app '{app.name}' ({app.resource_type})"
+        if found is None:
+            if consumer:
+                report(f"{what}: {consumer} makes it a queue consumer but {MAX_DEQUEUE_COUNT} is not set, so "
+                       f"the host's default of 5 applies instead of the queue's declared max receives; required: "
+                       f"{MAX_DEQUEUE_COUNT} set to an integer {low}-{high}.", app.urn)
+            return
+        name, value = found
+        if value is UNKNOWN_SETTING:
+            return
+        number = _number(value)
+        if number is None or not number.is_integer() or not low <= number <= high:
+            report(f"{what}: app setting {name} is {shown(value)}; required: an integer {low}-{high} (messages failing "
+                   f"that often move to the -poison queue; above {high} a poison message is retried for hours, and "
+                   "the portable max receives stops at 100 as Pub/Sub's delivery attempts do).", app.urn)
+
+    _each(resources_of(args, [WEB_APP]), check)
 
 
 def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     unknown: UnknownValueError | None = None
     for check in (_check_sqs_dead_letters, _check_pubsub_dead_letters, _check_servicebus_dead_letters,
-                  _check_storage_queue_poison):
+                  _check_storage_queue_poison, _check_max_dequeue):
         try:
             check(args, report)
         except UnknownValueError as err:
@@ -610,12 +697,17 @@ POLICIES = [
         "Every queue has a dead-letter path that keeps what it receives: SQS queues a redrive policy (unless they are "
         "another queue's dead-letter queue) to a DLQ retaining messages at least as long as the source, Pub/Sub "
         "subscriptions a dead-letter topic that has a subscription, Service Bus queues and subscriptions a max "
-        "delivery count and dead-lettering on expiry, Azure Storage queues their -poison queue.",
-        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, STORAGE_QUEUE],
+        "delivery count and dead-lettering on expiry, Azure Storage queues their -poison queue in the same account "
+        "(names of at most 56 characters, so it fits), and queue-triggered function apps an explicit maxDequeueCount "
+        "of 1-100.",
+        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, STORAGE_QUEUE,
+         STORAGE_ACCOUNT, WEB_APP],
         _check_dead_letters,
         remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5}; Pub/Sub: "
                     "deadLetterPolicy={deadLetterTopic: projects/P/topics/T-dlq, maxDeliveryAttempts: 5-100}; "
-                    "Service Bus: maxDeliveryCount=10 and deadLetteringOnMessageExpiration=true.",
+                    "Service Bus: maxDeliveryCount=10 and deadLetteringOnMessageExpiration=true; Storage queues: a "
+                    "storage.Queue '<name>-poison' in the same account and app setting "
+                    "AzureFunctionsJobHost__extensions__queues__maxDequeueCount=<max receives> on the consumer.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

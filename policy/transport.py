@@ -1,4 +1,5 @@
-"""Encryption in transit: TLS 1.2+ and HTTPS only on Azure data and app services; SQS denies plain HTTP.
+"""Encryption in transit: TLS 1.2+ and HTTPS only on Azure data and app services, no FTP or basic-auth
+publishing on App Service; SQS denies plain HTTP.
 
 Azure's defaults for these settings depend on the API version and on when the resource was
 created (Storage still reads a missing `minimumTlsVersion` as TLS 1.0, App Service leaves FTP
@@ -20,6 +21,8 @@ from pulumi_policy import (
 )
 
 from .common import (
+    ADVISORY,
+    APP_SERVICE_PLAN,
     COSMOS_ACCOUNT,
     MANDATORY,
     SERVICEBUS_NAMESPACE,
@@ -27,14 +30,21 @@ from .common import (
     SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
+    WEB_APP_FTP_ALLOWED,
+    WEB_APP_FTP_ALLOWED_SLOT,
+    WEB_APP_SCM_ALLOWED,
+    WEB_APP_SCM_ALLOWED_SLOT,
     WEB_APP_SLOT,
     as_list,
-    everyone,
     dependency_urns,
+    each_known,
+    everyone,
     get,
+    is_flex_app,
     known,
     resource_policy,
     resources_of,
+    same_app,
     shown,
     stack_policy,
     statements,
@@ -83,8 +93,24 @@ def _storage_account(args: ResourceValidationArgs, report: ReportViolation) -> N
         report(f"Storage account {args.name}: minimumTlsVersion {problem}.")
 
 
+#: Publishing-credential policies (basic auth for FTP and for the SCM/Kudu site) and what each opens.
+BASIC_AUTH = {
+    WEB_APP_FTP_ALLOWED: "FTP",
+    WEB_APP_FTP_ALLOWED_SLOT: "FTP",
+    WEB_APP_SCM_ALLOWED: "SCM (Kudu, zip deploy, Web Deploy)",
+    WEB_APP_SCM_ALLOWED_SLOT: "SCM (Kudu, zip deploy, Web Deploy)",
+}
+
+
 def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
+    if args.resource_type in BASIC_AUTH:
+        allow = get(props, "allow")
+        if allow is not False:
+            report(f"Publishing-credential policy {args.name} ({args.resource_type}) for app {shown(get(props, 'name'))}: "
+                   f"allow is {shown(allow)}, so {BASIC_AUTH[args.resource_type]} accepts the app's basic-auth "
+                   "publishing user and password; required: false (deploy with Microsoft Entra ID).")
+        return
     label = "App Service deployment slot" if args.resource_type == WEB_APP_SLOT else "App Service app"
     https_only = get(props, "httpsOnly")
     if https_only is not True:
@@ -98,11 +124,37 @@ def _web_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
         problem = _tls_problem(scm, "'1.2'")
         if problem:
             report(f"{label} {args.name}: siteConfig.scmMinTlsVersion {problem}.")
+    if get(props, "functionAppConfig") is not None:
+        # Flex Consumption (the only sites with functionAppConfig) has no FTP, and ARM refuses
+        # ftpsState there ("FTPS not supported"): azure-app-service-basic-auth-off covers publishing.
+        return
     ftps = get(props, "siteConfig.ftpsState")
     if ftps != "Disabled":
         value = "not set (App Service then allows plain FTP)" if ftps is None else shown(ftps)
         report(f"{label} {args.name}: siteConfig.ftpsState is {value}; required: 'Disabled' "
                "(deploy with zip deploy or run-from-package, not FTP).")
+
+
+def _basic_auth_off(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every app has basic-auth publishing off where the stack can say so: WebAppScmAllowed (and,
+    except on Flex Consumption, which has no FTP, WebAppFtpAllowed) with allow false. "Disable
+    basic authentication in App Service deployments":
+    https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable"""
+    plans = resources_of(args, [APP_SERVICE_PLAN])
+    policies = resources_of(args, [WEB_APP_FTP_ALLOWED, WEB_APP_SCM_ALLOWED])
+
+    def check(app: Any) -> None:
+        needed = [WEB_APP_SCM_ALLOWED] + ([] if is_flex_app(app, plans) else [WEB_APP_FTP_ALLOWED])
+        missing = [t for t in needed
+                   if not any(p.resource_type == t and same_app(p, app) and known(p.props, "allow") is False
+                              for p in policies)]
+        if missing:
+            report(f"App Service app '{app.name}' ({app.resource_type}): no {' or '.join(missing)} with allow false "
+                   "names it (name and resourceGroupName), so basic-auth publishing credentials may still deploy code "
+                   "(it stays on unless turned off); required: "
+                   f"{' and '.join(t.rsplit(':', 1)[-1] + '(allow=False)' for t in missing)} for the app.", app.urn)
+
+    each_known(resources_of(args, [WEB_APP]), check)
 
 
 def _cosmos_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -257,10 +309,13 @@ POLICIES = [
         "azure-app-service-https-tls12-no-ftp",
         "Azure Function and Web apps are HTTPS only, require TLS 1.2 or newer (site and SCM) and have FTP and FTPS "
         "disabled, all set explicitly (App Service leaves FTP on and HTTP served by default); deployment slots too, "
-        "since each is a live copy of the app with its own settings.",
-        [WEB_APP, WEB_APP_SLOT],
+        "since each is a live copy of the app with its own settings. Flex Consumption apps (functionAppConfig set) have "
+        "no FTP and refuse ftpsState, so they are not asked for it; no publishing-credential policy (WebAppFtpAllowed, "
+        "WebAppScmAllowed, and their slot forms) allows basic auth.",
+        [WEB_APP, WEB_APP_SLOT, *BASIC_AUTH],
         _web_app,
-        remediation="set httpsOnly=true, siteConfig.minTlsVersion='1.2' and siteConfig.ftpsState='Disabled' on the app.",
+        remediation="set httpsOnly=true, siteConfig.minTlsVersion='1.2' and (except on Flex Consumption) "
+                    "siteConfig.ftpsState='Disabled' on the app; publishing-credential policies allow=false.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),
@@ -294,5 +349,18 @@ POLICIES = [
         '"Resource": <queue ARN>, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
         level=MANDATORY,
         severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "azure-app-service-basic-auth-off",
+        "Every Azure Function and Web app turns basic-auth publishing off in the stack: a WebAppScmAllowed and (except "
+        "on Flex Consumption, which has no FTP) a WebAppFtpAllowed with allow false for the app; advisory, since it may "
+        "be set outside the stack (Azure Policy, the portal) "
+        "(https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable).",
+        [WEB_APP, APP_SERVICE_PLAN, WEB_APP_FTP_ALLOWED, WEB_APP_SCM_ALLOWED],
+        _basic_auth_off,
+        remediation="add web.WebAppScmAllowed(name=<app name>, resource_group_name=<group>, allow=False) and "
+                    "web.WebAppFtpAllowed(..., allow=False) for each app.",
+        level=ADVISORY,
+        severity=Severity.MEDIUM,
     ),
 ]

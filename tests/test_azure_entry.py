@@ -179,6 +179,16 @@ def test_a_message_that_is_not_json_goes_to_the_poison_queue_at_once(consumer):
 # ------------------------------------------------------------------ workflow starts
 
 
+def run_async(coroutine):
+    """Run a coroutine on a loop of its own (asyncio.run would leave the thread with no loop,
+    which the Pulumi tests after these on the same worker need)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 class FakeDurableClient:
     """The two calls the starter makes, answered as the Durable extension would."""
 
@@ -206,7 +216,7 @@ def starter(azurite: Azurite):  # noqa: F811
 
 def test_a_start_message_starts_one_orchestration_per_id_whatever_its_state(starter):
     client = FakeDurableClient({"done-1": "Completed", "failed-1": "Failed"})
-    start = lambda text: asyncio.run(starter.starter.start("m", text, client))  # noqa: E731
+    start = lambda text: run_async(starter.starter.start("m", text, client))  # noqa: E731
     assert start(b'{"instance_id": "o-1", "input": {"a": 1}}') == "o-1"
     assert start(b'{"instance_id": "o-1", "input": {"a": 1}}') is None  # the redelivery
     assert start(b'{"instance_id": "done-1", "input": {}}') is None
@@ -219,7 +229,7 @@ def test_a_start_message_starts_one_orchestration_per_id_whatever_its_state(star
                                   b'{"instance_id": "x", "input": [1]}'])
 def test_an_unreadable_start_message_goes_to_the_poison_queue(starter, text):
     client = FakeDurableClient({})
-    assert asyncio.run(starter.starter.start("m", text, client)) is None
+    assert run_async(starter.starter.start("m", text, client)) is None
     assert client.started == [] and poisoned(starter.poison) == [text.decode()]
 
 

@@ -52,8 +52,9 @@ def fixture(policy: str, name: str) -> list[dict[str, Any]]:
 def test_policies_are_mandatory_named_described_and_typed():
     names = [p.name for p in POLICIES]
     assert len(names) == len(set(names))
+    advisory = {"azure-app-service-basic-auth-off"}  # the stack may turn basic auth off outside Pulumi
     for p in MINE:
-        assert p.enforcement_level == EnforcementLevel.MANDATORY
+        assert p.enforcement_level == (EnforcementLevel.ADVISORY if p.name in advisory else EnforcementLevel.MANDATORY)
         assert p.description.endswith(".") and p.resource_types
         assert p.name in {d.name for d in FIXTURES.iterdir()}
 

@@ -13,7 +13,7 @@ from `ANYCLOUD_HANDLER` and `ANYCLOUD_TRIGGERS` which trigger to register. The p
 that package to each app itself (deploy.py: pulumi-azure-native has no resource for a Flex
 app's code), again exactly when the package's content changes. Flex's instance
 sizes are 512, 2048 and 4096 MB: a declared size runs on the smallest that holds it. A Flex
-app scales to at least 40 instances; the declared `reserved_concurrency` caps it above that.
+app's maximum instance count is the declared `reserved_concurrency` (Flex takes 1 to 1000).
 `warm_instances` become always-ready instances of the app's trigger group.
 
 Who may call an app is settled when the callers exist (callers.py): apps reached over HTTP
@@ -41,9 +41,10 @@ from .storage import Account, container
 
 RUNTIME = {"name": "python", "version": "3.12"}
 MEMORY_SIZES_MB = (512, 2048, 4096)
-#: Flex Consumption scales every app to at least this many instances.
-MIN_SCALE_LIMIT = 40
-DEFAULT_SCALE_LIMIT = 100
+#: Instances an app may scale to unless `reserved_concurrency` says otherwise. Flex's own default
+#: is 100, but a subscription's Flex apps share 512,000 MB per region: at 100 the example service
+#: alone could claim 768,000 MB; at 40 it claims 307,200 (the pack's memory-quota policy adds it up).
+DEFAULT_SCALE_LIMIT = 40
 #: The connection every queue trigger names; its `__queueServiceUri` is the data account's.
 TRIGGER_CONNECTION = "ANYCLOUD_TRIGGER"
 #: The queue a consumer or orchestrator app listens on (the trigger reads `%ANYCLOUD_TRIGGER_QUEUE%`).
@@ -160,7 +161,7 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
     if not {"route", "task"} & set(kinds):
         site_config["ipSecurityRestrictionsDefaultAction"] = "Deny"
         site_config["scmIpSecurityRestrictionsUseMain"] = False
-    scale: dict = {"instanceMemoryMB": memory_size(memory_mb), "maximumInstanceCount": max(MIN_SCALE_LIMIT, scale_limit)}
+    scale: dict = {"instanceMemoryMB": memory_size(memory_mb), "maximumInstanceCount": scale_limit}
     if warm:
         scale["alwaysReady"] = [{"name": ALWAYS_READY_GROUP[kinds[0]], "instanceCount": warm}]
     deployment = {

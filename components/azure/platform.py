@@ -12,7 +12,7 @@ from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, Service
 from .api import create_api, limitations
 from .callers import audience, only_callers
 from .context import AzureContext
-from .function import DEFAULT_SCALE_LIMIT, MIN_SCALE_LIMIT, AppBuild, AppHandle, create_app, memory_size
+from .function import DEFAULT_SCALE_LIMIT, AppBuild, AppHandle, create_app, memory_size
 from .identity import QUEUE_SENDER, SECRETS_USER, assign
 from .keys import service_key
 from .observability import Watched, alerts, telemetry
@@ -133,10 +133,6 @@ class AzurePlatform:
         if memory_size(spec.memory_mb) != spec.memory_mb:
             self.notes.append(f"functions.{spec.name}: Flex Consumption instances have 512, 2048 or 4096 MB; "
                               f"{spec.memory_mb} MB runs on {memory_size(spec.memory_mb)} MB.")
-        if spec.reserved_concurrency and spec.reserved_concurrency < MIN_SCALE_LIMIT:
-            self.notes.append(f"functions.{spec.name}: Flex Consumption scales an app to at least {MIN_SCALE_LIMIT} "
-                              f"instances; reserved_concurrency {spec.reserved_concurrency} is applied as "
-                              f"{MIN_SCALE_LIMIT}.")
         return {"name": app.app.name}
 
     def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
