@@ -388,3 +388,16 @@ def test_each_app_gets_the_azure_package_deployed_to_its_scm_site_by_content_has
         assert d["appName"] == app["name"] and d["contentHash"] == expected
         first, _, rest = app["defaultHostName"].partition(".")
         assert d["scmHost"] == f"{first}.scm.{rest}"
+
+
+def test_rendered_azure_stacks_pass_the_whole_pack(azure_prod, azure_dev):
+    from components.export import to_export
+    from policy.offline import evaluate
+
+    for rendering, env in ((azure_prod, "prod"), (azure_dev, "dev")):
+        report = evaluate(to_export(rendering)["deployment"]["resources"], env, config={"publicRoutes": ["GET /health"]})
+        assert report.violations == [], report.violations
+    no_cmk = render_config({**AZURE_DEV, "anycloud:customerManagedKeys": "false"}, "dev")
+    report = evaluate(to_export(no_cmk)["deployment"]["resources"], "dev",
+                      config={"publicRoutes": ["GET /health"], "requireCustomerManagedKeys": False})
+    assert report.mandatory == [], report.mandatory

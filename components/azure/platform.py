@@ -54,6 +54,8 @@ class AzurePlatform:
         self.secrets: dict[str, SecretHandle] = {}
         self.apps: dict[str, AppHandle] = {}
         self.watched = Watched()
+        #: function -> (declared, Flex instance) memory in MB, where they differ
+        self.rounded: dict[str, tuple[int, int]] = {}
         #: What Azure cannot do that the declaration asks for (the check prints these).
         self.notes: list[str] = []
 
@@ -131,8 +133,7 @@ class AzurePlatform:
             scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT)
         self.watched.apps[spec.name] = app.app.name
         if memory_size(spec.memory_mb) != spec.memory_mb:
-            self.notes.append(f"functions.{spec.name}: Flex Consumption instances have 512, 2048 or 4096 MB; "
-                              f"{spec.memory_mb} MB runs on {memory_size(spec.memory_mb)} MB.")
+            self.rounded[spec.name] = (spec.memory_mb, memory_size(spec.memory_mb))
         return {"name": app.app.name}
 
     def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
@@ -169,6 +170,10 @@ class AzurePlatform:
         return {"url": handle.url}
 
     def finish(self) -> None:
+        if self.rounded:
+            listed = ", ".join(f"{name} {declared} -> {size} MB" for name, (declared, size) in self.rounded.items())
+            self.notes.append(f"Flex Consumption instances have 512, 2048 or 4096 MB; each function runs on the smallest "
+                              f"that holds its declared memory: {listed}.")
         for app in self.apps.values():
             if app.reached_over_http:
                 only_callers(self.ctx, app, audience(self.ctx))
