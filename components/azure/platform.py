@@ -76,7 +76,7 @@ class AzurePlatform:
         self.notes.append(f"queues.{spec.name}: a Storage queue message lives as long as its sender says (the Azure "
                           f"adapter sends with the declared {spec.retention_days} days); the host moves poison "
                           "messages with the default 7 days, within which the poison alert fires.")
-        return {"url": pair.url, "dlq_url": pair.poison.name}
+        return {"url": pair.url, "dlq_url": pair.poison_url}
 
     # ------------------------------------------------------------------ compute
     def _start_queue(self, workflow: str) -> QueuePair:

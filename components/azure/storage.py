@@ -105,8 +105,14 @@ class QueuePair:
     @property
     def url(self) -> pulumi.Output[str]:
         """`https://<account>.queue.core.windows.net/<queue>`: what a sender's wiring holds."""
-        return pulumi.Output.all(self.account.queue_endpoint, self.queue.name).apply(
-            lambda v: f"{v[0].rstrip('/')}/{v[1]}")
+        return self._url(self.queue)
+
+    @property
+    def poison_url(self) -> pulumi.Output[str]:
+        return self._url(self.poison)
+
+    def _url(self, queue: Arm) -> pulumi.Output[str]:
+        return pulumi.Output.all(self.account.queue_endpoint, queue.name).apply(lambda v: f"{v[0].rstrip('/')}/{v[1]}")
 
 
 def queue_pair(ctx: AzureContext, name: str, account: Account, parent: pulumi.Resource) -> QueuePair:
