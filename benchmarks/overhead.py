@@ -17,8 +17,14 @@ are flushed to stdout by Powertools on every invocation, as on Lambda; stdout go
     python benchmarks/overhead.py [--runs N] [--repeat R] [--json]
 
 Each figure is the best of R rounds of N invocations (microseconds per invocation; GCP runs
-N/10, since each goes through functions-framework's Flask app on both sides). The Azure
-entrypoint joins as it lands.
+N/10, since each goes through functions-framework's Flask app on both sides).
+
+Azure: both sides are functions registered on an azure-functions `FunctionApp` and called as
+the Python worker calls them (a `func.HttpRequest`, or the `QueueMessage` its queue converter
+makes), in an environment of what the Functions host sets plus the app's rendered app
+settings: the Azure entry's (`function_app.py`: `entry.create_app()`, its `http` and `consume`
+functions reaching `Instance.http` / `Instance.consume`) against bare functions answering the
+same. One queue message per invocation (the host calls a queue function per message).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +121,27 @@ def per_call_us(call: Callable[[], Any], runs: int, repeat: int) -> float:
     return best / runs * 1e6
 
 
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ is exactly `values` inside the block (what a function's process would see)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def compare(cloud: str, case: str, adapter: Callable[[], Any], bare: Callable[[], Any], runs: int,
+            repeat: int) -> dict[str, Any]:
+    """One row: the entrypoint's and the bare function's warm time per call, in this environment."""
+    ours, floor = per_call_us(adapter, runs, repeat), per_call_us(bare, runs, repeat)
+    return {"cloud": cloud, "case": case, "environment_variables": len(os.environ), "entrypoint_us": round(ours, 1),
+            "bare_us": round(floor, 1), "overhead_us": round(ours - floor, 1)}
+
+
 def aws_cases() -> list[tuple[str, str, dict[str, str], Any, Callable]]:
     """(case, function, environment overrides, event, bare handler)."""
     health = rendered_environment("health")
@@ -129,24 +157,15 @@ def aws_cases() -> list[tuple[str, str, dict[str, str], Any, Callable]]:
 
 def measure_aws(runs: int, repeat: int) -> list[dict[str, Any]]:
     results = []
-    saved = dict(os.environ)
-    try:
-        for case, _, function_env, event, bare in aws_cases():
-            os.environ.clear()
-            os.environ.update({**LAMBDA_RUNTIME_ENV, **function_env})
+    for case, _, function_env, event, bare in aws_cases():
+        with environment({**LAMBDA_RUNTIME_ENV, **function_env}):
             import runtime.aws.entry as entry
 
             entry.reset()
             context = LambdaContext()
             entry.handler(event, context)  # init: handler import, Context, Logger, Metrics
-            adapter = per_call_us(lambda: entry.handler(event, context), runs, repeat)
-            floor = per_call_us(lambda: bare(event, context), runs, repeat)
-            results.append({"cloud": "aws", "case": case, "environment_variables": len(os.environ),
-                            "entrypoint_us": round(adapter, 1), "bare_us": round(floor, 1),
-                            "overhead_us": round(adapter - floor, 1)})
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+            results.append(compare("aws", case, lambda: entry.handler(event, context), lambda: bare(event, context),
+                                   runs, repeat))
     return results
 
 
@@ -195,28 +214,100 @@ def measure_gcp(runs: int, repeat: int) -> list[dict[str, Any]]:
              ("task", task, "bare_task", lambda c: c.post("/", json={"order": {"order_id": "o-1"}}, headers=trace))]
     main_py = str(ROOT / "functions" / "runtime" / "gcp" / "main.py")
     results = []
-    saved = dict(os.environ)
+    kept = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as bare_source:
         bare_source.write(BARE_GCP_SOURCE)
     try:
         for case, env, bare_target, call in cases:
-            os.environ.clear()
-            os.environ.update({**{k: v for k, v in saved.items() if k in ("PATH", "HOME")}, **env,
-                               "GOOGLE_CLOUD_PROJECT": "anycloud-bench"})
-            import runtime.gcp.entry as entry
+            with environment({**kept, **env, "GOOGLE_CLOUD_PROJECT": "anycloud-bench"}):
+                import runtime.gcp.entry as entry
+
+                entry.reset()
+                adapter_client = functions_framework.create_app(target="handle", source=main_py).test_client()
+                bare_client = functions_framework.create_app(target=bare_target, source=bare_source.name).test_client()
+                results.append(compare("gcp", case, lambda: call(adapter_client), lambda: call(bare_client), runs,
+                                       repeat))
+    finally:
+        os.unlink(bare_source.name)
+    return results
+
+
+#: What the Functions host on Flex Consumption puts in a Python app's environment besides the
+#: app settings (values made up).
+AZURE_HOST_ENV = {
+    "FUNCTIONS_EXTENSION_VERSION": "~4", "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_RUNTIME_VERSION": "3.12",
+    "WEBSITE_SITE_NAME": "orders-dev-health-4bdb63", "WEBSITE_HOSTNAME": "orders-dev-health-4bdb63.azurewebsites.net",
+    "WEBSITE_INSTANCE_ID": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "WEBSITE_RESOURCE_GROUP": "orders-dev-rg", "WEBSITE_OWNER_NAME": "00000000-0000-0000-0000-000000000000+orders-dev-rg",
+    "WEBSITE_SKU": "FlexConsumption", "REGION_NAME": "West Europe", "WEBSITE_AUTH_ENABLED": "True",
+    "AzureWebJobsScriptRoot": "/home/site/wwwroot", "HOME": "/home", "LANG": "C.UTF-8", "TZ": "UTC",
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": "/home/site/wwwroot:/home/site/wwwroot/.python_packages/lib/site-packages",
+    "IDENTITY_ENDPOINT": "http://localhost:8081/msi/token", "IDENTITY_HEADER": "0123456789abcdef",
+    "MSI_ENDPOINT": "http://localhost:8081/msi/token", "MSI_SECRET": "0123456789abcdef",
+    "CONTAINER_NAME": "orders-dev-health-4bdb63_0", "FUNCTIONS_LOGS_MOUNT_PATH": "/var/log/functionsLogs",
+}
+
+
+def bare_azure_app():
+    """Bare functions answering like the Azure entry does, per case."""
+    import azure.functions as func
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="health", methods=["GET"])
+    def bare_route(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse(json.dumps({"status": "ok"}), status_code=200, headers={"content-type": "application/json"})
+
+    @app.queue_trigger(arg_name="msg", queue_name="orders", connection="Queues")
+    def bare_consumer(msg: func.QueueMessage) -> None:
+        json.loads(msg.get_body())
+
+    @app.route(route="task", methods=["POST"])
+    def bare_task(req: func.HttpRequest) -> func.HttpResponse:
+        req.get_json()
+        return func.HttpResponse(json.dumps({"notified": True}), status_code=200, headers={"content-type": "application/json"})
+
+    return {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+
+
+def measure_azure(runs: int, repeat: int) -> list[dict[str, Any]]:
+    import azure.functions as func
+    from azure.functions.queue import QueueMessage
+
+    from coldstart import rendered_functions
+
+    settings = {name: env for name, _, env in rendered_functions("azure")}
+    health = settings["health"]
+    trigger = {k: v for k, v in settings["process-order"].items()
+               if k.startswith(("ANYCLOUD_TRIGGER", "AzureFunctionsJobHost__extensions__queues__"))}
+    consumer = {**{k: v for k, v in health.items() if k != "ANYCLOUD_ROUTES"}, **trigger,
+                "ANYCLOUD_FUNCTION": "bench-consumer", "ANYCLOUD_HANDLER": "overhead_handlers:accept",
+                "ANYCLOUD_TRIGGERS": "consumer"}
+    task = {**{k: v for k, v in health.items() if k != "ANYCLOUD_ROUTES"}, "ANYCLOUD_FUNCTION": "bench-task",
+            "ANYCLOUD_HANDLER": "overhead_handlers:notified", "ANYCLOUD_TRIGGERS": "task"}
+    host = "https://orders-dev-health-4bdb63.azurewebsites.net/api/"
+    headers = {"X-Request-Id": "0af76519-16cd-43dd-8448-eb211c80319c", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    route = func.HttpRequest("GET", host + "health", headers=headers, params={}, route_params={"path": "health"}, body=b"")
+    state = json.dumps({"order": {"order_id": "o-1"}}).encode()
+    call = func.HttpRequest("POST", host + "task", headers={"Content-Type": "application/json"}, params={},
+                            route_params={"path": "task"}, body=state)
+    message = QueueMessage(id="m-1", body=b'{"order_id": "o-1"}', dequeue_count=1)
+    bare = bare_azure_app()
+    cases = [("route GET /health", health, "http", route, "bare_route"),
+             ("consumer, one message", consumer, "consume", message, "bare_consumer"),
+             ("task", task, "http", call, "bare_task")]
+    results = []
+    for case, env, function, argument, bare_function in cases:
+        with environment({**AZURE_HOST_ENV, **env}):
+            import runtime.azure.entry as entry
 
             entry.reset()
-            adapter_client = functions_framework.create_app(target="handle", source=main_py).test_client()
-            bare_client = functions_framework.create_app(target=bare_target, source=bare_source.name).test_client()
-            adapter = per_call_us(lambda: call(adapter_client), runs, repeat)
-            floor = per_call_us(lambda: call(bare_client), runs, repeat)
-            results.append({"cloud": "gcp", "case": case, "environment_variables": len(os.environ),
-                            "entrypoint_us": round(adapter, 1), "bare_us": round(floor, 1),
-                            "overhead_us": round(adapter - floor, 1)})
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        os.unlink(bare_source.name)
+            registered = {f.get_function_name(): f.get_user_function() for f in entry.create_app().get_functions()}
+            ours, theirs = registered[function](argument), bare[bare_function](argument)
+            if function == "http":  # the same answer on both sides
+                assert (ours.status_code, json.loads(ours.get_body())) == (theirs.status_code, json.loads(theirs.get_body())), case
+            results.append(compare("azure", case, lambda: registered[function](argument),
+                                   lambda: bare[bare_function](argument), runs, repeat))
     return results
 
 
@@ -226,7 +317,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = measure_aws(args.runs, args.repeat) + measure_gcp(max(1, args.runs // 10), args.repeat)
+    results = (measure_aws(args.runs, args.repeat) + measure_gcp(max(1, args.runs // 10), args.repeat)
+               + measure_azure(args.runs, args.repeat))
     if args.json:
         print(json.dumps({"python": platform.python_version(), "machine": platform.machine(), "results": results}, indent=2))
         return

@@ -4,7 +4,6 @@ workflow start messages), on the real azure-functions types and on Azurite."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -26,6 +25,7 @@ from runtime.azure import entry
 from runtime.azure.messaging import Clients
 from runtime.contracts import Context
 from tests.support import sample_handlers
+from tests.support.azure_stack import run_async
 from tests.support.azurite import Azurite, azurite  # noqa: F401 (fixture)
 
 PROBE = """
@@ -177,16 +177,6 @@ def test_a_message_that_is_not_json_goes_to_the_poison_queue_at_once(consumer):
 
 
 # ------------------------------------------------------------------ workflow starts
-
-
-def run_async(coroutine):
-    """Run a coroutine on a loop of its own (asyncio.run would leave the thread with no loop,
-    which the Pulumi tests after these on the same worker need)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 class FakeDurableClient:

@@ -16,14 +16,8 @@ import pytest
 from tests.conftest import SECRET_VALUE
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
 from tests.support.gcp_stack import PROJECT, GcpStack, Pending
+from tests.support.orders_requests import JSON, ORDER
 
-ORDER = {
-    "customer_id": "cust-1",
-    "items": [{"sku": "widget-1", "quantity": 2, "unit_price_cents": 1250}, {"sku": "gadget", "quantity": 1, "unit_price_cents": 999}],
-    "currency": "EUR",
-    "payment_token": "tok_visa",
-}
-JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture

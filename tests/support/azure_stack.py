@@ -1,0 +1,523 @@
+"""The rendered Azure dev stack running here: every function app through the Azure entry.
+
+- Each rendered Function App (`azure-native:web:WebApp`) becomes an `entry.Instance` (or, for
+  the orchestrator app, an `entry.Starter`) built from exactly its rendered app settings, with
+  only the endpoints mapped to local stand-ins: the data account's queue endpoint to Azurite
+  (every rendered `storage:Queue` created there by its rendered `queueName`, poison queues
+  included), Cosmos DB containers to the in-memory stand-in (tests/support/cosmos_standin.py,
+  given to azure-cosmos as its transport; each container created with its rendered partition key
+  path and composite indexes), and Key Vault references resolved to the stack's secret value,
+  as App Service does before the app starts.
+- The apps' triggers are the functions `entry.create_app(settings)` registers, called with what
+  the Functions host would give them (`func.HttpRequest`, a `func.QueueMessage` made by the
+  worker's own converter); only the Durable client binding is built here (see below).
+- API Management is played from the rendered API: the operation whose method and URL template
+  match, its policy's JWT validation (`validate-jwt`: scheme, issuer, audience and expiry; not
+  the signature), the headers the API and operation policies set or delete, its backend
+  (`set-backend-service`), then the backend's URL (`https://<app>/api`) + the path. App Service
+  authentication in front of each HTTP-reached app is played from the rendered
+  `WebAppAuthSettingsV2`: the caller's token audience must be an allowed audience and the
+  caller's principal an allowed identity, else 401 before the app runs.
+- The queue listener of the Functions host is played on Azurite: receive up to `batchSize`
+  messages, Base64-decode each (the host's default `messageEncoding`), call the trigger; delete
+  the message on success; on a failure make it visible again (an Update Message with a zero
+  visibility timeout: the rendered 30 s retry delay is not waited for) and, once its dequeue
+  count reaches the app's `maxDequeueCount`, copy it to `<queue>-poison` and delete it (also
+  when a message arrives already dequeued more often than that, or is not Base64: the queue
+  extension's QueueProcessor and its MessageDecodingFailed handler do the same).
+- Durable: the orchestrator app's `start` gets a real `DurableOrchestrationClient` (its binding
+  JSON names the rendered task hub) whose two HTTP calls to the extension are answered here, as
+  the SDK's own tests do: `start_new` runs the orchestration to its end on the real SDK
+  (tests/support/durable_driver.py) with the generic orchestrator, replacing an instance that
+  is not running (`overridableExistingInstanceStates: NonRunningStates`); `get_status` reports
+  the instances it ran (404 otherwise). Each durable HTTP call goes to the task app at its URI,
+  through App Service authentication with the orchestrator's identity and the call's token
+  audience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ResourceExistsError
+from azure.durable_functions import DurableOrchestrationClient
+from azure.functions.meta import Datum
+from azure.functions.queue import QueueMessageInConverter
+
+from components.mock_engine import Recorded, Rendering
+from runtime.azure import cosmos, entry
+from runtime.azure.durable import orchestrator
+from runtime.azure.messaging import Clients
+from runtime.dispatch import match_route
+from tests.support import durable_driver
+from tests.support.azurite import ACCOUNT, Azurite
+from tests.support.cosmos_standin import TOKEN, CosmosStandIn
+
+WEB_APP = "azure-native:web:WebApp"
+APIM = "azure-native:apimanagement"
+QUEUES_SECTION = "AzureFunctionsJobHost__extensions__queues__"
+DURABLE_SECTION = "AzureFunctionsJobHost__extensions__durableTask__"
+KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\(SecretUri=(?P<uri>[^)]+)\)$")
+#: Pulumi's marker of a secret value in recorded inputs (pulumi.runtime.rpc).
+SECRET_SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+#: The Durable extension's local RPC endpoint, as its client binding names it (never dialled).
+RPC_BASE = "http://127.0.0.1:17071/durabletask/"
+#: The Functions host's HTTP route prefix (host.json `extensions.http.routePrefix`).
+ROUTE_PREFIX = "/api"
+
+
+class FakeCredential:
+    """A TokenCredential, as the app's managed identity is (the Cosmos stand-in checks the token)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(TOKEN, 4_102_444_800)
+
+
+def run_async(coroutine):
+    """A coroutine on a loop of its own, closed after (asyncio.run would leave the thread with
+    no loop, which the Pulumi tests after these on the same worker need)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+def unsecret(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return unsecret(value["value"])
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
+    return value
+
+
+def app_settings(web: Recorded) -> dict[str, str]:
+    """A Function App's rendered app settings (the host gives them to the app as its environment)."""
+    return {s["name"]: str(s["value"]) for s in web.inputs["siteConfig"]["appSettings"]}
+
+
+def queue_endpoint(rendering: Rendering) -> str:
+    """The queue endpoint of the one storage account that holds the rendered queues."""
+    (account,) = {q.inputs["accountName"] for q in rendering.of_type("azure-native:storage:Queue")}
+    return f"https://{account}.queue.core.windows.net/"
+
+
+def key_vault_value(rendering: Rendering, uri: str) -> str:
+    """What App Service puts in place of a Key Vault reference: the secret's current value."""
+    parts = urlsplit(uri)
+    name = parts.path.strip("/").split("/")[1]
+    (vault,) = [v for v in rendering.of_type("azure-native:keyvault:Vault")
+                if v.outputs["properties"]["vaultUri"] == f"https://{parts.netloc}/"]
+    (secret,) = [s for s in rendering.of_type("azure-native:keyvault:Secret")
+                 if s.inputs["vaultName"] == vault.inputs["vaultName"] and s.inputs["secretName"] == name]
+    return unsecret(secret.inputs["properties"])["value"]
+
+
+def as_seen(rendering: Rendering, settings: dict[str, str], azurite_address: str) -> dict[str, str]:
+    """The settings as the app reads them here: the queue endpoint on Azurite, Key Vault
+    references replaced with the secret's value; everything else unchanged."""
+    endpoint = queue_endpoint(rendering)
+    out = {}
+    for name, value in settings.items():
+        if value.startswith(endpoint):
+            value = f"http://{azurite_address}/{ACCOUNT}/{value[len(endpoint):]}"
+        elif ".queue.core.windows.net" in value:
+            raise AssertionError(f"{name}: {value} is on a storage account that holds no rendered queue")
+        elif reference := KEY_VAULT_REFERENCE.match(value):
+            value = key_vault_value(rendering, reference["uri"])
+        out[name] = value
+    return out
+
+
+def bearer(claims: dict[str, Any]) -> str:
+    """`Bearer <JWT>` with `claims` (unsigned: the harness trusts the signature, see `jwt_accepted`)."""
+    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")  # noqa: E731
+    return f"Bearer {encode({'alg': 'RS256', 'kid': 'k-1'})}.{encode(claims)}.c2lnbmF0dXJl"
+
+
+def jwt_accepted(policy: ET.Element, authorization: str) -> bool:
+    """API Management's `validate-jwt`, but for the signature (the issuer's keys are not here):
+    the scheme, an issuer and an audience of the policy's, and an expiry in the future."""
+    scheme, _, token = authorization.partition(" ")
+    parts = token.split(".")
+    if scheme != policy.get("require-scheme", "Bearer") or len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    audiences = {a.text for a in policy.iter("audience")}
+    issuers = {i.text for i in policy.iter("issuer")}
+    aud = claims.get("aud")
+    return (claims.get("iss") in issuers and bool(audiences & set(aud if isinstance(aud, list) else [aud]))
+            and isinstance(claims.get("exp"), (int, float)) and claims["exp"] > time.time())
+
+
+@dataclass
+class App:
+    """One Function App: its rendered settings, what runs it here, and who may call it."""
+
+    name: str
+    host: str
+    settings: dict[str, str]  # as rendered
+    env: dict[str, str]  # as the app sees them: endpoints mapped, Key Vault references resolved
+    functions: dict[str, Any]  # registered function name -> azure.functions FunctionBuilder's function
+    principal: str  # the app's user-assigned identity
+    instance: entry.Instance | None = None
+    starter: entry.Starter | None = None
+    audiences: list[str] = field(default_factory=list)  # App Service authentication, when on
+    callers: list[str] = field(default_factory=list)
+
+    @property
+    def triggers(self) -> set[str]:
+        return {t for t in self.settings.get("ANYCLOUD_TRIGGERS", "").split(",") if t}
+
+
+@dataclass
+class Delivery:
+    """One invocation of a queue trigger: the app, the message, its dequeue count and outcome."""
+
+    app: str
+    queue: str
+    message_id: str
+    text: str
+    dequeue_count: int
+    outcome: str  # "ok" or the exception's type name
+
+
+@dataclass
+class Orchestration:
+    instance_id: str
+    execution: durable_driver.Execution
+    targets: dict[str, str]  # task URI -> app name
+
+    @property
+    def status(self) -> str:
+        return "Completed" if self.execution.status == "succeeded" else "Failed"
+
+    @property
+    def error(self) -> dict | None:
+        return json.loads(self.execution.error) if self.execution.error else None
+
+    @property
+    def task_calls(self) -> list[str]:
+        return [self.targets[uri] for uri, _ in self.execution.calls]
+
+
+@dataclass
+class AzureStack:
+    rendering: Rendering
+    azurite: Azurite
+    cosmos: CosmosStandIn
+    apps: dict[str, App] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)  # rendered logical name -> queueName
+    deliveries: list[Delivery] = field(default_factory=list)
+    orchestrations: list[Orchestration] = field(default_factory=list)
+    http_calls: list[tuple[str, str, str, int]] = field(default_factory=list)  # (caller, app, path, status)
+    _driver: durable_driver.Driver | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    @classmethod
+    def create(cls, rendering: Rendering, azurite: Azurite) -> AzureStack:
+        (account,) = rendering.of_type("azure-native:cosmosdb:DatabaseAccount")
+        stack = cls(rendering, azurite, CosmosStandIn(endpoint=account.outputs["documentEndpoint"]))
+        for container in rendering.of_type("azure-native:cosmosdb:SqlResourceSqlContainer"):
+            resource = container.inputs["resource"]
+            composite = [[(p["path"], p["order"]) for p in index]
+                         for index in resource["indexingPolicy"].get("compositeIndexes", [])]
+            stack.cosmos.add_container(container.inputs["databaseName"], resource["id"],
+                                       resource["partitionKey"]["paths"][0], composite)
+        for queue in rendering.of_type("azure-native:storage:Queue"):
+            stack.queues[queue.name] = queue.inputs["queueName"]
+            client = azurite.queue(queue.inputs["queueName"], create=False)
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                client.clear_messages()
+        identities = {i.outputs["clientId"]: i.outputs["principalId"]
+                      for i in rendering.of_type("azure-native:managedidentity:UserAssignedIdentity")}
+        auth = {a.inputs["name"]: a.inputs["identityProviders"]["azureActiveDirectory"]["validation"]
+                for a in rendering.of_type("azure-native:web:WebAppAuthSettingsV2")}
+        for web in rendering.of_type(WEB_APP):
+            settings = app_settings(web)
+            env = as_seen(rendering, settings, azurite.address)
+            app = App(web.name, web.outputs["defaultHostName"], settings, env,
+                      {f.get_function_name(): f for f in entry.create_app(env).get_functions()},
+                      identities[settings["AZURE_CLIENT_ID"]])
+            validation = auth.get(web.inputs["name"])
+            if validation is not None:
+                app.audiences = list(validation["allowedAudiences"])
+                app.callers = list(validation["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"])
+            clients = Clients(azurite.credential)
+            if "orchestrator" in app.triggers:
+                app.starter = entry.Starter(env, clients)
+            else:
+                tables = cosmos.Clients(FakeCredential(), transport=stack.cosmos)
+                app.instance = entry.Instance(env, clients=clients, container_for=tables.container)
+            stack.apps[web.name] = app
+        return stack
+
+    def close(self) -> None:
+        for queue in self.queues.values():
+            self.azurite.queue(queue, create=False).delete_queue()
+
+    # ------------------------------------------------------------ App Service
+
+    @contextmanager
+    def _running(self, app: App) -> Iterator[None]:
+        """The app's own process: its registered functions reach its instance or starter."""
+        saved = entry.instance, entry.starter
+        entry.instance = lambda env=None: app.instance
+        entry.starter = lambda env=None: app.starter
+        try:
+            yield
+        finally:
+            entry.instance, entry.starter = saved
+
+    def _authorized(self, app: App, audience: str | None, principal: str) -> bool:
+        """App Service authentication: a token for an allowed audience, of an allowed caller."""
+        return audience in app.audiences and principal in app.callers
+
+    def _http(self, caller: str, app: App, method: str, path: str, headers: dict[str, str], body: bytes,
+              audience: str | None, principal: str, query: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
+        """A request to `https://<app>/api/<path>` through App Service authentication."""
+        if not self._authorized(app, audience, principal):
+            self.http_calls.append((caller, app.name, path, 401))
+            return 401, b"", {}
+        assert path.startswith(ROUTE_PREFIX + "/"), path
+        route = path[len(ROUTE_PREFIX) + 1:]
+        (function,) = [f for f in app.functions.values()
+                       if any(b.type == "httpTrigger" for b in f.get_bindings())]
+        request = func.HttpRequest(method, f"https://{app.host}{path}", headers=headers, params=query or {},
+                                   route_params={"path": route}, body=body)
+        with self._running(app):
+            response = function.get_user_function()(request)
+        self.http_calls.append((caller, app.name, path, response.status_code))
+        return response.status_code, response.get_body(), dict(response.headers)
+
+    # ---------------------------------------------------------- API Management
+
+    def api(self, method: str, path: str, body: Any = None, headers: dict | None = None,
+            query: dict | None = None) -> dict:
+        """A client's request to the gateway, as API Management forwards it to the route app."""
+        operation = None
+        for op in self.rendering.of_type(f"{APIM}:ApiOperation"):
+            if match_route([f"{op.inputs['method']} {op.inputs['urlTemplate']}"], method, path):
+                operation = op
+                break
+        if operation is None:
+            return {"status": 404, "json": {"statusCode": 404, "message": "Resource not found"}, "headers": {},
+                    "body": "", "request_id": None}
+        (api_policy,) = self.rendering.of_type(f"{APIM}:ApiPolicy")
+        (op_policy,) = [p for p in self.rendering.of_type(f"{APIM}:ApiOperationPolicy")
+                        if p.inputs["operationId"] == operation.inputs["operationId"]]
+        (gateway,) = self.rendering.of_type(f"{APIM}:ApiManagementService")
+        forwarded = {k: v for k, v in (headers or {}).items()}
+        request_id = str(uuid.uuid4())  # context.RequestId
+        authorization = next((v for k, v in forwarded.items() if k.lower() == "authorization"), "")
+        expressions = {"@(context.RequestId.ToString())": request_id,
+                       '@(context.Request.Headers.GetValueOrDefault("Authorization", ""))': authorization}
+        backend_id, audience = None, None
+        for policy in (api_policy, op_policy):
+            for element in ET.fromstring(policy.inputs["value"]).find("inbound"):
+                if element.tag == "validate-jwt" and not jwt_accepted(element, authorization):
+                    status = int(element.get("failed-validation-httpcode"))
+                    return {"status": status, "json": {"statusCode": status, "message": "Unauthorized"}, "headers": {},
+                            "body": "", "request_id": request_id}
+                if element.tag == "set-header":
+                    name = element.get("name")
+                    forwarded = {k: v for k, v in forwarded.items() if k.lower() != name.lower()}
+                    if element.get("exists-action") == "override":
+                        forwarded[name] = expressions[element.find("value").text]
+                elif element.tag == "set-backend-service":
+                    backend_id = element.get("backend-id")
+                elif element.tag == "authentication-managed-identity":
+                    audience = element.get("resource")
+        forwarded = {k: v for k, v in forwarded.items() if k.lower() != "authorization"}
+        forwarded["Authorization"] = "Bearer <API Management's managed identity token>"
+        (backend,) = [b for b in self.rendering.of_type(f"{APIM}:Backend") if b.inputs["backendId"] == backend_id]
+        base = urlsplit(backend.inputs["url"])
+        (app,) = [a for a in self.apps.values() if a.host == base.netloc]
+        raw = body if isinstance(body, bytes) else (b"" if body is None else
+                                                    (body.encode() if isinstance(body, str) else json.dumps(body).encode()))
+        status, answer, out = self._http("api-management", app, method, base.path.rstrip("/") + path, forwarded, raw,
+                                         audience, gateway.outputs["identity"]["principalId"], query)
+        return {"status": status, "json": json.loads(answer) if answer else None, "body": answer.decode(),
+                "headers": {k.lower(): v for k, v in out.items()}, "request_id": request_id}
+
+    # ------------------------------------------------------------------ queues
+
+    def queue_client(self, name: str):
+        """A raw QueueClient (no message policy: the text as stored) of a rendered queue, by logical name."""
+        return self.azurite.queue(self.queues[name], create=False)
+
+    def send(self, name: str, text: str) -> None:
+        """Send `text` to a rendered queue as a producer does (Base64-encoded)."""
+        self.queue_client(name).send_message(base64.b64encode(text.encode()).decode())
+
+    def peek(self, name: str) -> list[str]:
+        """The decoded texts of the visible messages of a rendered queue."""
+        return [base64.b64decode(m.content).decode() for m in self.queue_client(name).peek_messages(max_messages=32)]
+
+    def listeners(self) -> list[tuple[App, Any, str]]:
+        """(app, queue trigger function, queue name) for every queue trigger the apps registered."""
+        out = []
+        for app in self.apps.values():
+            for function in app.functions.values():
+                for binding in function.get_bindings():
+                    if binding.type == "queueTrigger":
+                        raw = binding.get_dict_repr()
+                        queue = re.sub(r"%([^%]+)%", lambda m, a=app: a.settings[m[1]], raw["queueName"])
+                        endpoint = app.env[f"{raw['connection']}__queueServiceUri"]
+                        assert endpoint.rstrip("/") == f"http://{self.azurite.address}/{ACCOUNT}", endpoint
+                        out.append((app, function, queue))
+        return out
+
+    def deliver(self) -> None:
+        """Play every queue listener until no trigger queue has a visible message."""
+        while True:
+            delivered = 0
+            for app, function, queue in self.listeners():
+                delivered += self._listen(app, function, queue)
+            if not delivered:
+                return
+
+    def _listen(self, app: App, function: Any, queue: str) -> int:
+        client = self.azurite.queue(queue, create=False)
+        max_dequeue = int(app.settings[f"{QUEUES_SECTION}maxDequeueCount"])
+        batch = int(app.settings[f"{QUEUES_SECTION}batchSize"])
+        received = list(client.receive_messages(max_messages=batch, messages_per_page=batch))
+        for message in received:
+            if message.dequeue_count > max_dequeue:
+                self._poison(client, queue, message)
+                continue
+            try:
+                text = base64.b64decode(message.content, validate=True)
+            except ValueError:  # the extension's MessageDecodingFailed handler: to the poison queue at once
+                self._poison(client, queue, message)
+                continue
+            outcome = self._invoke(app, function, message, text)
+            self.deliveries.append(Delivery(app.name, queue, message.id, text.decode("utf-8", "replace"),
+                                            message.dequeue_count, outcome))
+            if outcome == "ok":
+                client.delete_message(message)
+            elif message.dequeue_count >= max_dequeue:
+                self._poison(client, queue, message)
+            else:
+                client.update_message(message, visibility_timeout=0)
+        return len(received)
+
+    def _poison(self, client: Any, queue: str, message: Any) -> None:
+        self.azurite.queue(f"{queue}-poison", create=False).send_message(message.content)
+        client.delete_message(message)
+
+    def _invoke(self, app: App, function: Any, message: Any, text: bytes) -> str:
+        try:
+            datum = Datum(text.decode("utf-8"), "string")
+        except UnicodeDecodeError:
+            datum = Datum(text, "bytes")
+        msg = QueueMessageInConverter.decode(datum, trigger_metadata={
+            "Id": Datum(message.id, "string"), "DequeueCount": Datum(message.dequeue_count, "int"),
+            "PopReceipt": Datum(message.pop_receipt, "string")})
+        user = function.get_user_function()
+        try:
+            with self._running(app):
+                if "durableClient" in {b.type for b in function.get_bindings()}:
+                    # Under the SDK's client middleware: the user function with the rich client.
+                    run_async(user.__wrapped__(msg=msg, client=self._durable_client(app)))
+                else:
+                    user(msg)
+        except Exception as failed:  # the host logs it and retries the message
+            return type(failed).__name__
+        return "ok"
+
+    # ------------------------------------------------------------------ Durable
+
+    def _durable_client(self, app: App) -> DurableOrchestrationClient:
+        binding = {"taskHubName": app.settings[f"{DURABLE_SECTION}hubName"], "creationUrls": {}, "managementUrls": {},
+                   "rpcBaseUrl": RPC_BASE}
+        client = DurableOrchestrationClient(json.dumps(binding))
+        extension = _Extension(self, app)
+        client._get_async_request = extension.get
+        client._post_async_request = extension.post
+        return client
+
+    def orchestration(self, instance_id: str) -> Orchestration | None:
+        found = [o for o in self.orchestrations if o.instance_id == instance_id]
+        return found[-1] if found else None
+
+    def run_orchestration(self, app: App, name: str, instance_id: str, input_: Any) -> Orchestration:
+        """Run orchestration `name` of `app` to its end; its task calls reach the task apps."""
+        targets = {f"https://{a.host}{ROUTE_PREFIX}/task": a.name for a in self.apps.values() if "task" in a.triggers}
+        http = {uri: self._task_call(app, self.apps[task]) for uri, task in targets.items()}
+        # The app's registered orchestrator functions are the generic orchestrator (entry.create_app).
+        self._driver = durable_driver.Driver({registered: orchestrator for registered in self._orchestrators(app)}, http)
+        execution = self._driver.run(name, input_)
+        done = Orchestration(instance_id, execution, targets)
+        self.orchestrations.append(done)
+        return done
+
+    def _orchestrators(self, app: App) -> list[str]:
+        return [name for name, f in app.functions.items()
+                if any(b.type == "orchestrationTrigger" for b in f.get_bindings())]
+
+    def _task_call(self, caller: App, task: App):
+        def call(state: Any) -> tuple[int, Any, float]:
+            audience = self._driver.execution.tokens[-1]  # this call's token (ManagedIdentityTokenSource)
+            status, body, _ = self._http(caller.name, task, "POST", f"{ROUTE_PREFIX}/task",
+                                         {"Content-Type": "application/json"}, json.dumps(state).encode(),
+                                         audience, caller.principal)
+            return status, json.loads(body) if body else None, 0.0
+        return call
+
+
+class _Extension:
+    """The Durable extension's HTTP API, as the Python client calls it (start and status)."""
+
+    def __init__(self, stack: AzureStack, app: App):
+        self.stack, self.app = stack, app
+
+    def _path(self, url: str) -> list[str]:
+        assert url.startswith(RPC_BASE), url
+        return urlsplit(url).path[len(urlsplit(RPC_BASE).path):].split("/")
+
+    async def get(self, url: str, function_invocation_id: str | None = None) -> list[Any]:
+        kind, instance_id = self._path(url)
+        assert kind == "instances", url
+        done = self.stack.orchestration(instance_id)
+        if done is None:
+            return [404, ""]
+        now = datetime.now(timezone.utc).isoformat()
+        # The extension answers 200 for a completed instance, 400 for a failed one (the SDK reads both).
+        return [200 if done.status == "Completed" else 400, {"name": "orchestrator", "instanceId": instance_id, "runtimeStatus": done.status,
+                      "createdTime": now, "lastUpdatedTime": now, "input": None,
+                      "output": done.execution.output if done.status == "Completed" else done.execution.error}]
+
+    async def post(self, url: str, data: Any = None, trace_parent: str | None = None, trace_state: str | None = None,
+                   function_invocation_id: str | None = None) -> list[Any]:
+        kind, name, instance_id = self._path(url)
+        assert kind == "orchestrators", url
+        if name not in self.stack._orchestrators(self.app):
+            return [400, {"ExceptionMessage": f"The function '{name}' doesn't exist, is disabled, or is not an "
+                                              "orchestrator function."}]
+        # NonRunningStates: an instance that is not pending or running is replaced; here every
+        # orchestration runs to its end inside start_new, so none is ever running.
+        self.stack.run_orchestration(self.app, name, instance_id, json.loads(data))
+        return [202, {"id": instance_id, "statusQueryGetUri": f"{RPC_BASE}instances/{instance_id}"}]
