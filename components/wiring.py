@@ -11,8 +11,10 @@ indexes, so clients can write conditionally and query without describing the tab
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from .spec import Access, Key, TableSpec
+from .spec import Access, FunctionSpec, Key, ServiceSpec, TableSpec
 
 SERVICE = "ANYCLOUD_SERVICE"
 FUNCTION = "ANYCLOUD_FUNCTION"
@@ -58,3 +60,33 @@ def table_keys(spec: TableSpec) -> str:
     if spec.ttl_attribute:
         keys["ttl"] = spec.ttl_attribute
     return json.dumps(keys, separators=(",", ":"))
+
+
+def triggers(service: ServiceSpec, function: str) -> tuple[list[str], list[str]]:
+    """(how `function` is reached: route, task, consumer, in that order; the route keys it serves),
+    for clouds where one entrypoint serves every trigger and must be told which (GCP, Azure)."""
+    routes = [r.key for r in service.api.routes if r.function == function] if service.api else []
+    kinds = ["route"] if routes else []
+    kinds += ["task"] if any(function in w.task_functions() for w in service.workflows) else []
+    kinds += ["consumer"] if any(q.consumer == function for q in service.queues) else []
+    return kinds, routes
+
+
+def environment(service: ServiceSpec, function: FunctionSpec, stack_environment: str,
+                value: Callable[[str, str], Any], extra: Mapping[str, Any] = ()) -> dict[str, Any]:
+    """A function's wiring: its names, its handler, `extra` (a cloud's own settings), the
+    declared environment, then `value(kind, name)` for each declared resource and the key names
+    of each declared table."""
+    env: dict[str, Any] = {SERVICE: service.name, FUNCTION: function.name, ENVIRONMENT: stack_environment,
+                           HANDLER: function.handler, **dict(extra), **function.environment}
+    for var, kind, name in wired(function.uses):
+        env[var] = value(kind, name)
+        if kind == "table":
+            env[table_keys_var(name)] = table_keys(service.table(name))
+    return env
+
+
+def reached(service: ServiceSpec, function: str) -> dict[str, str]:
+    """`ANYCLOUD_TRIGGERS` and, for a route function, `ANYCLOUD_ROUTES`."""
+    kinds, routes = triggers(service, function)
+    return {TRIGGERS: ",".join(kinds), **({ROUTES: ",".join(routes)} if routes else {})}

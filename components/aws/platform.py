@@ -65,22 +65,13 @@ class AwsPlatform:
         return self.secrets[name].arn
 
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
-        env: dict[str, pulumi.Input[str]] = {
-            wiring.SERVICE: self.ctx.spec.name,
-            wiring.FUNCTION: spec.name,
-            wiring.ENVIRONMENT: self.ctx.settings.environment,
-            wiring.HANDLER: spec.handler,
+        env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value, {
             "POWERTOOLS_SERVICE_NAME": self.ctx.spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": f"anycloud/{self.ctx.spec.name}",
             # Never put whole events or handler results into logs or traces.
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-            **spec.environment,
-        }
-        for var, kind, name in wiring.wired(spec.uses):
-            env[var] = self._wiring_value(kind, name)
-            if kind == "table":
-                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
+        })
         self.functions[spec.name] = handle = create_function(self.ctx, spec, env, parent)
         self.watched.functions[spec.name] = handle.function.name
         for queue in self.ctx.spec.queues:

@@ -93,33 +93,14 @@ class AzurePlatform:
             return self._start_queue(name).url
         return self.secrets[name].reference
 
-    def _triggers(self, name: str) -> tuple[list[str], list[str]]:
-        """(how the function is reached, the route keys it serves)."""
-        spec = self.ctx.spec
-        routes = [r.key for r in spec.api.routes if r.function == name] if spec.api else []
-        kinds = ["route"] if routes else []
-        kinds += ["task"] if any(name in w.task_functions() for w in spec.workflows) else []
-        kinds += ["consumer"] if any(q.consumer == name for q in spec.queues) else []
-        return kinds, routes
-
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
-        kinds, routes = self._triggers(spec.name)
+        kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
         consumed = next((q for q in self.ctx.spec.queues if q.consumer == spec.name), None)
-        env: dict[str, pulumi.Input[str]] = {
-            wiring.SERVICE: self.ctx.spec.name,
-            wiring.FUNCTION: spec.name,
-            wiring.ENVIRONMENT: self.ctx.settings.environment,
-            wiring.HANDLER: spec.handler,
-            wiring.TRIGGERS: ",".join(kinds),
-            **({wiring.ROUTES: ",".join(routes)} if routes else {}),
-            **spec.environment,
-        }
-        for var, kind, name in wiring.wired(spec.uses):
-            env[var] = self._wiring_value(kind, name)
-            if kind == "table":
-                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
-            if kind == "queue":  # a Storage queue message lives as long as its sender says
-                env[wiring.env_name("retention", name)] = str(self.ctx.spec.queue(name).retention_days * 86400)
+        env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
+                                 wiring.reached(self.ctx.spec, spec.name))
+        for queue in {a.resource for a in spec.uses if a.kind == "queue"}:
+            # a Storage queue message lives as long as its sender says
+            env[wiring.env_name("retention", queue)] = str(self.ctx.spec.queue(queue).retention_days * 86400)
 
         def settings(identity) -> dict:
             if consumed is None:

@@ -95,11 +95,11 @@ def check_key_names(spec: TableSpec) -> None:
     or starting with `~` under another name, so such key attributes could not be indexed."""
     keys = [("sort_key", spec.sort_key)] + [(f"indexes.{i.name}.partition_key", i.partition_key) for i in spec.indexes] \
         + [(f"indexes.{i.name}.sort_key", i.sort_key) for i in spec.indexes]
-    for field, key in [("partition_key", spec.partition_key), *keys]:
+    for where, key in [("partition_key", spec.partition_key), *keys]:
         if key is None:
             continue
-        if key.name == "ttl" or key.name.startswith(("_", "~")) or (key.name == "id" and field != "partition_key"):
-            raise SpecError(f"tables.{spec.name}.{field}: {key.name!r} is reserved by Cosmos DB on Azure; allowed: "
+        if key.name == "ttl" or key.name.startswith(("_", "~")) or (key.name == "id" and where != "partition_key"):
+            raise SpecError(f"tables.{spec.name}.{where}: {key.name!r} is reserved by Cosmos DB on Azure; allowed: "
                             "another attribute name (not ttl, not starting with _ or ~, id only as the partition key)")
 
 

@@ -76,32 +76,12 @@ class GcpPlatform:
             return self._start_topic(name).id
         return self.secrets[name].id
 
-    def _triggers(self, name: str) -> tuple[list[str], list[str]]:
-        """(how the function is reached, the route keys it serves)."""
-        spec = self.ctx.spec
-        routes = [r.key for r in spec.api.routes if r.function == name] if spec.api else []
-        kinds = ["route"] if routes else []
-        kinds += ["consumer"] if any(q.consumer == name for q in spec.queues) else []
-        kinds += ["task"] if any(name in w.task_functions() for w in spec.workflows) else []
-        return kinds, routes
-
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
         if self.source is None:
             self.source = create_source(self.ctx, self.ctx.parent)
-        kinds, routes = self._triggers(spec.name)
-        env: dict[str, pulumi.Input[str]] = {
-            wiring.SERVICE: self.ctx.spec.name,
-            wiring.FUNCTION: spec.name,
-            wiring.ENVIRONMENT: self.ctx.settings.environment,
-            wiring.HANDLER: spec.handler,
-            wiring.TRIGGERS: ",".join(kinds),
-            **({wiring.ROUTES: ",".join(routes)} if routes else {}),
-            **spec.environment,
-        }
-        for var, kind, name in wiring.wired(spec.uses):
-            env[var] = self._wiring_value(kind, name)
-            if kind == "table":
-                env[wiring.table_keys_var(name)] = wiring.table_keys(self.ctx.spec.table(name))
+        kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
+        env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
+                                 wiring.reached(self.ctx.spec, spec.name))
         handle = create_function(self.ctx, spec, self.source, env, internal_only="route" not in kinds, parent=parent)
         self.functions[spec.name] = handle
         self.watched.functions[spec.name] = handle.function.name
