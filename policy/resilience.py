@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -30,6 +30,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
+    each_known,
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
     FIRESTORE_DATABASE,
@@ -128,18 +129,6 @@ def _number(value: Any) -> float | None:
 
 def _n(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _each(items: Iterable[Any], check: Callable[[Any], None]) -> None:
-    """`check` on every item; an unknown value skips only its item, and is re-raised at the end."""
-    unknown: UnknownValueError | None = None
-    for item in items:
-        try:
-            check(item)
-        except UnknownValueError as err:
-            unknown = unknown or err
-    if unknown is not None:
-        raise unknown
 
 
 def _last(value: str, sep: str) -> str:
@@ -275,7 +264,7 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
                "uses it as its dead-letter queue; required: a redrivePolicy with deadLetterTargetArn (a dead-letter "
                "queue's ARN) and maxReceiveCount.", queue.urn)
 
-    _each(queues, check)
+    each_known(queues, check)
 
 
 # ------------------------------------------------------------------ Pub/Sub and Service Bus dead letters
@@ -337,7 +326,7 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
             report(f"{what}: deadLetterPolicy.maxDeliveryAttempts is {shown(attempts)}; required: an integer {low}-{high} "
                    f"(or unset for the default {low}).", sub.urn)
 
-    _each(subs, check)
+    each_known(subs, check)
 
 
 def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -354,7 +343,7 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
             report(f"{what}: deadLetteringOnMessageExpiration is {shown(expiry)}; required: true (expired messages "
                    "go to the dead-letter sub-queue instead of being dropped).", entity.urn)
 
-    _each(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
+    each_known(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
 
 
 def _account_keys(queue: Any, accounts: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -407,7 +396,7 @@ def _check_storage_queue_poison(args: StackValidationArgs, report: ReportViolati
                "required: its poison queue created with it in the same account, so failed messages have a watched "
                "home the consumer may send to.", queue.urn)
 
-    _each(queues, check)
+    each_known(queues, check)
 
 
 def _check_max_dequeue(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -445,7 +434,7 @@ def _check_max_dequeue(args: StackValidationArgs, report: ReportViolation) -> No
                    f"that often move to the -poison queue; above {high} a poison message is retried for hours, and "
                    "the portable max receives stops at 100 as Pub/Sub's delivery attempts do).", app.urn)
 
-    _each(resources_of(args, [WEB_APP]), check)
+    each_known(resources_of(args, [WEB_APP]), check)
 
 
 def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -528,7 +517,7 @@ def _check_visibility(args: StackValidationArgs, report: ReportViolation) -> Non
                    f"maximumBatchingWindowInSeconds {_n(window)}); required: visibilityTimeoutSeconds >= "
                    f"{_n(multiplier)} x {_n(timeout)} + {_n(window)} = {_n(required)}.", queue.urn)
 
-    _each(resources_of(args, [EVENT_SOURCE_MAPPING]), check)
+    each_known(resources_of(args, [EVENT_SOURCE_MAPPING]), check)
 
 
 def _check_ack_deadline(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -551,7 +540,7 @@ def _check_ack_deadline(args: StackValidationArgs, report: ReportViolation) -> N
                    f"'{consumer.name}' timeout of {_n(timeout)} s; required: ackDeadlineSeconds >= the consumer's "
                    "serviceConfig.timeoutSeconds (at most 600).", sub.urn)
 
-    _each(resources_of(args, [PUBSUB_SUBSCRIPTION]), check)
+    each_known(resources_of(args, [PUBSUB_SUBSCRIPTION]), check)
 
 
 # ------------------------------------------------------------------ batch item failures
@@ -686,7 +675,7 @@ def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> N
                f"{LOCK_AT_RESOURCE} with resourceProviderNamespace Microsoft.DocumentDB, resourceType "
                "databaseAccounts and resourceName the account), its resource group or the subscription.", account.urn)
 
-    _each(resources_of(args, [COSMOS_ACCOUNT]), check)
+    each_known(resources_of(args, [COSMOS_ACCOUNT]), check)
 
 
 # ------------------------------------------------------------------ the policies

@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
-from runtime import memory
 from runtime.contracts import ConditionFailed
 from runtime.gcp.firestore import Clients, FirestoreTable, build_tables, document_id
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
+from tests.support.table_conformance import assert_bad_arguments_fail_as_in_memory
 
 ORDER_KEYS = {"key": ["order_id"], "indexes": {"by-customer": ["customer_id", "created_at"]}, "ttl": "expires_at"}
 
@@ -223,31 +223,7 @@ def test_conditional_delete_rechecks_after_losing_a_race(client: Any, database: 
 
 def test_bad_arguments_fail_as_in_memory(client: Any, database: str) -> None:
     """runtime.tables checks every argument, so the errors are memory.Table's, word for word."""
-    table = orders_table(client, database)
-    reference = memory.Table("order_id", None, {"by-customer": ("customer_id", "created_at")})
-    for store in (table, reference):
-        store.put({"order_id": "o-1", "status": "new"})
-    calls = [
-        lambda t: t.get({}),
-        lambda t: t.get({"order_id": "o-1", "extra": 1}),
-        lambda t: t.get({"order_id": ""}),
-        lambda t: t.get({"order_id": True}),
-        lambda t: t.put({"status": "new"}),
-        lambda t: t.update({"order_id": "o-1"}, {"order_id": "o-2"}),
-        lambda t: t.delete({"order_id": None}),
-        lambda t: t.query({"customer_id": "c"}),
-        lambda t: t.query({"customer_id": "c"}, index="nope"),
-        lambda t: t.query({"customer_id": "c", "created_at": "x"}, index="by-customer"),
-        lambda t: t.query({"order_id": "o-1"}, limit=0),
-    ]
-    for call in calls:
-        outcomes = []
-        for store in (table, reference):
-            with pytest.raises(ValueError) as err:
-                call(store)
-            outcomes.append(str(err.value))
-        assert outcomes[0] == outcomes[1]
-    assert table.get({"order_id": "o-1"}) == {"order_id": "o-1", "status": "new"}
+    assert_bad_arguments_fail_as_in_memory(orders_table(client, database))
 
 
 # ------------------------------------------------------------------------- queries

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import selectors
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.emulators import wait_accepting
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "node_modules" / "azurite"
@@ -60,17 +61,6 @@ def _listening_address(proc: subprocess.Popen, deadline: float) -> str:
     return ""
 
 
-def _wait_accepting(address: str, proc: subprocess.Popen, deadline: float) -> bool:
-    host, port = address.rsplit(":", 1)
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((host, int(port)), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 @contextmanager
 def running_azurite(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
     """Start Azurite's queue service; yield its ``host:port``; stop it. Fails (never skips) when
@@ -85,7 +75,7 @@ def running_azurite(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
         try:
             deadline = time.monotonic() + timeout_s
             address = _listening_address(proc, deadline)
-            if not address or not _wait_accepting(address, proc, deadline):
+            if not address or not wait_accepting(address, proc, deadline):
                 stderr.seek(0)
                 detail = stderr.read().strip().splitlines()[-1:] or [f"no answer within {timeout_s:.0f} s"]
                 pytest.fail(f"Azurite did not start: {detail[0]}", pytrace=False)

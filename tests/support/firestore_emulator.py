@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.emulators import wait_accepting
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "node_modules" / "@firestore-emulator" / "server"
@@ -57,17 +58,6 @@ def _address_line(proc: subprocess.Popen, deadline: float) -> str:
     return ""
 
 
-def _wait_accepting(address: str, proc: subprocess.Popen, deadline: float) -> bool:
-    host, port = address.rsplit(":", 1)
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((host, int(port)), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 @contextmanager
 def running_emulator(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
     """Start the emulator; yield its ``host:port``; stop it. Fails (never skips) when the npm
@@ -81,7 +71,7 @@ def running_emulator(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
         try:
             deadline = time.monotonic() + timeout_s
             address = _address_line(proc, deadline)
-            if not address or not _wait_accepting(address, proc, deadline):
+            if not address or not wait_accepting(address, proc, deadline):
                 stderr.seek(0)
                 detail = stderr.read().strip().splitlines()[-1:] or [f"no answer within {timeout_s:.0f} s"]
                 pytest.fail(f"the Firestore emulator did not start: {detail[0]}", pytrace=False)

@@ -1,0 +1,45 @@
+"""What every cloud's table must do exactly as runtime.memory.Table does, checked by one helper
+per property so each adapter's tests run the same cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from runtime import memory
+
+#: Calls every implementation must refuse with the same ValueError as memory.Table, on an orders
+#: table (partition key `order_id`, index `by-customer` on `customer_id` + `created_at`).
+BAD_CALLS = [
+    lambda t: t.get({}),
+    lambda t: t.get({"order_id": "o-1", "extra": 1}),
+    lambda t: t.get({"order_id": ""}),
+    lambda t: t.get({"order_id": True}),
+    lambda t: t.put({"status": "new"}),
+    lambda t: t.update({"order_id": "o-1"}, {"order_id": "o-2"}),
+    lambda t: t.delete({"order_id": None}),
+    lambda t: t.query({"customer_id": "c"}),
+    lambda t: t.query({"customer_id": "c"}, index="nope"),
+    lambda t: t.query({"customer_id": "c", "created_at": "x"}, index="by-customer"),
+    lambda t: t.query({"order_id": "o-1"}, limit=0),
+]
+
+
+def assert_bad_arguments_fail_as_in_memory(table: Any, requests: Callable[[], int] | None = None) -> None:
+    """`table` (an orders table) refuses each of BAD_CALLS with memory.Table's message, word for
+    word, and is left as it was; with `requests` (the store's request count), sending nothing."""
+    reference = memory.Table("order_id", None, {"by-customer": ("customer_id", "created_at")})
+    for store in (table, reference):
+        store.put({"order_id": "o-1", "status": "new"})
+    sent = requests() if requests else 0
+    for call in BAD_CALLS:
+        outcomes = []
+        for store in (table, reference):
+            with pytest.raises(ValueError) as err:
+                call(store)
+            outcomes.append(str(err.value))
+        assert outcomes[0] == outcomes[1]
+    assert (requests() if requests else 0) == sent
+    assert table.get({"order_id": "o-1"}) == {"order_id": "o-1", "status": "new"}
