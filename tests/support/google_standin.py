@@ -9,11 +9,11 @@ requests it received. Answers are given per (method, path without query) by the 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_http import LocalServer
 
 
 @dataclass
@@ -27,33 +27,16 @@ class StandIn:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.answers: dict[tuple[str, str], Callable[[Any], tuple[int, Any]]] = {}
-        standin = self
+        self._server = LocalServer(self._answer)
+        self.url = f"http://{self._server.address}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                body = json.loads(raw) if raw else None
-                standin.received.append(Received(self.command, path, body))
-                answer = standin.answers.get((self.command, path))
-                status, payload = answer(body) if answer else (404, {"error": {"code": 404, "message": "no stand-in"}})
-                out = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def _answer(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, str]:
+        path = path.split("?", 1)[0]
+        body = json.loads(raw) if raw else None
+        self.received.append(Received(method, path, body))
+        answer = self.answers.get((method, path))
+        status, payload = answer(body) if answer else (404, {"error": {"code": 404, "message": "no stand-in"}})
+        return status, json.dumps(payload)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()

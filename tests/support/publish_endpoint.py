@@ -10,11 +10,11 @@ for the POSTs to /api/publish and `records` (deployment records, None for a 404)
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.local_http import LocalServer
 
 DEPLOYMENT_ID = "dep-1"
 #: An accepted publish: 202 and the deployment id as a JSON string (the body the az CLI logs as the id).
@@ -37,37 +37,19 @@ class PublishEndpoint:
         self.publishes = list(publishes)
         self.records = list(records)
         self.received: list[Received] = []
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                url = urlsplit(self.path)
-                endpoint.received.append(Received(self.command, url.path, parse_qs(url.query),
-                                                  dict(self.headers.items()), self.rfile.read(length)))
-                if self.command == "POST" and url.path == "/api/publish":
-                    status, text = endpoint._next(endpoint.publishes)
-                elif self.command == "GET" and url.path.startswith("/api/deployments/"):
-                    record = endpoint._next(endpoint.records)
-                    status, text = (404, "not found") if record is None else (200, json.dumps(record))
-                else:
-                    status, text = 404, "no stand-in"
-                out = text.encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
         # A short poll interval: close() waits for the serving loop to notice, once per test.
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        self._server = LocalServer(self._answer, poll_interval=0.01)
+        self.host = self._server.address
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+        url = urlsplit(path)
+        self.received.append(Received(method, url.path, parse_qs(url.query), headers, body))
+        if method == "POST" and url.path == "/api/publish":
+            return self._next(self.publishes)
+        if method == "GET" and url.path.startswith("/api/deployments/"):
+            record = self._next(self.records)
+            return (404, "not found") if record is None else (200, json.dumps(record))
+        return 404, "no stand-in"
 
     @staticmethod
     def _next(script: list) -> Any:
@@ -77,5 +59,4 @@ class PublishEndpoint:
         return [r for r in self.received if r.method == method and r.path == path]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
