@@ -32,7 +32,7 @@ from runtime.azure.cosmos import Clients, CosmosTable, build_tables, container_a
 from runtime.contracts import ConditionFailed, HttpError, Response
 from runtime.idempotency import COMPLETED, TableIdempotency
 from tests.support.cosmos_standin import ENDPOINT, TOKEN, CosmosStandIn, Received
-from tests.support.table_conformance import assert_bad_arguments_fail_as_in_memory
+from tests.support.table_conformance import assert_bad_arguments_fail_as_in_memory, assert_index_queries_order_by_the_sort_key
 
 DATABASE = "anycloud"
 ORDERS = f"{ENDPOINT}dbs/{DATABASE}/colls/orders"
@@ -325,19 +325,7 @@ def test_query_on_an_index_with_a_sort_key(clients: Clients, clock: Clock, accou
     """Ordered by the index's sort key; items without it are not in the index (as in memory and
     DynamoDB), nor are other customers' orders. The query spans partitions: the gateway refuses
     it without a plan, the client fetches the plan and the partition key ranges."""
-    table = orders_table(clients, clock)
-    for n, created in enumerate(["2024-03-01", "2024-01-15", "2024-02-10", "2024-01-01"]):
-        table.put({"order_id": f"o-{n}", "customer_id": "c1", "created_at": created})
-    table.put({"order_id": "o-draft", "customer_id": "c1"})
-    table.put({"order_id": "o-other", "customer_id": "c2", "created_at": "2024-01-02"})
-
-    def dates(items: list[dict[str, Any]]) -> list[str]:
-        return [i["created_at"] for i in items]
-
-    assert dates(table.query({"customer_id": "c1"}, index="by-customer")) == ["2024-01-01", "2024-01-15", "2024-02-10", "2024-03-01"]
-    assert dates(table.query({"customer_id": "c1"}, index="by-customer", descending=True)) == ["2024-03-01", "2024-02-10", "2024-01-15", "2024-01-01"]
-    newest = table.query({"customer_id": "c1"}, index="by-customer", descending=True, limit=2)
-    assert [i["order_id"] for i in newest] == ["o-0", "o-2"]
+    assert_index_queries_order_by_the_sort_key(orders_table(clients, clock))
     first = queries(account)[-2]  # the client's first try, before the plan
     assert first.query == (('SELECT TOP @limit * FROM c WHERE c["customer_id"] = @partition AND IS_DEFINED(c["created_at"]) '
                             'ORDER BY c["customer_id"] ASC, c["created_at"] DESC'), {"@limit": 2, "@partition": "c1"})

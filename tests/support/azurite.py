@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.emulators import wait_accepting
+from tests.support.emulators import running_node
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "node_modules" / "azurite"
@@ -49,45 +46,19 @@ _ARGS = ["--silent", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVe
 _LISTENING = re.compile(r"listens on http://(127\.0\.0\.1:\d+)")
 
 
-def _listening_address(proc: subprocess.Popen, deadline: float) -> str:
-    """The address Azurite says it listens on, or "" when it exits or the deadline passes first."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and proc.poll() is None:
-            if selector.select(timeout=0.1):
-                line = proc.stdout.readline()
-                if match := _LISTENING.search(line):
-                    return match[1]
-    return ""
-
-
 @contextmanager
 def running_azurite(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Start Azurite's queue service; yield its ``host:port``; stop it. Fails (never skips) when
-    the npm package is not installed or the service does not come up."""
-    if not PACKAGE.is_dir():
-        pytest.fail(f"Azurite is not installed: run `npm ci` in {ROOT}", pytrace=False)
-    with tempfile.TemporaryDirectory() as workspace, tempfile.TemporaryFile(mode="w+") as stderr:
-        # Node resolves the package from the repository; Azurite runs in a scratch directory.
-        proc = subprocess.Popen(["node", "-e", _LAUNCHER, "--", *_ARGS], cwd=workspace, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                env={**os.environ, "ANYCLOUD_NODE_ROOT": str(ROOT)})
-        try:
-            deadline = time.monotonic() + timeout_s
-            address = _listening_address(proc, deadline)
-            if not address or not wait_accepting(address, proc, deadline):
-                stderr.seek(0)
-                detail = stderr.read().strip().splitlines()[-1:] or [f"no answer within {timeout_s:.0f} s"]
-                pytest.fail(f"Azurite did not start: {detail[0]}", pytrace=False)
-            yield address
-        finally:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+    """Start Azurite's queue service; yield the ``host:port`` it says it listens on; stop it.
+    Node resolves the package from the repository; Azurite runs in a scratch directory."""
+
+    def listening(line: str) -> str | None:
+        match = _LISTENING.search(line)
+        return match[1] if match else None
+
+    with tempfile.TemporaryDirectory() as workspace, running_node(
+            "Azurite", PACKAGE, ["-e", _LAUNCHER, "--", *_ARGS], listening, timeout_s, cwd=workspace,
+            env={**os.environ, "ANYCLOUD_NODE_ROOT": str(ROOT)}) as address:
+        yield address
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,6 @@ the official client as the emulator needs it (no TLS, anonymous credentials).
 from __future__ import annotations
 
 import os
-import selectors
-import subprocess
-import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.emulators import wait_accepting
+from tests.support.emulators import running_node
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "node_modules" / "@firestore-emulator" / "server"
@@ -48,42 +44,12 @@ process.stdin.resume();
 """
 
 
-def _address_line(proc: subprocess.Popen, deadline: float) -> str:
-    """The first line the launcher prints, or "" when it exits or the deadline passes first."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and proc.poll() is None:
-            if selector.select(timeout=0.1):
-                return proc.stdout.readline().strip()
-    return ""
-
-
 @contextmanager
 def running_emulator(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Start the emulator; yield its ``host:port``; stop it. Fails (never skips) when the npm
-    package is not installed or the emulator does not come up."""
-    if not PACKAGE.is_dir():
-        pytest.fail(f"the Firestore emulator is not installed: run `npm ci` in {ROOT}", pytrace=False)
-    with tempfile.TemporaryFile(mode="w+") as stderr:
-        proc = subprocess.Popen(
-            ["node", "-e", _LAUNCHER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-        try:
-            deadline = time.monotonic() + timeout_s
-            address = _address_line(proc, deadline)
-            if not address or not wait_accepting(address, proc, deadline):
-                stderr.seek(0)
-                detail = stderr.read().strip().splitlines()[-1:] or [f"no answer within {timeout_s:.0f} s"]
-                pytest.fail(f"the Firestore emulator did not start: {detail[0]}", pytrace=False)
-            yield address
-        finally:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+    """Start the emulator; yield its ``host:port`` (the first line its launcher prints); stop it."""
+    with running_node("the Firestore emulator", PACKAGE, ["-e", _LAUNCHER], lambda line: line.strip(), timeout_s,
+                      cwd=ROOT) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

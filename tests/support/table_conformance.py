@@ -43,3 +43,20 @@ def assert_bad_arguments_fail_as_in_memory(table: Any, requests: Callable[[], in
         assert outcomes[0] == outcomes[1]
     assert (requests() if requests else 0) == sent
     assert table.get({"order_id": "o-1"}) == {"order_id": "o-1", "status": "new"}
+
+
+def assert_index_queries_order_by_the_sort_key(table: Any) -> None:
+    """On an orders table: a query on `by-customer` is ordered by `created_at` (either way, with
+    a limit), and leaves out items without it (as in memory and DynamoDB) and other customers'."""
+    for n, created in enumerate(["2024-03-01", "2024-01-15", "2024-02-10", "2024-01-01"]):
+        table.put({"order_id": f"o-{n}", "customer_id": "c1", "created_at": created})
+    table.put({"order_id": "o-draft", "customer_id": "c1"})
+    table.put({"order_id": "o-other", "customer_id": "c2", "created_at": "2024-01-02"})
+
+    def dates(items: list[dict[str, Any]]) -> list[str]:
+        return [i["created_at"] for i in items]
+
+    assert dates(table.query({"customer_id": "c1"}, index="by-customer")) == ["2024-01-01", "2024-01-15", "2024-02-10", "2024-03-01"]
+    assert dates(table.query({"customer_id": "c1"}, index="by-customer", descending=True)) == ["2024-03-01", "2024-02-10", "2024-01-15", "2024-01-01"]
+    newest = table.query({"customer_id": "c1"}, index="by-customer", descending=True, limit=2)
+    assert [i["order_id"] for i in newest] == ["o-0", "o-2"]
