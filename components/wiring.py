@@ -27,6 +27,9 @@ TRIGGERS = "ANYCLOUD_TRIGGERS"
 #: The route keys ("GET /orders/{order_id}") a route function serves, comma-separated, where
 #: the gateway forwards the raw path (GCP): the entrypoint matches path parameters with them.
 ROUTES = "ANYCLOUD_ROUTES"
+#: The function's timeout in seconds, where the adapter keeps its own idempotency records
+#: (GCP, Azure): a record still "in progress" after it belongs to a crashed invocation.
+TIMEOUT = "ANYCLOUD_TIMEOUT_S"
 
 
 def env_name(kind: str, name: str) -> str:
@@ -86,7 +89,8 @@ def environment(service: ServiceSpec, function: FunctionSpec, stack_environment:
     return env
 
 
-def reached(service: ServiceSpec, function: str) -> dict[str, str]:
-    """`ANYCLOUD_TRIGGERS` and, for a route function, `ANYCLOUD_ROUTES`."""
-    kinds, routes = triggers(service, function)
-    return {TRIGGERS: ",".join(kinds), **({ROUTES: ",".join(routes)} if routes else {})}
+def reached(service: ServiceSpec, function: FunctionSpec) -> dict[str, str]:
+    """What one entrypoint serving every trigger needs: `ANYCLOUD_TRIGGERS`, for a route function
+    `ANYCLOUD_ROUTES`, and the timeout its idempotency records are held for."""
+    kinds, routes = triggers(service, function.name)
+    return {TRIGGERS: ",".join(kinds), **({ROUTES: ",".join(routes)} if routes else {}), TIMEOUT: str(function.timeout_s)}

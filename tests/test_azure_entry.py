@@ -228,3 +228,12 @@ def test_an_app_without_its_definition_or_handler_fails_at_start_not_at_first_ca
         entry.Starter({"ANYCLOUD_TRIGGER_QUEUE": "q", "ANYCLOUD_TRIGGER__queueServiceUri": "https://a"})
     with pytest.raises(RuntimeError, match="ANYCLOUD_HANDLER is not set"):
         entry.Instance({"ANYCLOUD_TRIGGERS": "route"}, context=Context(tables={}, queues={}, workflows={}, secrets={}))
+
+
+def test_an_unfinished_idempotency_record_is_held_for_the_functions_timeout_only():
+    """A record left "in progress" by a crashed invocation stops blocking retries once no live
+    invocation could still be running: the rendered timeout and a margin (600 s when unknown)."""
+    context = Context(tables={"idempotency": memory.Table("id")}, queues={}, workflows={}, secrets={})
+    env = {"ANYCLOUD_HANDLER": "tests.support.sample_handlers:consume", "ANYCLOUD_TRIGGERS": "route"}
+    assert entry.Instance({**env, "ANYCLOUD_TIMEOUT_S": "30"}, context=context).in_progress_s == 40
+    assert entry.Instance(env, context=context).in_progress_s == 600

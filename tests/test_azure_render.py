@@ -251,6 +251,7 @@ def test_functions_get_their_wiring_and_nothing_undeclared(azure_prod):
         for queue in {a.resource for a in fn.uses if a.kind == "queue"}:
             assert s[env_name("retention", queue)] == str(SERVICE.queue(queue).retention_days * 86400)
         assert s["ANYCLOUD_HANDLER"] == fn.handler
+        assert s["ANYCLOUD_TIMEOUT_S"] == str(fn.timeout_s)
         for access in fn.uses:
             value = s[env_name(access.kind, access.resource)]
             if access.kind == "table":

@@ -97,7 +97,7 @@ class AzurePlatform:
         kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
         consumed = next((q for q in self.ctx.spec.queues if q.consumer == spec.name), None)
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
-                                 wiring.reached(self.ctx.spec, spec.name))
+                                 wiring.reached(self.ctx.spec, spec))
         for queue in {a.resource for a in spec.uses if a.kind == "queue"}:
             # a Storage queue message lives as long as its sender says
             env[wiring.env_name("retention", queue)] = str(self.ctx.spec.queue(queue).retention_days * 86400)

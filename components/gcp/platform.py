@@ -81,7 +81,7 @@ class GcpPlatform:
             self.source = create_source(self.ctx, self.ctx.parent)
         kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
-                                 wiring.reached(self.ctx.spec, spec.name))
+                                 wiring.reached(self.ctx.spec, spec))
         handle = create_function(self.ctx, spec, self.source, env, internal_only="route" not in kinds, parent=parent)
         self.functions[spec.name] = handle
         self.watched.functions[spec.name] = handle.function.name

@@ -33,10 +33,15 @@ from .idempotency import TableIdempotency
 
 TRIGGERS = "ANYCLOUD_TRIGGERS"
 ROUTES = "ANYCLOUD_ROUTES"
+#: The function's timeout in seconds (the renderer sets it): no invocation runs longer.
+TIMEOUT = "ANYCLOUD_TIMEOUT_S"
 IDEMPOTENCY_TABLE = "idempotency"
-#: How long an unfinished request or message holds its idempotency record: past any
-#: function's timeout (540 s at most), so a crashed instance cannot block a retry for longer.
+#: How long an unfinished request or message holds its idempotency record: the function's
+#: timeout and a margin, so a crashed instance blocks a retry no longer than the longest a live
+#: one could still be working (a retry meeting the record fails and counts toward the message's
+#: dead-lettering); past any timeout (540 s at most) when the function's is not known.
 IN_PROGRESS_S = 600
+IN_PROGRESS_MARGIN_S = 10
 JSON_HEADERS = {"content-type": "application/json"}
 
 
@@ -75,6 +80,8 @@ class Instance:
         self.routes = [r for r in env.get(ROUTES, "").split(",") if r]
         self.resources = resources
         self.idempotency = resources.tables.get(IDEMPOTENCY_TABLE)
+        timeout = env.get(TIMEOUT, "")
+        self.in_progress_s = int(timeout) + IN_PROGRESS_MARGIN_S if timeout.isdigit() else IN_PROGRESS_S
         if getattr(self.handler, "idempotent", False) and self.idempotency is None:
             raise RuntimeError(f"{spec} is @idempotent: the function must declare the {IDEMPOTENCY_TABLE!r} table")
         self.logger = logging.getLogger("anycloud")
@@ -87,7 +94,7 @@ class Instance:
         store = None
         if getattr(self.handler, "idempotent", False):
             store = TableIdempotency(self.idempotency, f"{self.function}#{caller.get('sub') or 'anonymous'}",
-                                     IN_PROGRESS_S)
+                                     self.in_progress_s)
         response: Response = run_route(self.handler, request, self.context(request.request_id), idempotency=store,
                                         logger=self.logger)
         headers = {str(k).lower(): str(v) for k, v in response.headers.items()}
@@ -102,7 +109,7 @@ class Instance:
         ctx = self.context(message.id)
         try:
             if self.idempotency is not None:
-                store = TableIdempotency(self.idempotency, self.function, IN_PROGRESS_S)
+                store = TableIdempotency(self.idempotency, self.function, self.in_progress_s)
                 if not store.once(message.body, lambda: self.handler(message, ctx)):
                     self.logger.info("message already processed", extra=extra)
             else:
