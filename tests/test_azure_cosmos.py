@@ -32,7 +32,12 @@ from runtime.azure.cosmos import Clients, CosmosTable, build_tables, container_a
 from runtime.contracts import ConditionFailed, HttpError, Response
 from runtime.idempotency import COMPLETED, TableIdempotency
 from tests.support.cosmos_standin import ENDPOINT, TOKEN, CosmosStandIn, Received
-from tests.support.table_conformance import assert_bad_arguments_fail_as_in_memory, assert_index_queries_order_by_the_sort_key
+from tests.support.table_conformance import (
+    assert_bad_arguments_fail_as_in_memory,
+    assert_expecting_an_absent_attribute,
+    assert_index_queries_order_by_the_sort_key,
+    assert_updating_a_missing_item_fails,
+)
 
 DATABASE = "anycloud"
 ORDERS = f"{ENDPOINT}dbs/{DATABASE}/colls/orders"
@@ -198,21 +203,12 @@ def test_update_writes_with_the_etag_it_read(clients: Clients, clock: Clock, acc
 
 def test_update_expecting_an_absent_attribute(clients: Clients, clock: Clock) -> None:
     """expect {attr: None} holds while the attribute is missing, and fails once it is set."""
-    table = orders_table(clients, clock)
-    table.put({"order_id": "o-1"})
-    assert table.update({"order_id": "o-1"}, {"claimed_by": "w1"}, expect={"claimed_by": None})["claimed_by"] == "w1"
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "o-1"}, {"claimed_by": "w2"}, expect={"claimed_by": None})
-    assert table.get({"order_id": "o-1"})["claimed_by"] == "w1"
+    assert_expecting_an_absent_attribute(orders_table(clients, clock))
 
 
 def test_update_of_a_missing_item_fails_and_creates_nothing(clients: Clients, clock: Clock, account: CosmosStandIn) -> None:
-    table = orders_table(clients, clock)
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "ghost"}, {"status": "paid"})
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "ghost"}, {})
-    assert writes(account) == [] and table.get({"order_id": "ghost"}) is None
+    assert_updating_a_missing_item_fails(orders_table(clients, clock))
+    assert writes(account) == []
 
 
 def test_delete_with_expect(clients: Clients, clock: Clock, account: CosmosStandIn) -> None:

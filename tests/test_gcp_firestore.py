@@ -30,7 +30,12 @@ import pytest
 from runtime.contracts import ConditionFailed
 from runtime.gcp.firestore import Clients, FirestoreTable, build_tables, document_id
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
-from tests.support.table_conformance import assert_bad_arguments_fail_as_in_memory, assert_index_queries_order_by_the_sort_key
+from tests.support.table_conformance import (
+    assert_bad_arguments_fail_as_in_memory,
+    assert_expecting_an_absent_attribute,
+    assert_index_queries_order_by_the_sort_key,
+    assert_updating_a_missing_item_fails,
+)
 
 ORDER_KEYS = {"key": ["order_id"], "indexes": {"by-customer": ["customer_id", "created_at"]}, "ttl": "expires_at"}
 
@@ -138,21 +143,11 @@ def test_update_applies_only_when_expect_holds(client: Any, database: str) -> No
 
 def test_update_expecting_an_absent_attribute(client: Any, database: str) -> None:
     """expect {attr: None} holds while the attribute is missing, and fails once it is set."""
-    table = orders_table(client, database)
-    table.put({"order_id": "o-1"})
-    assert table.update({"order_id": "o-1"}, {"claimed_by": "w1"}, expect={"claimed_by": None})["claimed_by"] == "w1"
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "o-1"}, {"claimed_by": "w2"}, expect={"claimed_by": None})
-    assert table.get({"order_id": "o-1"})["claimed_by"] == "w1"
+    assert_expecting_an_absent_attribute(orders_table(client, database))
 
 
 def test_update_of_a_missing_item_fails_and_creates_nothing(client: Any, database: str) -> None:
-    table = orders_table(client, database)
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "ghost"}, {"status": "paid"})
-    with pytest.raises(ConditionFailed):
-        table.update({"order_id": "ghost"}, {})
-    assert table.get({"order_id": "ghost"}) is None
+    assert_updating_a_missing_item_fails(orders_table(client, database))
 
 
 def test_delete_with_expect(client: Any, database: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from runtime import memory
+from runtime.contracts import ConditionFailed
 
 #: Calls every implementation must refuse with the same ValueError as memory.Table, on an orders
 #: table (partition key `order_id`, index `by-customer` on `customer_id` + `created_at`).
@@ -60,3 +61,21 @@ def assert_index_queries_order_by_the_sort_key(table: Any) -> None:
     assert dates(table.query({"customer_id": "c1"}, index="by-customer", descending=True)) == ["2024-03-01", "2024-02-10", "2024-01-15", "2024-01-01"]
     newest = table.query({"customer_id": "c1"}, index="by-customer", descending=True, limit=2)
     assert [i["order_id"] for i in newest] == ["o-0", "o-2"]
+
+
+def assert_expecting_an_absent_attribute(table: Any) -> None:
+    """`expect={attr: None}` holds while the attribute is missing, and fails once it is set."""
+    table.put({"order_id": "o-1"})
+    assert table.update({"order_id": "o-1"}, {"claimed_by": "w1"}, expect={"claimed_by": None})["claimed_by"] == "w1"
+    with pytest.raises(ConditionFailed):
+        table.update({"order_id": "o-1"}, {"claimed_by": "w2"}, expect={"claimed_by": None})
+    assert table.get({"order_id": "o-1"})["claimed_by"] == "w1"
+
+
+def assert_updating_a_missing_item_fails(table: Any) -> None:
+    """An update of an item that does not exist is ConditionFailed, with or without changes,
+    and creates nothing."""
+    for changes in ({"status": "paid"}, {}):
+        with pytest.raises(ConditionFailed):
+            table.update({"order_id": "ghost"}, changes)
+    assert table.get({"order_id": "ghost"}) is None
