@@ -105,8 +105,9 @@ def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, secon
         "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
         "routes": routes,
         "workflows": {w.name: [_step_line(n, s) for n, s in w.steps.items()] for w in spec.workflows},
-        "outputs": rendering.outputs,
-        "notes": stack.notes + list(rendering.outputs.get("limitations", [])),
+        "outputs": {k: v for k, v in rendering.outputs.items() if k != "limitations"},
+        "notes": stack.notes,
+        "limitations": list(rendering.outputs.get("limitations", [])),
     }
 
 
@@ -162,6 +163,8 @@ def print_text(summary: dict[str, Any]) -> None:
             print(f"  {key}: {json.dumps(value, sort_keys=True)}")
     for note in summary.get("notes", []):
         print(f"\nnote: {note}")
+    for limitation in summary.get("limitations", []):
+        print(f"\nlimitation: {limitation}")
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -180,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--cloud", choices=CLOUDS, help="render onto this cloud instead of the stack's anycloud:cloud")
     check.add_argument("--export", type=Path, metavar="FILE", help="write the rendered resources as a `pulumi stack export` (v3)")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--strict", action="store_true",
+                       help="fail (exit 1) when the cloud cannot do something the declaration asks for (a limitation)")
     check.add_argument("--dir", type=Path, default=PROJECT_DIR, help="the project directory (holds Pulumi.yaml)")
     check.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
     return p
@@ -190,10 +195,14 @@ def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str,
     if args.environment:
         raise StackFileError("--environment applies to --from; a stack's environment is its anycloud:environment")
     spec = load_service(args.service)
-    stack = prepare(load_stack(args.dir, args.stack), spec, args.cloud)
+    stack = load_stack(args.dir, args.stack)
+    declared_cloud = stack.config.get(f"{NAMESPACE}:cloud")
+    stack = prepare(stack, spec, args.cloud)
     started = time.perf_counter()
     rendering = render_stack(stack, spec)
     summary = summarize(stack, spec, rendering, time.perf_counter() - started)
+    if args.cloud and args.cloud != declared_cloud:
+        summary["stack_cloud"] = declared_cloud
     export = to_export(rendering)
     if args.export:
         args.export.write_text(json.dumps(export, indent=2, sort_keys=True) + "\n")
@@ -232,11 +241,31 @@ def main(argv: list[str] | None = None) -> int:
         {"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message} for v in report.violations
     ]
     summary["policy_notes"] = report.notes
+    strict_failures = summary.get("limitations", []) if args.strict else []
+    failed = bool(report.mandatory or strict_failures)
     if args.format == "json":
+        summary["strict"] = args.strict
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         print_text(summary)
         print_violations(report)
         if args.export:
             print(f"\nexported {summary['resources']} resources to {args.export}")
-    return EXIT_VIOLATIONS if report.mandatory else EXIT_OK
+        if strict_failures:
+            print(f"\n--strict: {len(strict_failures)} limitation(s) above fail the check.")
+        print(f"\nNext: {next_command(summary, failed)}")
+    return EXIT_VIOLATIONS if failed else EXIT_OK
+
+
+def next_command(summary: dict[str, Any], failed: bool) -> str:
+    """What to run after this check: deploy when it passed, fix and re-check when it did not."""
+    if "source" in summary:
+        again = f"python -m components check --from {summary['source']}"
+        return f"fix what is listed above, export again, then {again}" if failed else "nothing: the export passes the pack"
+    stack, cloud = summary["stack"], summary["cloud"]
+    if failed:
+        return f"fix what is listed above, then python -m components check --stack {stack}"
+    if "stack_cloud" in summary:  # --cloud rendered another cloud than the stack deploys to
+        return (f"give {cloud} its own stack (copy Pulumi.{stack}.yaml to Pulumi.{stack}-{cloud}.yaml with "
+                f"anycloud:cloud: {cloud}), then pulumi up -s {stack}-{cloud}")
+    return f"pulumi up -s {stack}"

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import pulumi
+from pulumi.runtime.settings import get_monitor
 
+from .config_keys import check_names, check_region, stack_config
+from .handlers import check_handlers
 from .service import Service
 from .settings import apply_overrides, load_settings
 from .spec import ServiceSpec
 
 
 def run(spec: ServiceSpec) -> Service:
-    """Read the stack config, render the service and export its neutral outputs."""
+    """Check the stack config and the handlers, render the service and export its neutral outputs."""
+    if get_monitor() is None:  # started by hand (`python __main__.py`), not by the Pulumi engine
+        raise SystemExit("error: this is a Pulumi program: deploy it with `pulumi up -s STACK`, or render and check "
+                         "it offline with `python -m components check --stack STACK`")
+    check_names(pulumi.get_stack(), [s.config_key for s in spec.secrets])
     settings = load_settings(spec)
-    service = Service(apply_overrides(spec, settings), settings)
+    spec = apply_overrides(spec, settings)
+    check_region(stack_config(), settings.cloud)
+    check_handlers(spec)
+    service = Service(spec, settings)
     pulumi.export("cloud", settings.cloud)
     pulumi.export("api_url", service.api_url)
     pulumi.export("tables", service.tables)

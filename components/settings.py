@@ -23,6 +23,9 @@ EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z
 ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
 #: Per-function overrides: config name -> FunctionSpec field.
 FUNCTION_OVERRIDES = {"memoryMb": "memory_mb", "timeoutSeconds": "timeout_s", "warmInstances": "warm_instances"}
+#: Every `anycloud:*` key this module reads (Pulumi.yaml declares the same; config_keys.py refuses others).
+KEYS = ("cloud", "environment", "allowedOrigins", "alertEmail", "logRetentionDays", "customerManagedKeys", "apiAuth",
+        "functions")
 
 
 class SettingsError(ValueError):
@@ -172,7 +175,7 @@ def load_settings(spec: ServiceSpec) -> Settings:
         )
     if environment == "prod" and api_auth is None and spec.api and not spec.api.auth and any(not r.public for r in spec.api.routes):
         raise SettingsError(
-            f"{NAMESPACE}:apiAuth is not set; prod needs it for the non-public routes: "
+            f"{NAMESPACE}:apiAuth: not set; required in prod for the non-public routes; allowed: "
             '{"issuer": "https://...", "audience": ["..."]}'
         )
     for secret in spec.secrets:

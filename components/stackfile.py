@@ -61,7 +61,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping; a scalar directly under `config:` keeps its literal text,
     as Pulumi hands it to the program (`010` stays "010"), structured values keep their types."""
     if not path.is_file():
-        raise StackFileError(f"{path.name}: no such file in {path.parent.name or '.'}; create it with `pulumi stack init`")
+        raise StackFileError(f"{path.name}: no such file in {path.parent.name or '.'}")
     try:
         root = yaml.compose(path.read_text(), Loader=_Yaml12)
         if root is None:
@@ -96,10 +96,18 @@ def load_stack(project_dir: Path, stack: str) -> StackConfig:
             config[full] = _text(decl["default"])
         elif not isinstance(decl, dict):
             config[full] = _text(decl)
-    stack_file = _read_yaml(project_dir / f"Pulumi.{stack}.yaml")
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        found = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise StackFileError(f"--stack {stack}: no {path.name} in {project_dir.name or '.'}; allowed: "
+                             f"{', '.join(found) or 'none yet'} (a stack is its file: copy Pulumi.dev.yaml to "
+                             f"{path.name} and edit it)")
+    stack_file = _read_yaml(path)
     for key, value in (stack_file.get("config") or {}).items():
         full = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if value is None:  # `key:` with no value is unset, as `pulumi config rm` leaves it
+            config.pop(full, None)
+        elif isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = SECRET_PLACEHOLDER
             secret_keys.append(full)
         else:

@@ -283,7 +283,7 @@ PROD_BASE = {"anycloud:cloud": "aws", "anycloud:environment": "prod", "anycloud:
         pytest.param({"anycloud:cloud": "aws", "anycloud:customerManagedKeys": "yes"}, "anycloud:customerManagedKeys", "'yes' is not allowed; allowed: true or false", id="non-boolean-flag"),
         pytest.param({"anycloud:cloud": "gcp"}, "gcp:region", "not set; allowed: a Google Cloud region", id="gcp-without-region"),
         pytest.param({"anycloud:cloud": "azure"}, "azure-native:location", "not set; allowed: an Azure region", id="azure-without-location"),
-        pytest.param({**PROD_BASE, "anycloud:apiAuth": None}, "anycloud:apiAuth", "is not set; prod needs it", id="prod-without-api-auth"),
+        pytest.param({**PROD_BASE, "anycloud:apiAuth": None}, "anycloud:apiAuth", "not set; required in prod", id="prod-without-api-auth"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:paymentApiKey": "plain"}, "anycloud:paymentApiKey", "is stored in plain text", id="plain-text-secret"),
         pytest.param({"anycloud:cloud": "aws", "anycloud:functions": {"create-order": {"memoryMb": 99999}}}, "anycloud:functions.create-order.memoryMb", "'99999'", id="override-out-of-range"),
     ],
@@ -301,7 +301,8 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path, config, key, 
 def test_missing_stack_file_exits_2(tmp_path):
     code, out, err = check("--dir", str(project(tmp_path, "x", {"anycloud:cloud": "aws"})), "--stack", "nope")
     assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and err.startswith("error: Pulumi.nope.yaml: no such file")
+    assert err == f"error: --stack nope: no Pulumi.nope.yaml in {tmp_path.name}; allowed: x (a stack is its file: copy " \
+                  "Pulumi.dev.yaml to Pulumi.nope.yaml and edit it)\n"
 
 
 def test_invalid_yaml_exits_2(tmp_path):

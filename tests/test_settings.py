@@ -34,7 +34,7 @@ from tests.conftest import refused_before_registering
 PROJECT = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 SECRET_KEY = "anycloud:paymentApiKey"
 AUTH = {"issuer": "https://auth.example.com/", "audience": ["orders-api"]}
-DEV = {"anycloud:cloud": "aws", SECRET_KEY: "s3cr3t"}
+DEV = {"anycloud:cloud": "aws", "aws:region": "eu-west-1", SECRET_KEY: "s3cr3t"}
 PROD = {**DEV, "anycloud:environment": "prod", "anycloud:apiAuth": json.dumps(AUTH)}
 SECRET_HELP = f"allowed: a secret value (pulumi config set --secret {SECRET_KEY} VALUE)"
 FUNCTIONS = "create-order, get-order, health, process-order, reserve-stock, charge-payment, release-stock, ship, notify, mark-completed, mark-failed"
@@ -168,7 +168,8 @@ def overrides(value: dict[str, Any]) -> dict[str, str]:
         ),
         pytest.param(
             {**DEV, "anycloud:environment": "prod"},
-            'anycloud:apiAuth is not set; prod needs it for the non-public routes: {"issuer": "https://...", "audience": ["..."]}',
+            'anycloud:apiAuth: not set; required in prod for the non-public routes; allowed: {"issuer": "https://...", '
+            '"audience": ["..."]}',
             id="prod-without-api-auth",
         ),
         pytest.param(
@@ -335,14 +336,15 @@ def declared() -> dict[str, Any]:
 
 def test_pulumi_yaml_defaults_equal_the_settings_defaults(declared):
     fields = Settings.model_fields
-    assert declared["anycloud:environment"]["default"] == fields["environment"].default == "dev"
+    # no declared default: a stack's environment is explicit or the code's dev (config_keys.py says why)
+    assert "default" not in declared["anycloud:environment"] and fields["environment"].default == "dev"
     assert declared["anycloud:logRetentionDays"]["default"] == fields["log_retention_days"].default == 30
     assert declared["anycloud:customerManagedKeys"]["default"] is fields["customer_managed_keys"].default is True
     assert "default" not in declared["anycloud:cloud"]  # required: no silent default cloud
     # and what load_settings returns when the keys are unset is the same
     settings = load(DEV)
     assert (settings.environment, settings.log_retention_days, settings.customer_managed_keys) == (
-        declared["anycloud:environment"]["default"],
+        "dev",
         declared["anycloud:logRetentionDays"]["default"],
         declared["anycloud:customerManagedKeys"]["default"],
     )
