@@ -48,7 +48,8 @@ def running_node(name: str, package: Path, command: list[str], address_in: Calla
     prints once it accepts connections, then stop it. Fails (never skips) when the npm `package`
     is not installed or the emulator does not come up, naming the emulator and its last error."""
     if not package.is_dir():
-        pytest.fail(f"{name} is not installed: run `npm ci` in {package.parents[1]}", pytrace=False)
+        project = next((p.parent for p in package.parents if p.name == "node_modules"), package.parent)
+        pytest.fail(f"{name} is not installed: run `npm ci` in {project} (where package.json is)", pytrace=False)
     with tempfile.TemporaryFile(mode="w+") as stderr:
         proc = subprocess.Popen(["node", *command], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=stderr, text=True, env=env)
