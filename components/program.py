@@ -6,6 +6,7 @@ import pulumi
 from pulumi.runtime.settings import get_monitor
 
 from .config_keys import check_names, check_region, stack_config
+from .deployed import check_cloud_unchanged
 from .handlers import check_handlers
 from .service import Service
 from .settings import apply_overrides, load_settings
@@ -22,6 +23,7 @@ def run(spec: ServiceSpec) -> Service:
     spec = apply_overrides(spec, settings)
     check_region(stack_config(), settings.cloud)
     check_handlers(spec)
+    check_cloud_unchanged(settings.cloud, settings.replaces_cloud)
     service = Service(spec, settings)
     pulumi.export("cloud", settings.cloud)
     pulumi.export("api_url", service.api_url)

@@ -25,7 +25,7 @@ ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://(localhost|127\.0
 FUNCTION_OVERRIDES = {"memoryMb": "memory_mb", "timeoutSeconds": "timeout_s", "warmInstances": "warm_instances"}
 #: Every `anycloud:*` key this module reads (Pulumi.yaml declares the same; config_keys.py refuses others).
 KEYS = ("cloud", "environment", "allowedOrigins", "alertEmail", "logRetentionDays", "customerManagedKeys", "apiAuth",
-        "functions")
+        "functions", "replacesCloud")
 
 
 class SettingsError(ValueError):
@@ -48,6 +48,8 @@ class Settings(BaseModel):
     api_auth: JwtAuth | None = None
     function_overrides: dict[str, dict[str, int]] = Field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
+    #: The cloud this stack deliberately leaves (deployed.py): its resources are deleted by the next up.
+    replaces_cloud: Literal["aws", "gcp", "azure"] | None = None
 
     @property
     def prod(self) -> bool:
@@ -163,6 +165,7 @@ def load_settings(spec: ServiceSpec) -> Settings:
     """Read and check every `anycloud:*` key of the current stack."""
     cfg = pulumi.Config(NAMESPACE)
     cloud = _choice(cfg, "cloud", CLOUDS, None)
+    replaces = _choice(cfg, "replacesCloud", CLOUDS, "") or None
     environment = _choice(cfg, "environment", ENVIRONMENTS, "dev")
     email = cfg.get("alertEmail")
     if email is not None and not EMAIL.match(email):
@@ -196,6 +199,7 @@ def load_settings(spec: ServiceSpec) -> Settings:
         api_auth=api_auth,
         function_overrides=_function_overrides(cfg, spec),
         secret_keys=tuple(s.config_key for s in spec.secrets),
+        replaces_cloud=replaces,
     )
 
 

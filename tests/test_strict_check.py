@@ -197,3 +197,47 @@ def test_the_emulator_hint_names_the_project_directory(tmp_path):
         with running_node("an emulator", package, [], lambda line: None, 1, cwd=tmp_path):
             pass
     assert str(info.value) == f"an emulator is not installed: run `npm ci` in {tmp_path} (where package.json is)"
+
+
+# ------------------------------------------------------------------ a deployed stack keeps its cloud
+
+
+def render_deployed(config: dict[str, str], deployed: dict) -> list:
+    from components.mock_engine import render
+    from components.program import run
+
+    return render(lambda: run(SERVICE), config, ["anycloud:paymentApiKey"], stack="dev", deployed=deployed).resources
+
+
+def test_a_stack_deployed_on_aws_refuses_another_cloud_before_registering_anything():
+    import pulumi
+
+    from components.mock_engine import configure
+    from components.program import run
+    from components.settings import SettingsError
+    from tests.conftest import GCP_DEV
+
+    monitor = configure(GCP_DEV, ["anycloud:paymentApiKey"], "anycloud", "dev", deployed={"cloud": "aws"})
+    raised = []
+
+    @pulumi.runtime.test
+    def program():
+        with pytest.raises(SettingsError) as info:
+            run(SERVICE)
+        raised.append(str(info.value))
+
+    program()
+    assert monitor.recorded == []
+    assert raised == [
+        "anycloud:cloud: stack 'dev' is deployed on aws; rendering it on gcp would delete every aws resource of the "
+        "stack (tables and their data included); allowed: a new stack for gcp (pulumi stack init dev-gcp), or "
+        "`pulumi config set anycloud:replacesCloud aws` to destroy the aws deployment deliberately"]
+
+
+def test_the_same_cloud_and_a_deliberate_move_render():
+    from tests.conftest import DEV, GCP_DEV
+
+    assert render_deployed(DEV, {"cloud": "aws"})  # the same cloud again
+    assert render_deployed(DEV, {})  # never deployed
+    moved = render_deployed({**GCP_DEV, "anycloud:replacesCloud": "aws"}, {"cloud": "aws"})
+    assert any(r.type.startswith("gcp:") for r in moved)
