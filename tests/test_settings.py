@@ -9,6 +9,7 @@ JSON) through the recording mock engine, and read inside `@pulumi.runtime.test`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from app import SERVICE
 from components.mock_engine import configure
 from components.program import run
 from components.settings import (
+    KEYS,
     NAMESPACE,
     Settings,
     SettingsError,
@@ -350,7 +352,14 @@ def test_pulumi_yaml_defaults_equal_the_settings_defaults(declared):
     )
 
 
-READ_KEYS = ["cloud", "environment", "allowedOrigins", "alertEmail", "logRetentionDays", "customerManagedKeys", "apiAuth", "functions"]
+#: The keys settings.py really reads, found in its source (every read names `cfg` and the key).
+READ_KEYS = sorted({a or b for a, b in re.findall(r'cfg, "(\w+)"|cfg\.get\("(\w+)"\)',
+                                                  (Path(__file__).parents[1] / "components" / "settings.py").read_text())})
+
+
+def test_the_keys_settings_reads_are_its_declared_keys():
+    """config_keys.py refuses any anycloud key not in KEYS: a key read but not listed would be refused."""
+    assert set(READ_KEYS) == set(KEYS)
 
 
 @pytest.mark.parametrize("key", READ_KEYS + [s.config_key for s in SERVICE.secrets])
