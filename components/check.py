@@ -33,8 +33,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def load_service(ref: str) -> ServiceSpec:
-    """`module:ATTRIBUTE` naming the declared ServiceSpec (the program imports the same one)."""
+def load_service(ref: str, project_dir: Path = PROJECT_DIR) -> ServiceSpec:
+    """`module:ATTRIBUTE` naming the declared ServiceSpec (the program imports the same one),
+    importable from the project directory wherever the command runs (the `anycloud` script
+    does not put the working directory on the path)."""
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr or "SERVICE")
 
@@ -171,7 +175,7 @@ def print_text(summary: dict[str, Any]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m components", description="anycloud offline tools")
+    p = argparse.ArgumentParser(prog="anycloud", description="anycloud: check a stack offline (also: python -m components)")
     sub = p.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="render a stack offline, summarise it and run the policy pack")
     source = check.add_mutually_exclusive_group(required=True)
@@ -194,7 +198,7 @@ def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str,
     """Render the stack offline: its summary, its resources in export shape, the pack's config."""
     if args.environment:
         raise StackFileError("--environment applies to --from; a stack's environment is its anycloud:environment")
-    spec = load_service(args.service)
+    spec = load_service(args.service, args.dir.resolve())
     stack = load_stack(args.dir, args.stack)
     declared_cloud = stack.config.get(f"{NAMESPACE}:cloud")
     stack = prepare(stack, spec, args.cloud)
