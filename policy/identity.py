@@ -593,6 +593,16 @@ def _gcp_function_sa(props: Mapping[str, Any], resource_type: str) -> list[Any]:
     return [get(props, "serviceConfig.serviceAccountEmail")]
 
 
+#: anycloud's workflow starter on GCP (functions/runtime/gcp/start.py): the function that turns a
+#: start message into an execution, the one account meant to hold roles/workflows.invoker.
+STARTER_TRIGGERS = "start"
+
+
+def _starter(function: Any) -> bool:
+    env = known(function.props, "serviceConfig.environmentVariables") or {}
+    return isinstance(env, Mapping) and env.get("ANYCLOUD_TRIGGERS") == STARTER_TRIGGERS
+
+
 def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> None:
     functions = resources_of(args, [GCP_FUNCTION_V2, GCP_FUNCTION_V1])
     items = []
@@ -615,8 +625,9 @@ def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> N
         for f in group:
             report(f'{f.resource_type} "{f.name}": shares its service account with {_others(f, group)}; each then holds '
                    "the union of their grants; required: one service account per function.", f.urn)
-    # A project-only role on a function's account reaches every workflow in the project.
-    accounts = {k[len("value:"):]: f for f, keys in items for k in keys if k.startswith("value:")}
+    # A project-only role on a function's account reaches every workflow in the project, unless the
+    # function is a workflow starter, which runs no declared code: it only creates executions.
+    accounts = {k[len("value:"):]: f for f, keys in items for k in keys if k.startswith("value:") and not _starter(f)}
     for grant in resources_of(args, GCP_HIERARCHY_IAM_TYPES):
         for _, role, members, _ in _bindings(grant):
             for member in members:
@@ -966,7 +977,8 @@ POLICIES = [
     stack_policy(
         "gcp-one-service-account-per-function",
         "Every GCP Cloud Function runs as its own non-default service account, which never holds a project-only "
-        "role (roles/workflows.invoker reaches every workflow in the project).",
+        "role (roles/workflows.invoker reaches every workflow in the project), except anycloud's workflow starter "
+        "(ANYCLOUD_TRIGGERS=start: it runs no declared code, it only creates executions).",
         [GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_SERVICE_ACCOUNT, *GCP_HIERARCHY_IAM_TYPES],
         _check_gcp_function_accounts,
         remediation="create a gcp.serviceaccount.Account per function and set serviceConfig.serviceAccountEmail to it.",

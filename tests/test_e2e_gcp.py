@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import SECRET_VALUE
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
+from runtime.gcp.entry import Instance
 from tests.support.gcp_stack import PROJECT, GcpStack, Pending
 from tests.support.orders_requests import JSON, ORDER
 
@@ -27,14 +28,14 @@ def stack(gcp_dev, firestore_emulator, monkeypatch):  # noqa: F811
     yield running
     running.close()
     # the emulator keeps state for the session: empty the rendered databases for the next test
-    tables = {(t.database, t.collection) for i in running.instances.values() for t in i.resources.tables.values()}
+    tables = {(t.database, t.collection) for i in running.instances.values() if isinstance(i, Instance) for t in i.resources.tables.values()}
     for database, collection in tables:
         for doc in emulator_client(database).collection(collection).stream():
             doc.reference.delete()
 
 
 def orders(stack: GcpStack):
-    env = next(i for i in stack.instances.values() if "orders" in i.resources.tables).resources.tables
+    env = next(i for i in stack.instances.values() if isinstance(i, Instance) and "orders" in i.resources.tables).resources.tables
     return env["orders"]
 
 

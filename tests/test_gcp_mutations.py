@@ -29,7 +29,7 @@ def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[
 
 
 def drop_key(mp):
-    mp.setattr(platform, "service_key", lambda ctx, apis: None)
+    mp.setattr(platform, "service_key", lambda ctx: None)
 
 
 def push_without_oidc(mp):
@@ -49,7 +49,7 @@ def public_invoker(mp):
 
     def open_to_all(ctx, name, function, who, parent):
         identity.gcp.cloudrun.IamMember(f"{name}-public", service=function.name, location=ctx.region,
-                                        role=identity.RUN_INVOKER, member="allUsers", opts=ctx.opts(parent))
+                                        role=identity.RUN_INVOKER, member="allUsers", opts=ctx.opts(parent, api="run"))
         return real(ctx, name, function, who, parent)
 
     mp.setattr(api, "invoker", open_to_all)

@@ -1,8 +1,10 @@
 """One execution per id on GCP: the deployed program claims the id before running any task.
 
-The rendered `sourceContents` runs on the Workflows interpreter with the event Eventarc
-delivers for a message on the start topic; the Firestore connector's createDocument is a
-stand-in answering as Firestore does (the document, or a 409 error for an existing id).
+The rendered `sourceContents` runs on the Workflows interpreter with the argument the workflow's
+starter creates the execution with (the start message); the Firestore connector's createDocument
+is a stand-in answering as Firestore does (the document, or a 409 error for an existing id). The
+starter itself (functions/runtime/gcp/start.py) runs from its rendered environment against a
+stand-in of the Executions API.
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ import json
 import pytest
 import yaml
 
+from google.auth.credentials import AnonymousCredentials
+
+from runtime.gcp import entry
+from runtime.gcp.messaging import Clients, Executions
+from runtime.gcp.start import start_argument
+from tests.support.google_standin import StandIn
 from tests.support.workflows_interpreter import Interpreter, WorkflowError, validate
 
 CREATE_DOCUMENT = "googleapis.firestore.v1.projects.databases.documents.createDocument"
@@ -20,10 +28,14 @@ ORDER = {"order": {"order_id": "7d0c0a1e-0000-4000-8000-000000000001", "total": 
 
 
 def event(execution_id: str, state: dict) -> dict:
-    """The CloudEvent Eventarc hands a workflow for a Pub/Sub message (data base64-encoded)."""
-    data = json.dumps({"execution_id": execution_id, "input": state}).encode()
-    return {"type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "data": {"message": {"data": base64.b64encode(data).decode(), "messageId": "m-1"}, "subscription": "s"}}
+    """The execution argument the starter creates for a start message."""
+    return json.loads(start_argument({"execution_id": execution_id, "input": state}))
+
+
+def push(body, attempt: int = 1) -> bytes:
+    data = base64.b64encode(json.dumps(body).encode()).decode()
+    return json.dumps({"message": {"data": data, "messageId": f"m-{attempt}"}, "subscription": "s",
+                       "deliveryAttempt": attempt}).encode()
 
 
 class Claims:
@@ -81,3 +93,42 @@ def test_a_claim_that_fails_otherwise_fails_the_execution_before_any_task(deploy
     run = Interpreter(program, handlers, env, {CREATE_DOCUMENT: unavailable}).run(event("order-3", ORDER))
     assert run.status == "FAILED" and run.error["code"] == 503
     assert [c.method for c in run.calls] == ["CONNECTOR"]
+
+
+@pytest.fixture
+def starter(gcp_dev):
+    """The rendered starter, its Executions calls going to a stand-in that answers as the API does."""
+    (fn,) = [f for f in gcp_dev.of_type("gcp:cloudfunctionsv2/function:Function") if f.name == "fulfil-order-start"]
+    env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
+    standin = StandIn()
+    workflow = env["ANYCLOUD_START_WORKFLOW"]
+    clients = Clients({"executions": lambda: Executions(standin.url, credentials=AnonymousCredentials())})
+    entry.reset()
+    assert isinstance(entry.instance(env), entry.Starter)  # what the entrypoint serves with this environment
+    entry.reset()
+    yield entry.Starter(env, clients), standin, workflow
+    standin.close()
+
+
+def test_the_rendered_starter_creates_one_execution_with_the_start_message(starter, gcp_dev):
+    instance, standin, workflow = starter
+    (rendered,) = gcp_dev.of_type("gcp:workflows/workflow:Workflow")
+    assert workflow == rendered.id
+    standin.answers[("POST", f"/v1/{workflow}/executions")] = lambda body: (200, {"name": f"{workflow}/executions/e1"})
+    status, _, _ = instance.handle("POST", "/", {}, {}, push({"execution_id": "order-1", "input": ORDER}))
+    assert status == 204
+    (call,) = standin.received
+    assert call.path == f"/v1/{workflow}/executions"
+    assert json.loads(call.body["argument"]) == {"execution_id": "order-1", "input": ORDER}
+
+
+def test_a_refused_start_is_retried_and_an_unreadable_one_is_dead_lettered_never_started(starter):
+    instance, standin, workflow = starter
+    standin.answers[("POST", f"/v1/{workflow}/executions")] = lambda body: (503, {"error": {"code": 503}})
+    status, body, _ = instance.handle("POST", "/", {}, {}, push({"execution_id": "order-2", "input": ORDER}))
+    assert status == 500 and body["error"] == "StartFailed"  # Pub/Sub redelivers, then dead-letters
+    for bad in ({"input": ORDER}, {"execution_id": "", "input": ORDER}, {"execution_id": "x", "input": [1]}):
+        status, body, _ = instance.handle("POST", "/", {}, {}, push(bad))
+        assert status == 400 and body["error"] == "MalformedMessage", bad
+    assert len(standin.received) == 1  # only the first, refused one reached the API
+    assert instance.handle("GET", "/", {}, {}, b"")[0] == 404

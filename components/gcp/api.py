@@ -28,8 +28,14 @@ from .function import FunctionHandle
 from .identity import Identity, invoker, service_account
 
 SCHEME = "jwt"
+#: The route keys of a function on which the gateway verifies a JWT (functions/runtime/gcp/entry.py
+#: reads the caller's claims on those only: nothing verified a header sent to any other route).
+VERIFIED_ROUTES = "ANYCLOUD_VERIFIED_ROUTES"
 #: The longest API Gateway waits for a backend; route functions time out within it.
 DEADLINE_S = 30
+#: An API config id is at most 63 characters, and the provider appends a 26-character unique
+#: suffix to `api_config_id_prefix` (terraform-plugin-sdk's PrefixedUniqueId).
+CONFIG_PREFIX_MAX = 63 - 26
 
 
 @dataclass
@@ -87,16 +93,16 @@ def create_api(ctx: GcpContext, spec: ApiSpec, auth: JwtAuth | None, functions: 
     identity = service_account(ctx, "gateway", "API Gateway backend calls", parent)
     names = list(dict.fromkeys(r.function for r in spec.routes))
     grants = [invoker(ctx, f"gateway-{name}", functions[name].function, identity, parent) for name in names]
-    timeouts = {name: functions[name].spec.timeout_s for name in names}
+    timeouts = {name: functions[name].shape.timeout_s for name in names}
     document = pulumi.Output.all(*[functions[n].url for n in names]).apply(
         lambda urls: yaml.safe_dump(openapi_document(f"{ctx.prefix}-api", spec.routes, dict(zip(names, urls)), auth, timeouts),
                                     sort_keys=False)
     )
-    api = gcp.apigateway.Api("api", api_id=ctx.physical("api"), display_name=f"anycloud {ctx.prefix}", opts=ctx.opts(parent))
+    api = gcp.apigateway.Api("api", api_id=ctx.physical("api"), display_name=f"anycloud {ctx.prefix}", opts=ctx.opts(parent, api="apigateway"))
     config = gcp.apigateway.ApiConfig(
         "api-config",
         api=api.api_id,
-        api_config_id_prefix=ctx.physical("cfg", 40) + "-",
+        api_config_id_prefix=ctx.physical("cfg", CONFIG_PREFIX_MAX - 1) + "-",
         openapi_documents=[gcp.apigateway.ApiConfigOpenapiDocumentArgs(
             document=gcp.apigateway.ApiConfigOpenapiDocumentDocumentArgs(
                 path="openapi.yaml", contents=document.apply(lambda text: base64.b64encode(text.encode()).decode()),
@@ -105,8 +111,8 @@ def create_api(ctx: GcpContext, spec: ApiSpec, auth: JwtAuth | None, functions: 
         gateway_config=gcp.apigateway.ApiConfigGatewayConfigArgs(
             backend_config=gcp.apigateway.ApiConfigGatewayConfigBackendConfigArgs(google_service_account=identity.email),
         ),
-        opts=ctx.opts(api, depends_on=grants),
+        opts=ctx.opts(api, api="apigateway", depends_on=grants),
     )
     gateway = gcp.apigateway.Gateway("gateway", api_config=config.id, gateway_id=ctx.physical("gateway"),
-                                     region=ctx.region, opts=ctx.opts(api))
+                                     region=ctx.region, opts=ctx.opts(api, api="apigateway"))
     return ApiHandle(gateway=gateway, identity=identity)

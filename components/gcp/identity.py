@@ -20,6 +20,8 @@ PUBLISHER = "roles/pubsub.publisher"
 SUBSCRIBER = "roles/pubsub.subscriber"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_INVOKER = "roles/run.invoker"
+TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
+LOG_WRITER = "roles/logging.logWriter"
 #: Project-wide only: Workflows has no resource-level IAM and no IAM-condition attribute.
 WORKFLOWS_INVOKER = "roles/workflows.invoker"
 
@@ -44,7 +46,7 @@ def service_account(ctx: GcpContext, name: str, purpose: str, parent: pulumi.Res
         account_id=ctx.account_id(name),
         display_name=f"anycloud {ctx.prefix}: {purpose}"[:100],
         description=f"anycloud {ctx.prefix}: {purpose}; holds only the grants the service declared",
-        opts=ctx.opts(parent),
+        opts=ctx.opts(parent, api="iam"),
     )
     return Identity(name=name, account=account)
 
@@ -56,7 +58,7 @@ def invoker(ctx: GcpContext, name: str, function: gcp.cloudfunctionsv2.Function,
     loads in a third of the time of cloudrunv2's (which the check would pay on every run)."""
     return gcp.cloudrun.IamMember(
         f"{name}-invoker", service=function.name, location=ctx.region, project=ctx.project,
-        role=RUN_INVOKER, member=who.member, opts=ctx.opts(parent),
+        role=RUN_INVOKER, member=who.member, opts=ctx.opts(parent, api="run"),
     )
 
 
@@ -74,5 +76,5 @@ def table_grant(ctx: GcpContext, name: str, who: Identity, database: gcp.firesto
                 parent: pulumi.Resource) -> gcp.projects.IAMMember:
     return gcp.projects.IAMMember(
         name, project=ctx.project, role=TABLE_ROLES[verb], member=who.member,
-        condition=database_condition(ctx, database), opts=ctx.opts(parent),
+        condition=database_condition(ctx, database), opts=ctx.opts(parent, api="cloudresourcemanager"),
     )

@@ -18,62 +18,52 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from .context import GcpContext, invoke
+from .context import GcpContext
 
 ROTATION = "7776000s"  # 90 days
 ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 #: APIs the rendered service uses; enabled (never disabled on destroy) so agents and resources exist.
+#: The bootstrap APIs (context.BOOTSTRAP_APIS) must already be on.
 APIS = (
     "apigateway", "artifactregistry", "cloudbuild", "cloudfunctions", "cloudkms", "eventarc", "firestore",
     "iam", "logging", "monitoring", "pubsub", "run", "secretmanager", "servicecontrol", "servicemanagement",
     "storage", "workflowexecutions", "workflows",
 )
-#: Agents created on request (ServiceIdentity), by API.
-REQUESTED_AGENTS = ("pubsub", "firestore", "secretmanager", "workflows", "artifactregistry", "eventarc")
-#: Agents that appear with their API, by the domain of their e-mail.
-IMPLICIT_AGENTS = {"cloudfunctions": "gcf-admin-robot.iam.gserviceaccount.com",
-                   "run": "serverless-robot-prod.iam.gserviceaccount.com"}
+#: The service agents that encrypt with the key, by API (the Cloud Functions CMEK page lists the
+#: Functions, Run, Artifact Registry, Storage and Eventarc agents for every function).
+KEY_AGENTS = ("pubsub", "firestore", "secretmanager", "workflows", "artifactregistry", "eventarc", "cloudfunctions",
+              "run", "storage")
 
 
 def enable_apis(ctx: GcpContext) -> dict[str, gcp.projects.Service]:
-    return {
+    """Each API's Service (enabling goes through Service Usage, a bootstrap API), kept in ctx.apis."""
+    ctx.apis.update({
         api: gcp.projects.Service(f"api-{api}", service=f"{api}.googleapis.com", disable_on_destroy=False,
-                                  opts=ctx.opts(ctx.parent))
+                                  opts=ctx.opts(ctx.parent, api="serviceusage"))
         for api in APIS
-    }
+    })
+    return ctx.apis
 
 
-def agents(ctx: GcpContext, apis: dict[str, gcp.projects.Service]) -> dict[str, pulumi.Input[str]]:
-    """IAM members of the service agents that use the key, by API."""
-    found: dict[str, pulumi.Input[str]] = {}
-    for api in REQUESTED_AGENTS:
-        identity = gcp.projects.ServiceIdentity(f"agent-{api}", service=f"{api}.googleapis.com",
-                                                opts=ctx.opts(ctx.parent, depends_on=[apis[api]]))
-        found[api] = identity.member
-    for api, domain in IMPLICIT_AGENTS.items():
-        found[api] = ctx.agent(domain)
-    storage = invoke(ctx.parent, "gcp:storage/getProjectServiceAccount:getProjectServiceAccount", {})
-    found["storage"] = storage["member"]
-    return found
-
-
-def service_key(ctx: GcpContext, apis: dict[str, gcp.projects.Service]) -> gcp.kms.CryptoKey | None:
-    """The key, with every agent's grant recorded in ctx.key_grants; None without customer keys."""
+def service_key(ctx: GcpContext) -> gcp.kms.CryptoKey | None:
+    """The key, with every agent's grant recorded in ctx.key_grants; None without customer keys.
+    Each grant waits for its agent (its ServiceIdentity, or the API that creates it)."""
     if not ctx.settings.customer_managed_keys:
         return None
-    ring = gcp.kms.KeyRing("key-ring", location=ctx.region, opts=ctx.opts(ctx.parent, protect=True, depends_on=[apis["cloudkms"]]))
+    ring = gcp.kms.KeyRing("key-ring", location=ctx.region, opts=ctx.opts(ctx.parent, api="cloudkms", protect=True))
     key = gcp.kms.CryptoKey(
         "key",
         key_ring=ring.id,
         rotation_period=ROTATION,
         purpose="ENCRYPT_DECRYPT",
         destroy_scheduled_duration="2592000s" if ctx.settings.prod else "86400s",
-        opts=ctx.opts(ring, protect=True),
+        opts=ctx.opts(ring, api="cloudkms", protect=True),
     )
-    for api, member in agents(ctx, apis).items():
+    for api in KEY_AGENTS:
+        member, agent = ctx.service_agent(api)
         ctx.key_grants.append(
             gcp.kms.CryptoKeyIAMMember(f"key-{api}-agent", crypto_key_id=key.id, role=ENCRYPTER_DECRYPTER, member=member,
-                                       opts=ctx.opts(key))
+                                       opts=ctx.opts(key, api="cloudkms", depends_on=[agent]))
         )
     return key

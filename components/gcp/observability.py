@@ -51,7 +51,7 @@ def alerts(ctx: GcpContext, watched: Watched) -> list[str]:
     if ctx.settings.alert_email:
         channel = gcp.monitoring.NotificationChannel(
             "alerts-email", type="email", display_name=f"anycloud {ctx.prefix} on-call",
-            labels={"email_address": ctx.settings.alert_email}, opts=ctx.opts(ctx.parent))
+            labels={"email_address": ctx.settings.alert_email}, opts=ctx.opts(ctx.parent, api="monitoring"))
         channels.append(channel.name)
 
     def policy(name: str, summary: str, conditions: list, severity: str = "ERROR") -> None:
@@ -60,7 +60,7 @@ def alerts(ctx: GcpContext, watched: Watched) -> list[str]:
             notification_channels=channels, conditions=conditions,
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(content=summary, mime_type="text/markdown"),
             alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
-            opts=ctx.opts(ctx.parent))
+            opts=ctx.opts(ctx.parent, api="monitoring"))
 
     for name, service in watched.functions.items():
         policy(f"{name}-5xx", f"function {name} answers 5xx", [_condition(

@@ -10,13 +10,13 @@ import pulumi_gcp as gcp
 from .. import wiring
 from ..settings import Settings, effective_auth, effective_origins
 from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
-from .api import create_api, limitations
+from .api import VERIFIED_ROUTES, create_api, limitations
 from .context import GcpContext
-from .function import FunctionHandle, Source, create_function, create_source
+from .function import FunctionHandle, Shape, Source, create_function, create_source
 from .identity import PUBLISHER, SECRET_ACCESSOR, table_grant
 from .keys import enable_apis, service_key
 from .observability import Watched, alerts
-from .queue import QueueHandle, create_queue, subscribe, topic
+from .queue import QueueHandle, create_queue, retention, subscribe
 from .secret import create_secret
 from .table import create_table
 from .workflow import check_source, claims_database, create_workflow
@@ -31,13 +31,13 @@ class GcpPlatform:
 
     def __init__(self, spec: ServiceSpec, settings: Settings, parent: pulumi.Resource):
         self.ctx = GcpContext.create(spec, settings, parent)
-        self.apis = enable_apis(self.ctx)
-        self.ctx.key = service_key(self.ctx, self.apis)
+        enable_apis(self.ctx)
+        self.ctx.key = service_key(self.ctx)
         self.tables: dict[str, gcp.firestore.Database] = {}
         self.queues: dict[str, QueueHandle] = {}
         self.secrets: dict[str, gcp.secretmanager.Secret] = {}
         self.functions: dict[str, FunctionHandle] = {}
-        self.start_topics: dict[str, gcp.pubsub.Topic] = {}
+        self.starts: dict[str, QueueHandle] = {}
         self.source: Source | None = None
         self.claims: gcp.firestore.Database | None = None
         self.watched = Watched()
@@ -54,18 +54,19 @@ class GcpPlatform:
         return {"id": secret.id}
 
     def queue(self, spec: QueueSpec, parent: pulumi.Resource) -> dict[str, Any]:
-        self.queues[spec.name] = handle = create_queue(self.ctx, spec, parent)
+        self.queues[spec.name] = handle = create_queue(self.ctx, spec.name, parent)
         if spec.retention_days * 86400 > 7 * 86400:
             self.notes.append(f"queues.{spec.name}: Pub/Sub subscriptions keep messages at most 7 days, not the "
                               f"declared {spec.retention_days}.")
         return {"url": handle.topic.id, "dlq_url": handle.dead_letters.id}
 
     # ------------------------------------------------------------------ compute
-    def _start_topic(self, workflow: str) -> gcp.pubsub.Topic:
-        """A workflow's start topic, made when the first starter or the workflow needs it."""
-        if workflow not in self.start_topics:
-            self.start_topics[workflow] = topic(self.ctx, f"{workflow}-start", self.ctx.parent)
-        return self.start_topics[workflow]
+    def _start(self, workflow: str) -> QueueHandle:
+        """A workflow's start path (topic, dead-letter topic, kept dead letters), made when the first
+        starter or the workflow needs it."""
+        if workflow not in self.starts:
+            self.starts[workflow] = create_queue(self.ctx, f"{workflow}-start", self.ctx.parent)
+        return self.starts[workflow]
 
     def _wiring_value(self, kind: str, name: str) -> pulumi.Input[str]:
         if kind == "table":
@@ -73,25 +74,41 @@ class GcpPlatform:
         if kind == "queue":
             return self.queues[name].topic.id
         if kind == "workflow":
-            return self._start_topic(name).id
+            return self._start(name).topic.id
         return self.secrets[name].id
 
-    def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
+    def _source(self) -> Source:
         if self.source is None:
             self.source = create_source(self.ctx, self.ctx.parent)
-        kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
-        env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
-                                 wiring.reached(self.ctx.spec, spec))
-        handle = create_function(self.ctx, spec, self.source, env, internal_only="route" not in kinds, parent=parent)
+        return self.source
+
+    def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        kinds, routes = wiring.triggers(self.ctx.spec, spec.name)
+        reached = {**wiring.reached(self.ctx.spec, spec), **self._verified(routes)}
+        env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value, reached)
+        handle = create_function(self.ctx, Shape.of(spec), self._source(), env, internal_only="route" not in kinds,
+                                 parent=parent)
         self.functions[spec.name] = handle
         self.watched.functions[spec.name] = handle.function.name
         return {"name": handle.function.name}
 
+    def _verified(self, routes: list[str]) -> dict[str, str]:
+        """`ANYCLOUD_VERIFIED_ROUTES`: the routes of this function on which API Gateway verifies a JWT,
+        the only ones whose `X-Apigateway-Api-Userinfo` the GCP adapter may read."""
+        api = self.ctx.spec.api
+        if api is None or effective_auth(api, self.ctx.settings) is None:
+            return {}
+        verified = [r.key for r in api.routes if r.key in routes and not r.public]
+        return {VERIFIED_ROUTES: ",".join(verified)} if verified else {}
+
     def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
         if self.claims is None:
             self.claims = claims_database(self.ctx, self.ctx.parent)
-        handle = create_workflow(self.ctx, spec, self.functions, self.claims, self._start_topic(spec.name), parent)
+        start = self._start(spec.name)
+        handle = create_workflow(self.ctx, spec, self.functions, self.claims, start, self._source(), parent)
         self.watched.workflows[spec.name] = handle.workflow.name
+        self.watched.functions[handle.starter.shape.name] = handle.starter.function.name
+        self.watched.queues[handle.starter.shape.name] = (handle.start.name, start.kept.name)
         return {"id": handle.workflow.id}
 
     # --------------------------------------------------------------- permissions
@@ -102,17 +119,18 @@ class GcpPlatform:
         if access.kind == "table":
             table_grant(self.ctx, name, who, self.tables[access.resource], access.verb, parent)
         elif access.kind in ("queue", "workflow"):
-            target = self.queues[access.resource].topic if access.kind == "queue" else self._start_topic(access.resource)
+            target = (self.queues[access.resource] if access.kind == "queue" else self._start(access.resource)).topic
             gcp.pubsub.TopicIAMMember(name, topic=target.id, role=PUBLISHER, member=who.member,
-                                      opts=self.ctx.opts(parent))
+                                      opts=self.ctx.opts(parent, api="pubsub"))
         else:
             gcp.secretmanager.SecretIamMember(name, secret_id=self.secrets[access.resource].id, role=SECRET_ACCESSOR,
-                                              member=who.member, opts=self.ctx.opts(parent))
+                                              member=who.member, opts=self.ctx.opts(parent, api="secretmanager"))
 
     # ------------------------------------------------------------------ triggers
     def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
         handle = self.queues[spec.name]
-        subscription = subscribe(self.ctx, spec, handle, self.functions[spec.consumer], parent)
+        subscription = subscribe(self.ctx, spec.name, handle, self.functions[spec.consumer], spec.max_receives,
+                                 retention(spec), parent)
         self.watched.queues[spec.name] = (subscription.name, handle.kept.name)
 
     def api(self, spec: ApiSpec, parent: pulumi.Resource) -> dict[str, Any]:

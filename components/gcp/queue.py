@@ -6,8 +6,15 @@ failure (any non-2xx, or no answer within the ack deadline, which covers the con
 timeout) is retried with exponential back-off between 10 s and 10 min; after `max_receives`
 deliveries Pub/Sub forwards the message to the dead-letter topic, whose own pull subscription
 keeps it for 7 days (a topic with no subscription drops what it receives). The Pub/Sub
-service agent may publish to that dead-letter topic and acknowledge on the source
-subscription, on those two resources only. Subscriptions never expire for being idle.
+service agent (its ServiceIdentity) may publish to that dead-letter topic and acknowledge on the
+source subscription, on those two resources only, and may mint the push identity's OIDC tokens
+(needed in projects created before 8 April 2021, harmless after:
+https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions). Subscriptions never
+expire for being idle.
+
+With a customer-managed key, a topic's message storage policy keeps its messages in the key's
+region (https://cloud.google.com/pubsub/docs/resource-location-restriction): without one, Pub/Sub
+stores a message in the region nearest its publisher.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import pulumi_gcp as gcp
 from ..spec import QueueSpec
 from .context import GcpContext
 from .function import FunctionHandle
-from .identity import PUBLISHER, SUBSCRIBER, invoker, service_account
+from .identity import PUBLISHER, SUBSCRIBER, TOKEN_CREATOR, invoker, service_account
 
 #: The longest a subscription keeps an unacknowledged message.
 MAX_RETENTION_S = 7 * 24 * 3600
@@ -37,46 +44,58 @@ class QueueHandle:
 
 def topic(ctx: GcpContext, name: str, parent: pulumi.Resource) -> gcp.pubsub.Topic:
     """A CMEK topic (also used for workflow start topics)."""
+    in_key_region = gcp.pubsub.TopicMessageStoragePolicyArgs(allowed_persistence_regions=[ctx.region]) if ctx.key else None
     return gcp.pubsub.Topic(name, name=ctx.physical(name, 255), kms_key_name=ctx.key_name,
-                            message_retention_duration=f"{MAX_RETENTION_S}s", opts=ctx.opts(parent, cmek=True))
+                            message_storage_policy=in_key_region, message_retention_duration=f"{MAX_RETENTION_S}s",
+                            opts=ctx.opts(parent, api="pubsub", cmek=True))
 
 
 def retention(spec: QueueSpec) -> str:
     return f"{min(spec.retention_days * 86400, MAX_RETENTION_S)}s"
 
 
-def create_queue(ctx: GcpContext, spec: QueueSpec, parent: pulumi.Resource) -> QueueHandle:
-    source = topic(ctx, spec.name, parent)
-    dead_letters = topic(ctx, f"{spec.name}-dlq", parent)
+def create_queue(ctx: GcpContext, name: str, parent: pulumi.Resource) -> QueueHandle:
+    """A topic, its dead-letter topic, and the subscription that keeps the dead letters (also a
+    workflow's start path: components/gcp/workflow.py)."""
+    source = topic(ctx, name, parent)
+    dead_letters = topic(ctx, f"{name}-dlq", parent)
     kept = gcp.pubsub.Subscription(
-        f"{spec.name}-dlq-kept",
-        name=ctx.physical(f"{spec.name}-dlq-kept", 255),
+        f"{name}-dlq-kept",
+        name=ctx.physical(f"{name}-dlq-kept", 255),
         topic=dead_letters.id,
         message_retention_duration=f"{MAX_RETENTION_S}s",
         ack_deadline_seconds=60,
         expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
-        opts=ctx.opts(dead_letters),
+        opts=ctx.opts(dead_letters, api="pubsub"),
     )
     handle = QueueHandle(topic=source, dead_letters=dead_letters, kept=kept)
-    gcp.pubsub.TopicIAMMember(f"{spec.name}-dlq-agent-publishes", topic=dead_letters.id, role=PUBLISHER,
-                              member=ctx.agent("gcp-sa-pubsub.iam.gserviceaccount.com"), opts=ctx.opts(dead_letters))
+    agent, _ = ctx.service_agent("pubsub")
+    gcp.pubsub.TopicIAMMember(f"{name}-dlq-agent-publishes", topic=dead_letters.id, role=PUBLISHER,
+                              member=agent, opts=ctx.opts(dead_letters, api="pubsub"))
     return handle
 
 
-def subscribe(ctx: GcpContext, spec: QueueSpec, queue: QueueHandle, consumer: FunctionHandle,
-              parent: pulumi.Resource) -> gcp.pubsub.Subscription:
-    """The push subscription: its own identity, the only account that may invoke the consumer."""
-    pusher = service_account(ctx, f"{spec.name}-push", f"pushes queue {spec.name} to {consumer.spec.name}", parent)
-    allowed = invoker(ctx, f"{spec.name}-push", consumer.function, pusher, parent)
+def subscribe(ctx: GcpContext, name: str, queue: QueueHandle, consumer: FunctionHandle, max_receives: int,
+              kept_for: str, parent: pulumi.Resource) -> gcp.pubsub.Subscription:
+    """The push subscription: its own identity, the only account that may invoke the consumer;
+    `max_receives` deliveries, then the dead-letter topic; unacknowledged messages kept `kept_for`."""
+    target = consumer.shape.name
+    pusher = service_account(ctx, f"{name}-push", f"pushes queue {name} to {target}", parent)
+    agent, _ = ctx.service_agent("pubsub")
+    allowed = [
+        invoker(ctx, f"{name}-push", consumer.function, pusher, parent),
+        gcp.serviceaccount.IAMMember(f"{name}-push-agent-mints", service_account_id=pusher.account.name,
+                                     role=TOKEN_CREATOR, member=agent, opts=ctx.opts(parent, api="iam")),
+    ]
     subscription = gcp.pubsub.Subscription(
-        f"{spec.name}-to-{consumer.spec.name}",
-        name=ctx.physical(f"{spec.name}-{consumer.spec.name}", 255),
+        f"{name}-to-{target}",
+        name=ctx.physical(f"{name}-{target}", 255),
         topic=queue.topic.id,
-        ack_deadline_seconds=max(MIN_ACK_DEADLINE_S, consumer.spec.timeout_s),
-        message_retention_duration=retention(spec),
+        ack_deadline_seconds=max(MIN_ACK_DEADLINE_S, consumer.shape.timeout_s),
+        message_retention_duration=kept_for,
         retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(minimum_backoff="10s", maximum_backoff="600s"),
         dead_letter_policy=gcp.pubsub.SubscriptionDeadLetterPolicyArgs(
-            dead_letter_topic=queue.dead_letters.id, max_delivery_attempts=spec.max_receives,
+            dead_letter_topic=queue.dead_letters.id, max_delivery_attempts=max_receives,
         ),
         push_config=gcp.pubsub.SubscriptionPushConfigArgs(
             push_endpoint=consumer.url,
@@ -85,9 +104,9 @@ def subscribe(ctx: GcpContext, spec: QueueSpec, queue: QueueHandle, consumer: Fu
             ),
         ),
         expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
-        opts=ctx.opts(parent, depends_on=[allowed]),
+        opts=ctx.opts(parent, api="pubsub", depends_on=allowed),
     )
-    gcp.pubsub.SubscriptionIAMMember(f"{spec.name}-agent-acknowledges", subscription=subscription.name, role=SUBSCRIBER,
-                                     member=ctx.agent("gcp-sa-pubsub.iam.gserviceaccount.com"), opts=ctx.opts(subscription))
+    gcp.pubsub.SubscriptionIAMMember(f"{name}-agent-acknowledges", subscription=subscription.name, role=SUBSCRIBER,
+                                     member=agent, opts=ctx.opts(subscription, api="pubsub"))
     queue.subscription = subscription
     return subscription

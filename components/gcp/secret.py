@@ -26,12 +26,12 @@ def create_secret(ctx: GcpContext, spec: SecretSpec, parent: pulumi.Resource) ->
             user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(replicas=[replica]),
         ),
         deletion_protection=ctx.settings.prod,
-        opts=ctx.opts(parent, protect=True, cmek=True),
+        opts=ctx.opts(parent, api="secretmanager", protect=True, cmek=True),
     )
     gcp.secretmanager.SecretVersion(
         f"{spec.name}-value",
         secret=secret.id,
         secret_data=ctx.settings.secret(spec.config_key),
-        opts=ctx.opts(secret),
+        opts=ctx.opts(secret, api="secretmanager"),
     )
     return secret

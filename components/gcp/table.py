@@ -27,7 +27,7 @@ def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> g
         point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
         delete_protection_state="DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED",
         deletion_policy="DELETE",
-        opts=ctx.opts(parent, protect=True, cmek=True),
+        opts=ctx.opts(parent, api="firestore", protect=True, cmek=True),
     )
     # A query by partition key ordered by a sort key needs a composite index in Firestore: one
     # per declared index, and one for the table's own key when it has a sort key.
@@ -42,7 +42,7 @@ def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> g
             collection=spec.name,
             query_scope="COLLECTION",
             fields=[gcp.firestore.IndexFieldArgs(field_path=k.name, order="ASCENDING") for k in keys],
-            opts=ctx.opts(database),
+            opts=ctx.opts(database, api="firestore"),
         )
     if spec.ttl_attribute:
         gcp.firestore.Field(
@@ -51,6 +51,6 @@ def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> g
             collection=spec.name,
             field=spec.ttl_attribute,
             ttl_config=gcp.firestore.FieldTtlConfigArgs(),
-            opts=ctx.opts(database),
+            opts=ctx.opts(database, api="firestore"),
         )
     return database

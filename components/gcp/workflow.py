@@ -1,22 +1,28 @@
 """Cloud Workflows: the compiled workflow, its own account, started from its own topic.
 
 The portable definition compiles to Workflows YAML (components/workflow/gcp.py). The
-workflow's account may invoke its task functions and nothing else of theirs; its
-definition and execution data are encrypted with the service key; calls are logged
-(errors only in prod, no payloads).
+workflow's account may invoke its task functions and nothing else of theirs, and writes its
+call logs (`roles/logging.logWriter`, whose lowest grantable level is the project: "the service
+account executing the workflow [needs] a role that includes logging.logEntries.create",
+https://cloud.google.com/workflows/docs/authentication); its definition and execution data are
+encrypted with the service key; calls are logged (errors only in prod, no payloads).
 
 Starting. `roles/workflows.invoker` exists only project-wide (Workflows has no resource IAM
-and no IAM-condition attribute), so no function holds it. `workflow.start(id, input)`
+and no IAM-condition attribute), so no declared function holds it. `workflow.start(id, input)`
 publishes `{"execution_id": id, "input": state}` to the workflow's start topic (the function
-holds publisher on that topic only), and an Eventarc trigger whose dedicated account is the
-only holder of the invoker role starts an execution per message.
+holds publisher on that topic only). The start topic is a queue like any other
+(components/gcp/queue.py): a push subscription with a dead-letter topic whose dead letters are
+kept and alerted on, delivering to the workflow's starter function, whose own identity is the
+only holder of the invoker role; it creates one execution with the start message as its argument
+(functions/runtime/gcp/start.py). Not Eventarc: Eventarc owns the subscription it creates, so no
+dead-letter policy of this stack can be on it, and a start that kept failing would be dropped.
 
-One execution per id. Workflows takes no caller-chosen execution id, and Pub/Sub and
-Eventarc deliver at least once, so the program's first step claims the id: it creates the
-document `starts/<workflow>/ids/<id>` in the service's workflow-starts Firestore database (a
-create fails with 409 if the document exists) and a duplicate ends at once, successfully,
-without calling any task. Only the workflow's account may write that database. Claims
-expire after `CLAIM_DAYS` (a TTL policy), well past any redelivery.
+One execution per id. Workflows takes no caller-chosen execution id, and Pub/Sub delivers at
+least once, so the program's first step claims the id: it creates the document
+`starts/<workflow>/ids/<id>` in the service's workflow-starts Firestore database (a create fails
+with 409 if the document exists) and a duplicate ends at once, successfully, without calling any
+task. Only the workflow's account may write that database. Claims expire after `CLAIM_DAYS` (a
+TTL policy), well past any redelivery.
 """
 
 from __future__ import annotations
@@ -26,17 +32,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from .. import wiring
 from ..spec import SpecError, WorkflowSpec
 from ..workflow.gcp import compile_workflows, to_yaml
 from .context import GcpContext
-from .function import FunctionHandle
-from .identity import WORKFLOWS_INVOKER, Identity, invoker, service_account, table_grant
+from .function import FunctionHandle, Shape, Source, create_function
+from .identity import LOG_WRITER, WORKFLOWS_INVOKER, Identity, invoker, service_account, table_grant
+from .queue import MAX_RETENTION_S, QueueHandle, subscribe
 
 CLAIM_DAYS = 30
 #: Claims live at starts/<workflow>/ids/<execution id>; the TTL policy is on the `ids` group.
 CLAIMS = "starts"
 CLAIM_IDS = "ids"
-PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+#: The starter's wiring (functions/runtime/gcp/start.py reads it): the workflow it starts.
+START_WORKFLOW = "ANYCLOUD_START_WORKFLOW"
+#: Deliveries of a start message before it is dead-lettered, and how long one may take.
+START_RECEIVES = 5
+START_TIMEOUT_S = 60
 #: The start message's JSON keys (the GCP adapter's `workflow.start()` publishes them).
 EXECUTION_ID, INPUT = "execution_id", "input"
 
@@ -51,8 +63,9 @@ LONGEST_URL = "https://" + "x" * 92
 @dataclass
 class WorkflowHandle:
     workflow: gcp.workflows.Workflow
-    start_topic: gcp.pubsub.Topic
     identity: Identity
+    starter: FunctionHandle
+    start: gcp.pubsub.Subscription
 
 
 def program(spec: WorkflowSpec, urls: dict[str, str]) -> dict:
@@ -68,8 +81,7 @@ def program(spec: WorkflowSpec, urls: dict[str, str]) -> dict:
         "documentId": f"${{start.{EXECUTION_ID}}}",
         "body": {"fields": {"expires_at": {"timestampValue": f'${{time.format(sys.now() + {CLAIM_DAYS * 86400})}}'}}},
     }
-    main = {"params": ["event"], "steps": [
-        {"read_start": {"assign": [{"start": "${json.decode(base64.decode(event.data.message.data))}"}]}},
+    main = {"params": ["start"], "steps": [
         {"claim": {
             "try": {"call": "googleapis.firestore.v1.projects.databases.documents.createDocument", "args": claim_args},
             "except": {"as": "e", "steps": [
@@ -107,19 +119,22 @@ def claims_database(ctx: GcpContext, parent: pulumi.Resource) -> gcp.firestore.D
         point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
         delete_protection_state="DELETE_PROTECTION_ENABLED" if ctx.settings.prod else "DELETE_PROTECTION_DISABLED",
         deletion_policy="DELETE",
-        opts=ctx.opts(parent, cmek=True),
+        opts=ctx.opts(parent, api="firestore", cmek=True),
     )
     gcp.firestore.Field("workflow-starts-ttl", database=database.name, collection=CLAIM_IDS, field="expires_at",
-                        ttl_config=gcp.firestore.FieldTtlConfigArgs(), opts=ctx.opts(database))
+                        ttl_config=gcp.firestore.FieldTtlConfigArgs(), opts=ctx.opts(database, api="firestore"))
     return database
 
 
 def create_workflow(ctx: GcpContext, spec: WorkflowSpec, functions: dict[str, FunctionHandle],
-                    claims: gcp.firestore.Database, start_topic: gcp.pubsub.Topic, parent: pulumi.Resource) -> WorkflowHandle:
+                    claims: gcp.firestore.Database, start: QueueHandle, code: Source,
+                    parent: pulumi.Resource) -> WorkflowHandle:
     tasks = spec.task_functions()
     identity = service_account(ctx, spec.name, f"workflow {spec.name}", parent)
     grants = [invoker(ctx, f"{spec.name}-calls-{name}", functions[name].function, identity, parent) for name in tasks]
     grants.append(table_grant(ctx, f"{spec.name}-claims", identity, claims, "write", parent))
+    grants.append(gcp.projects.IAMMember(f"{spec.name}-writes-logs", project=ctx.project, role=LOG_WRITER,
+                                         member=identity.member, opts=ctx.opts(parent, api="cloudresourcemanager")))
     compiled = pulumi.Output.all(*[functions[name].url for name in tasks]).apply(
         lambda urls: source(spec, dict(zip(tasks, urls))))
     workflow = gcp.workflows.Workflow(
@@ -134,19 +149,22 @@ def create_workflow(ctx: GcpContext, spec: WorkflowSpec, functions: dict[str, Fu
         execution_history_level="EXECUTION_HISTORY_BASIC" if ctx.settings.prod else "EXECUTION_HISTORY_DETAILED",
         user_env_vars={"ANYCLOUD_CLAIMS_DATABASE": claims.name},
         deletion_protection=ctx.settings.prod,
-        opts=ctx.opts(parent, cmek=True, depends_on=grants),
+        opts=ctx.opts(parent, api="workflows", cmek=True, depends_on=grants),
     )
-    starter = service_account(ctx, f"{spec.name}-start", f"starts workflow {spec.name}", parent)
-    allowed = gcp.projects.IAMMember(f"{spec.name}-starter-invokes", project=ctx.project, role=WORKFLOWS_INVOKER,
-                                     member=starter.member, opts=ctx.opts(parent))
-    gcp.eventarc.Trigger(
-        f"{spec.name}-start",
-        name=ctx.physical(f"{spec.name}-start"),
-        location=ctx.region,
-        matching_criterias=[gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=PUBLISHED)],
-        transport=gcp.eventarc.TriggerTransportArgs(pubsub=gcp.eventarc.TriggerTransportPubsubArgs(topic=start_topic.id)),
-        destination=gcp.eventarc.TriggerDestinationArgs(workflow=workflow.id),
-        service_account=starter.email,
-        opts=ctx.opts(parent, depends_on=[allowed]),
-    )
-    return WorkflowHandle(workflow=workflow, start_topic=start_topic, identity=identity)
+    starter, subscription = _starter(ctx, spec, workflow, start, code, parent)
+    return WorkflowHandle(workflow=workflow, identity=identity, starter=starter, start=subscription)
+
+
+def _starter(ctx: GcpContext, spec: WorkflowSpec, workflow: gcp.workflows.Workflow, start: QueueHandle,
+             code: Source, parent: pulumi.Resource) -> tuple[FunctionHandle, gcp.pubsub.Subscription]:
+    """The starter function, the invoker role for its account alone, and the start topic's push
+    subscription to it (dead letters kept, like every queue's)."""
+    name = f"{spec.name}-start"
+    shape = Shape(name=name, purpose=f"starts workflow {spec.name}", timeout_s=START_TIMEOUT_S)
+    environment = {wiring.SERVICE: ctx.spec.name, wiring.FUNCTION: name, wiring.ENVIRONMENT: ctx.settings.environment,
+                   wiring.TRIGGERS: "start", wiring.TIMEOUT: str(START_TIMEOUT_S), START_WORKFLOW: workflow.id}
+    starter = create_function(ctx, shape, code, environment, internal_only=True, parent=parent)
+    gcp.projects.IAMMember(f"{spec.name}-starter-invokes", project=ctx.project, role=WORKFLOWS_INVOKER,
+                           member=starter.identity.member, opts=ctx.opts(parent, api="cloudresourcemanager"))
+    subscription = subscribe(ctx, name, start, starter, START_RECEIVES, f"{MAX_RETENTION_S}s", parent)
+    return starter, subscription

@@ -8,8 +8,9 @@
   each queued message to the queue's consumer as the push subscription would, counts the
   delivery attempts, and moves a message to the dead-letter list after the rendered
   `maxDeliveryAttempts` non-2xx answers.
-- A message on a workflow's start topic runs the deployed program (the rendered
-  `sourceContents`) on the Workflows interpreter, with the Eventarc event it would get; its
+- A message on a workflow's start topic is pushed to the workflow's starter function like any
+  queue's, and the execution its Executions client creates at the stand-in runs the deployed
+  program (the rendered `sourceContents`) on the Workflows interpreter with that argument; its
   task calls go to the task functions' entrypoints, and its claim step's Firestore connector
   call goes to the emulator.
 """
@@ -27,7 +28,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from components.mock_engine import Rendering
 from runtime.gcp import entry
-from runtime.gcp.messaging import Clients
+from runtime.gcp.messaging import Clients, Executions
 from tests.support.firestore_emulator import emulator_client
 from tests.support.google_standin import StandIn
 from tests.support.workflows_interpreter import Execution, Interpreter, WorkflowError
@@ -50,10 +51,9 @@ class GcpStack:
     rendering: Rendering
     standin: StandIn
     secret_value: str
-    instances: dict[str, entry.Instance] = field(default_factory=dict)
+    instances: dict[str, entry.Instance | entry.Starter] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     consumers: dict[str, tuple[str, int]] = field(default_factory=dict)  # topic -> (function, max deliveries)
-    start_topics: dict[str, str] = field(default_factory=dict)  # topic -> workflow resource name
     dead_letters: list[Pending] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
     published: int = 0
@@ -74,17 +74,24 @@ class GcpStack:
 
             return SecretManagerServiceClient(transport="rest", credentials=AnonymousCredentials(), client_options=options)
 
+        def executions():
+            return Executions(stack.standin.url, credentials=AnonymousCredentials())
+
+        clients = {"pubsub": publisher, "secretmanager": secrets, "executions": executions}
         for fn in rendering.of_type(FUNCTION):
             env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
-            stack.instances[fn.name] = entry.Instance(env, clients=Clients({"pubsub": publisher, "secretmanager": secrets}))
+            made = entry.Starter if env.get("ANYCLOUD_TRIGGERS") == "start" else entry.Instance
+            stack.instances[fn.name] = made(env, clients=Clients(clients))
             stack.urls[fn.outputs["serviceConfig"]["uri"]] = fn.name
         for sub in rendering.of_type("gcp:pubsub/subscription:Subscription"):
             endpoint = (sub.inputs.get("pushConfig") or {}).get("pushEndpoint")
             if endpoint:
                 attempts = sub.inputs["deadLetterPolicy"]["maxDeliveryAttempts"]
                 stack.consumers[sub.inputs["topic"]] = (stack.urls[endpoint], attempts)
-        for trigger in rendering.of_type("gcp:eventarc/trigger:Trigger"):
-            stack.start_topics[trigger.inputs["transport"]["pubsub"]["topic"]] = trigger.inputs["destination"]["workflow"]
+        for workflow in rendering.of_type("gcp:workflows/workflow:Workflow"):
+            stack.standin.answers[("POST", f"/v1/{workflow.id}/executions")] = \
+                lambda body, w=workflow.id: (200, {"name": f"{w}/executions/{len(stack.standin.received)}",
+                                                   "argument": body["argument"], "state": "ACTIVE"})
         for topic in [r.id for r in rendering.of_type("gcp:pubsub/topic:Topic")]:
             stack.standin.answers[("POST", f"/v1/{topic}:publish")] = stack._publish
         for secret in rendering.of_type("gcp:secretmanager/secret:Secret"):
@@ -117,10 +124,15 @@ class GcpStack:
         raise AssertionError(f"no route for {method} {path}")
 
     def queued(self) -> list[Pending]:
-        """Messages published to a queue topic since the last call, in order."""
+        """Messages published to a topic since the last call, in order; executions the starters
+        created since then run first (on the interpreter, as Workflows would run them)."""
         out = []
         fresh, self._read = self.standin.received[self._read:], len(self.standin.received)
         for received in fresh:
+            if received.method == "POST" and received.path.endswith("/executions"):
+                self.executions.append(self.run_workflow(json.loads(received.body["argument"])))
+                fresh += self.standin.received[self._read:]
+                self._read = len(self.standin.received)
             if received.method != "POST" or not received.path.endswith(":publish"):
                 continue
             topic = received.path[len("/v1/"):-len(":publish")]
@@ -129,22 +141,19 @@ class GcpStack:
         return out
 
     def deliver(self, pending: list[Pending] | None = None) -> None:
-        """Play Pub/Sub: push queue messages to their consumer until acknowledged or dead-lettered,
-        and run a workflow execution for every start message; repeat until nothing is left."""
+        """Play Pub/Sub: push each message to its subscription's consumer (a queue's, or a workflow's
+        starter) until acknowledged or dead-lettered; repeat until nothing is left."""
         todo = list(pending if pending is not None else self.queued())
         while todo:
             message = todo.pop(0)
-            if message.topic in self.start_topics:
-                self.executions.append(self.run_workflow(message))
+            function, max_attempts = self.consumers[message.topic]
+            while message.attempts < max_attempts:
+                message.attempts += 1
+                status, _, _ = self.instances[function].handle("POST", "/", {}, {}, self.push_body(message))
+                if 200 <= status < 300:
+                    break
             else:
-                function, max_attempts = self.consumers[message.topic]
-                while message.attempts < max_attempts:
-                    message.attempts += 1
-                    status, _, _ = self.instances[function].handle("POST", "/", {}, {}, self.push_body(message))
-                    if 200 <= status < 300:
-                        break
-                else:
-                    self.dead_letters.append(message)
+                self.dead_letters.append(message)
             todo += self.queued()
 
     @staticmethod
@@ -153,14 +162,12 @@ class GcpStack:
         return json.dumps({"message": {"data": data, "messageId": message.message_id, "attributes": {}},
                            "subscription": "projects/p/subscriptions/s", "deliveryAttempt": message.attempts}).encode()
 
-    def run_workflow(self, message: Pending) -> Execution:
+    def run_workflow(self, argument: Any) -> Execution:
         (workflow,) = self.rendering.of_type("gcp:workflows/workflow:Workflow")
         program = yaml.safe_load(workflow.inputs["sourceContents"])
         handlers = {url: self._task(name) for url, name in self.urls.items()}
         env = {**workflow.inputs["userEnvVars"], "GOOGLE_CLOUD_PROJECT_ID": PROJECT}
-        event = {"data": {"message": {"data": base64.b64encode(json.dumps(message.body).encode()).decode(),
-                                      "messageId": message.message_id}}}
-        return Interpreter(program, handlers, env, {CREATE_DOCUMENT: self._claim}).run(event)
+        return Interpreter(program, handlers, env, {CREATE_DOCUMENT: self._claim}).run(argument)
 
     def _task(self, name: str):
         def call(request) -> tuple[int, Any]:

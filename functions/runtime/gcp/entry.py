@@ -2,15 +2,18 @@
 
 The GCP renderer deploys every function with entry point ``handle`` (the source's ``main.py``
 re-exports it) and tells it what to run: ``ANYCLOUD_HANDLER`` (the portable handler),
-``ANYCLOUD_TRIGGERS`` (route, consumer, task) and, for routes, ``ANYCLOUD_ROUTES``. Each
+``ANYCLOUD_TRIGGERS`` (route, consumer, task) and, for routes, ``ANYCLOUD_ROUTES``; a workflow's
+starter (``ANYCLOUD_TRIGGERS=start``) is start.py's `Starter` instead. Each
 request is dispatched by what the function serves and what arrived (what each does is
 runtime/dispatch.py, shared with the Azure adapter):
 
 - a route: the method and path match one of its routes (API Gateway appends the client's
   path to the function's URL). The `Response` goes back as is; errors follow runtime/http.py
   (`{error, message, request_id}`, 4xx for bad input, a 500 that says only "internal
-  error"). An ``@idempotent`` route runs through the `idempotency` table, scoped to the
-  function and the caller's verified ``sub``.
+  error"). The caller's claims are read from ``X-Apigateway-Api-Userinfo`` only on the routes
+  where API Gateway verified a JWT (``ANYCLOUD_VERIFIED_ROUTES``): on a public route, or with no
+  ``apiAuth``, nothing verified that header, and a client may have sent it. An ``@idempotent``
+  route runs through the `idempotency` table, scoped to the function and the caller's ``sub``.
 - a consumer: a Pub/Sub push. Success is 204 (acknowledged); a failure of the consumer is 500
   and an unreadable push 400, both negative acknowledgements, so Pub/Sub retries with
   back-off and dead-letters after ``max_receives`` deliveries. With the `idempotency` table
@@ -41,6 +44,10 @@ from ..instances import Instances
 from .events import MalformedPush, caller_claims, push_message, request_id, route_request
 from .firestore import build_tables
 from .messaging import Clients, Queue, Secret, Workflow
+from .start import START_WORKFLOW, TRIGGER, Starter
+
+#: The routes whose JWT API Gateway verified (components/gcp/api.py sets them).
+VERIFIED_ROUTES = "ANYCLOUD_VERIFIED_ROUTES"
 
 
 class CloudLoggingFormatter(logging.Formatter):
@@ -82,6 +89,7 @@ class Instance(dispatch.Instance):
 
     def __init__(self, env: Mapping[str, str], clients: Clients | None = None, context: Context | None = None):
         super().__init__(env, context if context is not None else build_context(env, clients or Clients()))
+        self.verified = {r for r in env.get(VERIFIED_ROUTES, "").split(",") if r}
 
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
                body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -91,7 +99,7 @@ class Instance(dispatch.Instance):
         matched = match_route(self.routes, method, path) if "route" in self.triggers else None
         if matched is not None:
             request = route_request(method, path, matched[1], query, lowered, body)
-            return self.route(request, caller_claims(lowered))
+            return self.route(request, caller_claims(lowered) if matched[0] in self.verified else {})
         if method.upper() == "POST" and "consumer" in self.triggers and ("task" not in self.triggers or _looks_like_push(body)):
             return self.consume(body, trace)
         if method.upper() == "POST" and "task" in self.triggers:
@@ -118,16 +126,20 @@ def _looks_like_push(body: bytes) -> bool:
 
 
 _instances: Instances[Instance] = Instances(Instance)
+_starters: Instances[Starter] = Instances(Starter)
 
 
-def instance(env: Mapping[str, str] | None = None) -> Instance:
-    """This instance's state (runtime/instances.py: one per function environment)."""
-    return _instances.get(env)
+def instance(env: Mapping[str, str] | None = None) -> Instance | Starter:
+    """This instance's state (runtime/instances.py: one per function environment): the starter of a
+    workflow, or the instance serving a declared function."""
+    env = os.environ if env is None else env
+    return _starters.get(env) if env.get(dispatch.TRIGGERS) == TRIGGER else _instances.get(env)
 
 
 def reset() -> None:
     """Forget every instance (tests)."""
     _instances.reset()
+    _starters.reset()
 
 
 def handle(request: Any) -> Any:
@@ -148,7 +160,7 @@ def configure_logging(project: str = "") -> None:
     root.setLevel(logging.INFO)
 
 
-if os.environ.get(wiring.HANDLER):
+if os.environ.get(wiring.HANDLER) or os.environ.get(START_WORKFLOW):
     # On Cloud Functions: JSON logs, and the handler resolved at start (a wrong one fails the deploy's health check).
     configure_logging(os.environ.get("GOOGLE_CLOUD_PROJECT", ""))
     instance()

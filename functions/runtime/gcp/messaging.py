@@ -11,6 +11,7 @@ would start background threads that a scaled-to-zero instance may never flush.
   function holds publisher on that topic only; components/gcp/workflow.py). Whether the id ran
   before is decided by the workflow's own first step, which ends a duplicate at once, so the
   publisher cannot know it: `start` returns True when the start was accepted.
+- The workflow's starter (start.py) creates executions with the Workflows Executions client.
 - `Secret.get` reads the latest version, cached for `SECRET_TTL_S` per instance.
 """
 
@@ -34,6 +35,31 @@ def _publisher() -> Any:
     return PublisherClient()
 
 
+class Executions:
+    """The Workflows Executions API's `create` (REST, https://cloud.google.com/workflows/docs/reference/
+    executions/rest/v1/projects.locations.workflows.executions/create) over google-auth's
+    AuthorizedSession: the generated client ships no REST transport, and this is its one call."""
+
+    ENDPOINT = "https://workflowexecutions.googleapis.com"
+
+    def __init__(self, endpoint: str = ENDPOINT, credentials: Any = None):
+        from google.auth.transport.requests import AuthorizedSession
+
+        if credentials is None:
+            import google.auth
+
+            credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        self._session = AuthorizedSession(credentials)
+        self._endpoint = endpoint.rstrip("/")
+
+    def create(self, workflow: str, argument: str, timeout_s: float = 30) -> str:
+        """The new execution's name; raises on any refusal (the caller answers 500 and Pub/Sub retries)."""
+        response = self._session.post(f"{self._endpoint}/v1/{workflow}/executions", json={"argument": argument},
+                                      timeout=timeout_s)
+        response.raise_for_status()
+        return response.json()["name"]
+
+
 def _secret_manager() -> Any:
     from google.cloud.secretmanager import SecretManagerServiceClient
 
@@ -44,7 +70,8 @@ class Clients(LazyClients):
     """One client per Google service for this instance, created on first use by its factory."""
 
     def __init__(self, factories: Mapping[str, Callable[[], Any]] | None = None):
-        made = {"pubsub": _publisher, "secretmanager": _secret_manager, **(factories or {})}
+        made = {"pubsub": _publisher, "secretmanager": _secret_manager, "executions": Executions,
+                **(factories or {})}
         super().__init__(lambda service: made[service]())
 
 
