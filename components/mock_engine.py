@@ -45,7 +45,8 @@ class Recorded:
 
 #: Pulumi package -> the module that knows what that cloud answers (`resource`, `invoke`).
 CLOUD_MOCKS = {"aws": "components.aws.mocks", "gcp": "components.gcp.mocks", "azure-native": "components.azure.mocks",
-               "azuread": "components.azure.mocks"}
+               "azuread": "components.azure.mocks", "random": "components.utility_mocks",
+               "time": "components.utility_mocks"}
 
 
 #: The engine's built-in invoke that reads a stack's last outputs (components/deployed.py).

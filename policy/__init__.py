@@ -7,6 +7,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 
 from . import (
     azure_deployability,
+    azure_operations,
     deployability,
     encryption,
     exposure,
@@ -27,4 +28,5 @@ POLICIES = [
     *deployability.POLICIES,
     *gcp_deployability.POLICIES,
     *azure_deployability.POLICIES,
+    *azure_operations.POLICIES,
 ]

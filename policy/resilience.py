@@ -29,6 +29,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .azure_hierarchy import DELETE_LOCK_LEVELS, LOCK_BY_SCOPE, LOCKS, Hierarchy, delete_locks
 from .common import (
     each_known,
     COSMOS_ACCOUNT,
@@ -69,11 +70,6 @@ LAMBDA_ALIAS = "aws:lambda/alias:Alias"
 
 SERVICEBUS_QUEUE = "azure-native:servicebus:Queue"
 SERVICEBUS_SUBSCRIPTION = "azure-native:servicebus:Subscription"
-LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
-LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
-LOCK_AT_RESOURCE_GROUP = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
-LOCK_AT_SUBSCRIPTION = "azure-native:authorization:ManagementLockAtSubscriptionLevel"
-LOCKS = (LOCK_AT_RESOURCE, LOCK_BY_SCOPE, LOCK_AT_RESOURCE_GROUP, LOCK_AT_SUBSCRIPTION)
 
 #: Defaults the services apply when the property is absent.
 SQS_DEFAULT_VISIBILITY = 30
@@ -99,9 +95,12 @@ TRIGGER_QUEUE_SETTING = "ANYCLOUD_TRIGGER_QUEUE"
 QUEUE_TRIGGERED = {"consumer", "orchestrator"}
 
 VISIBILITY_MULTIPLIER = "visibilityTimeoutMultiplier"
-DELETE_LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 
 # ------------------------------------------------------------------ helpers
+
+
+def _ci(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value else None
 
 
 def _text(props: Any, key: str) -> str | None:
@@ -605,77 +604,43 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 # ------------------------------------------------------------------ Cosmos DB delete locks
 
-_COSMOS_ID = re.compile(r"/providers/microsoft\.documentdb/databaseaccounts/([^/]+)$", re.IGNORECASE)
-_GROUP_ID = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)$", re.IGNORECASE)
-_SUBSCRIPTION_ID = re.compile(r"^/subscriptions/[^/]+$", re.IGNORECASE)
-
-
-def _ci(value: Any) -> str | None:
-    return value.lower() if isinstance(value, str) and value else None
-
-
-def _account_ids(account: Any) -> tuple[set[str], str | None]:
-    """({lower-case account names}, lower-case resource group) of a Cosmos DB account."""
-    props = account.props
-    names = {_ci(known(props, "accountName")), _ci(known(props, "name"))}
-    match = _COSMOS_ID.search(_text(props, "id") or "")
-    if match:
-        names.add(match.group(1).lower())
-    return {n for n in names if n}, _ci(known(props, "resourceGroupName"))
-
-
-def _same_group(lock: Any, account: Any, group: str | None) -> bool:
-    if dependency_urns(lock, "resourceGroupName") & dependency_urns(account, "resourceGroupName"):
-        return True
-    lock_group = _ci(known(lock.props, "resourceGroupName"))
-    return lock_group is not None and lock_group == group
-
-
-def _covers(lock: Any, account: Any) -> bool:
-    """Whether a management lock applies to the Cosmos DB account (its resource, group or subscription)."""
-    names, group = _account_ids(account)
-    typ, props = lock.resource_type, lock.props
-    if typ == LOCK_AT_SUBSCRIPTION:
-        return True
-    if typ == LOCK_AT_RESOURCE_GROUP:
-        return _same_group(lock, account, group)
-    if typ == LOCK_AT_RESOURCE:
-        if _ci(known(props, "resourceProviderNamespace")) != "microsoft.documentdb":
-            return False
-        if _ci(known(props, "resourceType")) != "databaseaccounts" or known(props, "parentResourcePath"):
-            return False
-        named = account.urn in dependency_urns(lock, "resourceName") or _ci(known(props, "resourceName")) in names
-        lock_group = _ci(known(props, "resourceGroupName"))
-        return named and (group is None or lock_group is None or lock_group == group)
-    if typ == LOCK_BY_SCOPE:
-        if account.urn in dependency_urns(lock, "scope"):
-            return True
-        scope = (_text(props, "scope") or "").rstrip("/")
-        if (match := _COSMOS_ID.search(scope)) is not None:
-            return match.group(1).lower() in names
-        if (match := _GROUP_ID.match(scope)) is not None:
-            return group is not None and match.group(1).lower() == group
-        return bool(_SUBSCRIPTION_ID.match(scope))
-    return False
+#: What holds a Cosmos DB account's data, per API: its databases (keyspaces, tables) and, below
+#: them, its containers (collections, tables, graphs).
+COSMOS_DATABASES = ("azure-native:cosmosdb:SqlResourceSqlDatabase", "azure-native:cosmosdb:MongoDBResourceMongoDBDatabase",
+                    "azure-native:cosmosdb:CassandraResourceCassandraKeyspace",
+                    "azure-native:cosmosdb:GremlinResourceGremlinDatabase", "azure-native:cosmosdb:TableResourceTable")
+COSMOS_CONTAINERS = ("azure-native:cosmosdb:SqlResourceSqlContainer", "azure-native:cosmosdb:MongoDBResourceMongoDBCollection",
+                     "azure-native:cosmosdb:CassandraResourceCassandraTable",
+                     "azure-native:cosmosdb:GremlinResourceGremlinGraph")
 
 
 def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> None:
     if not is_prod(args):
         return
-    locks = resources_of(args, LOCKS)
+    tree = Hierarchy(args.resources)
+    locked: set[str] = set()
+    for lock, level in delete_locks(args.resources):
+        if level in DELETE_LOCK_LEVELS:
+            locked |= {r.urn for r in tree.covered(lock, include_targets=True)}
+    stores = [r for r in tree.resources if r.resource_type in COSMOS_DATABASES]
+    containers = [r for r in tree.resources if r.resource_type in COSMOS_CONTAINERS]
 
-    def check(account: Any) -> None:
-        levels = [(lock, get(lock.props, "level")) for lock in locks if _covers(lock, account)]
-        if any(level in DELETE_LOCK_LEVELS for _, level in levels):
-            return
-        found = "; ".join(f"{lock.name} has level {shown(level)}" for lock, level in levels)
-        report(f"{named(account, 'Cosmos DB account')}: no management lock with level "
-               f"{' or '.join(DELETE_LOCK_LEVELS)} covers it{f' ({found})' if found else ''}; required in prod: a "
-               f"'CanNotDelete' lock on the account ({LOCK_BY_SCOPE} with scope the account id, or "
-               f"{LOCK_AT_RESOURCE} with resourceProviderNamespace Microsoft.DocumentDB, resourceType "
-               "databaseAccounts and resourceName the account), its resource group or the subscription.", account.urn)
+    def is_locked(store: Any) -> bool:
+        if store.urn in locked:
+            return True
+        inside = [c for c in containers if store.urn in tree.above(c)]
+        return bool(inside) and all(c.urn in locked for c in inside)
 
-    each_known(resources_of(args, [COSMOS_ACCOUNT]), check)
+    for account in resources_of(args, [COSMOS_ACCOUNT]):
+        held = [s for s in stores if account.urn in tree.above(s)] or [account]
+        open_ = [s for s in held if not is_locked(s)]
+        if open_:
+            names = ", ".join(f"'{s.name}' ({s.resource_type.rsplit(':', 1)[-1]})" for s in open_)
+            report(f"{named(account, 'Cosmos DB account')}: no management lock with level "
+                   f"{' or '.join(DELETE_LOCK_LEVELS)} covers what holds its data: {names}; required in prod: a "
+                   f"'CanNotDelete' lock on each database ({LOCK_BY_SCOPE} with scope the database id) or on each of "
+                   "its containers. Not on the account: its SQL role assignments would inherit the lock (policy "
+                   "azure-no-lock-above-managed-children).", account.urn)
 
 
 # ------------------------------------------------------------------ the policies
@@ -752,11 +717,13 @@ POLICIES = [
     ),
     stack_policy(
         "prod-cosmos-delete-locked",
-        "In prod, every Cosmos DB account is covered by a CanNotDelete (or ReadOnly) management lock on the "
-        "account, its resource group or the subscription (Azure's deletion protection).",
-        [COSMOS_ACCOUNT, *LOCKS],
+        "In prod, what holds a Cosmos DB account's data (each database, or each of its containers) is covered by a "
+        "CanNotDelete (or ReadOnly) management lock (Azure's deletion protection, "
+        "https://learn.microsoft.com/azure/cosmos-db/resource-locks); the lock belongs on the database, not on the "
+        "account, whose child SQL role assignments would inherit it.",
+        [COSMOS_ACCOUNT, *COSMOS_DATABASES, *COSMOS_CONTAINERS, *LOCKS],
         _check_cosmos_locks,
-        remediation="add azure-native.authorization.ManagementLockByScope(scope=account.id, level='CanNotDelete').",
+        remediation="add azure-native.authorization.ManagementLockByScope(scope=database.id, level='CanNotDelete').",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

@@ -101,6 +101,41 @@ def assignments_on_the_group(mp):
     mp.setattr(queue, "assign", identity.assign)
 
 
+def lock_the_account(mp):
+    """The lock where it used to be: on the Cosmos DB account, the parent of the SQL role assignments."""
+    real = Arm.__init__
+    accounts: dict = {}
+
+    def init(self, typ, name, inputs, opts=None, outputs=()):
+        if typ == "azure-native:cosmosdb:DatabaseAccount":
+            accounts["tables"] = self
+        if typ == "azure-native:authorization:ManagementLockByScope":
+            inputs = {**inputs, "scope": accounts["tables"].id}
+        real(self, typ, name, inputs, opts, outputs)
+
+    mp.setattr(Arm, "__init__", init)
+
+
+def fixed_names(mp):
+    from components.azure.context import AzureContext
+    mp.setattr(AzureContext, "reusable_name", lambda self, name, limit: self.global_name(name, limit))
+
+
+def unprotected_hub(mp):
+    import components.azure.function as function
+
+    real = function.host_account
+    mp.setattr(function, "host_account", lambda ctx, app, key, parent, holds_state: real(ctx, app, key, parent, False))
+
+
+def one_host_account(mp):
+    import components.azure.function as function
+
+    real = function.host_account
+    mp.setattr(function, "host_account", lambda ctx, app, key, parent, holds_state: ctx.once(
+        ("one-host",), lambda: real(ctx, "shared", key, ctx.parent, holds_state)))
+
+
 def _site(change: Callable[[dict], None]):
     return changing("azure-native:web:WebApp", lambda name, i: change(i["siteConfig"]))
 
@@ -140,8 +175,30 @@ CASES = {
         {"azure-local-auth-disabled"}),
     "per-caller rate limits on Consumption": (
         changing("azure-native:apimanagement:ApiPolicy", lambda name, i: i.update(value=i["value"].replace(
-            "<rate-limit ", '<rate-limit-by-key counter-key="@(context.Request.IpAddress)" '))),
+            "<base />", '<base /><rate-limit-by-key calls="50" renewal-period="1" '
+                        'counter-key="@(context.Request.IpAddress)" />', 1))),
         {"azure-apim-consumption-tier-policies"}),
+    "a rate limit on an API without subscriptions": (
+        changing("azure-native:apimanagement:ApiPolicy", lambda name, i: i.update(value=i["value"].replace(
+            "<base />", '<base /><rate-limit calls="50" renewal-period="1" />', 1))),
+        {"azure-apim-throttle-needs-subscription"}),
+    "the delete lock on the Cosmos DB account, above its grants": (lock_the_account,
+                                                                  {"azure-no-lock-above-managed-children"}),
+    "vault and gateway names derived from the stack alone": (fixed_names, {"azure-purge-protected-names-reusable"}),
+    "an unprotected task hub account": (unprotected_hub, {"prod-durable-task-hub-protected"}),
+    "rolling updates in prod": (
+        changing("azure-native:web:WebApp", lambda name, i: i["functionAppConfig"].update(
+            siteUpdateStrategy={"type": "RollingUpdate"})), {"prod-flex-apps-not-rolling-update"}),
+    "alerted apps sampling their traces": (
+        _settings(lambda s: s.pop("AzureFunctionsJobHost__logging__applicationInsights__samplingSettings__excludedTypes",
+                                  None)), {"azure-log-alerts-read-unsampled-telemetry"}),
+    "one host account for every app": (one_host_account, {"azure-host-storage-one-app"}),
+    "App Service authentication with an issuer no token carries": (
+        changing("azure-native:web:WebAppAuthSettingsV2", lambda name, i: i["identityProviders"]["azureActiveDirectory"]
+                 ["registration"].update(openIdIssuer=i["identityProviders"]["azureActiveDirectory"]["registration"]
+                                         ["openIdIssuer"].apply(lambda u: u.replace("login.microsoftonline.com",
+                                                                                    "sts.windows.net")))),
+        {"azure-app-auth-entra-issuer"}),
     "queues on a Microsoft key": (
         changing("azure-native:storage:StorageAccount",
                  lambda name, i: i["encryption"]["services"]["queue"].update(keyType="Service")),

@@ -65,7 +65,7 @@ def expected_function_roles(r: Rendering, fn) -> set[tuple[str, str]]:
     cosmos = by_name(r, COSMOS)["tables"].id
     out = {
         (roles.BLOB_CONTRIBUTOR, by_name(r, CONTAINER)[f"deploy-{fn.name}"].id),
-        (roles.BLOB_OWNER, accounts["storage-hosts"].id),
+        (roles.BLOB_OWNER, accounts[f"storage-host-{fn.name}"].id),
         (roles.METRICS_PUBLISHER, r.of_type("azure-native:applicationinsights:Component")[0].id),
     }
     for access in fn.uses:
@@ -98,7 +98,7 @@ def test_each_function_identity_holds_exactly_its_declared_roles(fixture, reques
 
 def test_the_orchestrator_holds_its_start_queue_and_its_own_hub_account_only(azure_prod):
     r = azure_prod
-    hub = by_name(r, ACCOUNT)["storage-workflows"].id
+    hub = by_name(r, ACCOUNT)["storage-host-fulfil-order-run"].id
     start = queue_scope(r, "fulfil-order-start")
     assert assignments(r)[principal(r, "fulfil-order-run")] == {
         (roles.BLOB_CONTRIBUTOR, by_name(r, CONTAINER)["deploy-fulfil-order-run"].id),
@@ -109,13 +109,54 @@ def test_the_orchestrator_holds_its_start_queue_and_its_own_hub_account_only(azu
 
 
 def test_each_key_consumer_encrypts_as_its_own_identity_with_the_key_alone(azure_prod):
+    """The data account and Cosmos DB each have their own key identity; the host accounts share
+    one (it only wraps with the service key); each waits for its grant to settle."""
     r = azure_prod
     key_scope = f"{by_name(r, VAULT)['keys'].id}/keys/service-key"
-    consumers = {"storage-data", "storage-hosts", "storage-workflows", "cosmos"}
+    consumers = {"storage-data", "storage-hosts", "cosmos"}
     for consumer in consumers:
         assert assignments(r)[principal(r, f"cmk-{consumer}")] == {(roles.CRYPTO_ENCRYPTION_USER, key_scope)}
     identities = {x.inputs["identity"]["userAssignedIdentities"][0] for x in r.of_type(ACCOUNT) + r.of_type(COSMOS)}
     assert identities == {by_name(r, IDENTITY)[f"cmk-{c}-identity"].id for c in consumers}
+    sleeps = {s.name: s for s in r.of_type("time:index/sleep:Sleep")}
+    for consumer in consumers:
+        sleep = sleeps[f"cmk-{consumer}-grant-settled"]
+        assert sleep.inputs == {"createDuration": "120s"}
+        assert by_name(r, ASSIGNMENT)[f"cmk-{consumer}-uses-key"].urn in sleep.dependencies
+    for account in r.of_type(ACCOUNT) + r.of_type(COSMOS):
+        assert any(u.endswith("-grant-settled") for u in account.dependencies), account.name
+
+
+def test_every_app_has_its_own_host_account_and_the_task_hub_is_protected_in_prod(azure_prod, azure_dev):
+    for r in (azure_prod, azure_dev):
+        accounts = by_name(r, ACCOUNT)
+        for app in r.of_type(APP):
+            name = app.name
+            assert settings(r, name)["AzureWebJobsStorage__accountName"] == accounts[f"storage-host-{name}"].outputs["name"]
+            owners = [a for a in r.of_type(ASSIGNMENT) if a.inputs["scope"] == accounts[f"storage-host-{name}"].id]
+            assert {a.inputs["principalId"] for a in owners} == {principal(r, name)}
+    assert by_name(azure_prod, ACCOUNT)["storage-host-fulfil-order-run"].protect
+    assert not by_name(azure_dev, ACCOUNT)["storage-host-fulfil-order-run"].protect
+    assert not by_name(azure_prod, ACCOUNT)["storage-host-create-order"].protect
+
+
+def test_vault_and_gateway_names_end_in_the_stack_instances_random_suffix(azure_prod):
+    (suffix,) = azure_prod.of_type("random:index/randomString:RandomString")
+    assert (suffix.inputs["length"], suffix.inputs["special"], suffix.inputs["upper"], suffix.protect) == (6, False, False, True)
+    result = suffix.outputs["result"]
+    for typ, key in ((VAULT, "vaultName"), (APIM, "serviceName")):
+        for x in azure_prod.of_type(typ):
+            assert x.inputs[key].endswith(f"-{result}"), x.name
+            assert suffix.urn in x.property_dependencies[key]
+
+
+def test_apps_recreate_on_update_and_alerted_apps_keep_their_traces(azure_prod):
+    alerted = {"process-order", "fulfil-order-run", "charge-payment"}  # poison, workflow failures, a secret
+    for app in azure_prod.of_type(APP):
+        assert app.inputs["functionAppConfig"]["siteUpdateStrategy"] == {"type": "Recreate"}
+        kept = settings(azure_prod, app.name).get(
+            "AzureFunctionsJobHost__logging__applicationInsights__samplingSettings__excludedTypes")
+        assert (kept == "Request;Trace") is (app.name in alerted), app.name
 
 
 def test_no_privileged_role_and_no_assignment_above_a_resource(azure_prod):
@@ -284,8 +325,10 @@ def test_tables_are_serverless_keyless_recoverable_and_locked_in_prod(azure_prod
     cmk = by_name(azure_prod, IDENTITY)["cmk-cosmos-identity"].id
     assert i["defaultIdentity"] == f"UserAssignedIdentity={cmk}"
     assert i["keyVaultKeyUri"] == azure_prod.of_type(KEY)[0].outputs["keyUri"]
-    (lock,) = azure_prod.of_type(LOCK)
-    assert (lock.inputs["level"], lock.inputs["scope"]) == ("CanNotDelete", by_name(azure_prod, COSMOS)["tables"].id)
+    (lock,) = azure_prod.of_type(LOCK)  # on the database: the account's grants must stay changeable
+    (database,) = azure_prod.of_type("azure-native:cosmosdb:SqlResourceSqlDatabase")
+    assert (lock.inputs["level"], lock.inputs["scope"]) == ("CanNotDelete", database.id)
+    assert database.id.endswith("/sqlDatabases/tables") and database.protect
     assert not azure_dev.of_type(LOCK)
     containers = by_name(azure_prod, COSMOS_CONTAINER)
     assert all(c.protect for c in containers.values())
@@ -315,7 +358,7 @@ def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_ins
     assert set(targets(definition)) == {f"https://{hosts[t]}/api/task" for t in SERVICE.workflows[0].task_functions()}
     assert s["AzureFunctionsJobHost__extensions__durableTask__overridableExistingInstanceStates"] == "NonRunningStates"
     assert s["AzureFunctionsJobHost__extensions__durableTask__hubName"] == "hubfulfilorder"
-    assert s["AzureWebJobsStorage__accountName"] == by_name(r, ACCOUNT)["storage-workflows"].outputs["name"]
+    assert s["AzureWebJobsStorage__accountName"] == by_name(r, ACCOUNT)["storage-host-fulfil-order-run"].outputs["name"]
 
 
 def test_api_operations_validate_the_jwt_on_non_public_routes_and_call_their_backend(azure_prod):
@@ -332,7 +375,8 @@ def test_api_operations_validate_the_jwt_on_non_public_routes_and_call_their_bac
         assert inbound.find("authentication-managed-identity").get("resource") == audience
     api = ElementTree.fromstring(azure_prod.of_type("azure-native:apimanagement:ApiPolicy")[0].inputs["value"])
     assert [o.text for o in api.iter("origin")] == ["https://shop.example.com"]
-    assert api.find("inbound/rate-limit").get("calls") == str(SERVICE.api.throttle.rate_limit)
+    # rate-limit counts per subscription and the API takes none: it would do nothing (limitations say so)
+    assert api.find("inbound/rate-limit") is None and api.find("inbound/quota") is None
 
 
 def test_alerts_and_retention(azure_prod):
@@ -348,6 +392,7 @@ def test_alerts_and_retention(azure_prod):
 def test_what_azure_cannot_do_is_said_not_dropped(azure_prod):
     notes = " ".join(azure_prod.outputs["limitations"])
     assert "rate-limit-by-key" in notes and "512, 2048 or 4096 MB" in notes
+    assert f"declared throttle ({SERVICE.api.throttle.rate_limit}/s" in notes
 
 
 def test_a_function_consuming_two_queues_is_refused_before_anything_is_registered():

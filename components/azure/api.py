@@ -2,17 +2,20 @@
 
 Consumption is the serverless tier (billed per call, nothing at rest). The API serves the
 routes at the gateway's root over HTTPS without subscription keys. API-level inbound policy:
-CORS from the allowed origins, a rate limit from the declared throttle, the forwarded-token
-header cleared so callers cannot forge it. Operation-level: with `apiAuth`, every non-public
+CORS from the allowed origins and the forwarded-token header cleared so callers cannot forge it. Operation-level: with `apiAuth`, every non-public
 route validates the caller's JWT (issuer's OpenID configuration, audiences, issuer) before
 anything else; the validated token is forwarded in `X-Anycloud-User-Token` (App Service
 authentication replaces `Authorization`, see below) and the request id in `X-Request-Id`;
 then the request goes to the route app's backend with a token of API Management's own
 identity for the service's backend audience, the only caller route apps accept (callers.py).
 
-What Consumption cannot do (the check's notes say it): per-caller limits (`rate-limit-by-key`
-and `quota-by-key` are not available on the tier), so the declared rate is one limit for the
-whole API, and there is no burst allowance.
+What Consumption cannot do (the check's notes say it): the declared throttle. `rate-limit` and
+`quota` count per subscription ("have a dependency on the subscription key",
+https://learn.microsoft.com/azure/api-management/rate-limit-policy) and the API requires none
+(callers bring their own JWT), so they would count nothing; `rate-limit-by-key`, which could
+count for the whole API, is not on the Consumption tier
+(https://learn.microsoft.com/azure/api-management/rate-limit-by-key-policy). No policy that
+silently does nothing is rendered (policy azure-apim-throttle-needs-subscription).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def operation_id(route: RouteSpec) -> str:
 
 
 def api_policy(origins: tuple[str, ...], spec: ApiSpec) -> str:
+    """CORS and the cleared forwarded-token header (no throttle: `limitations` says why)."""
     cors = ""
     if origins:
         allowed = "".join(f"<origin>{escape(o)}</origin>" for o in origins)
@@ -57,7 +61,6 @@ def api_policy(origins: tuple[str, ...], spec: ApiSpec) -> str:
                 f"<allowed-methods>{methods}</allowed-methods><allowed-headers><header>Authorization</header>"
                 "<header>Content-Type</header><header>Idempotency-Key</header></allowed-headers></cors>")
     return ("<policies><inbound><base />" + cors
-            + f'<rate-limit calls="{spec.throttle.rate_limit}" renewal-period="1" />'
             + f'<set-header name="{USER_TOKEN_HEADER}" exists-action="delete" />'
             + "</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
             + "</policies>")
@@ -86,16 +89,19 @@ def operation_policy(route: RouteSpec, auth: JwtAuth | None, backend: str, audie
 
 
 def limitations(spec: ApiSpec) -> list[str]:
-    return [f"Azure API Management (Consumption) has no per-caller rate limits (rate-limit-by-key is not on the "
-            f"tier): the declared {spec.throttle.rate_limit}/s is one limit for the whole API, and the burst of "
-            f"{spec.throttle.burst_limit} is not applied."]
+    return [f"Azure API Management (Consumption) cannot apply the declared throttle ({spec.throttle.rate_limit}/s, "
+            f"burst {spec.throttle.burst_limit}): rate-limit and quota count per subscription and the API takes no "
+            "subscription keys (callers bring their own JWT), and rate-limit-by-key is not on the tier; the API is "
+            "not throttled (each function's maximum instance count still bounds its scale). For a throttle, front "
+            "the API with Azure Front Door's WAF rate limiting or move API Management to a tier with "
+            "rate-limit-by-key."]
 
 
 def create_api(ctx: AzureContext, spec: ApiSpec, auth: JwtAuth | None, origins: tuple[str, ...],
                apps: dict[str, AppHandle], audience: pulumi.Output[str], parent: pulumi.Resource) -> ApiHandle:
     apim = "azure-native:apimanagement"
     service = Arm(f"{apim}:ApiManagementService", "gateway", {
-        "serviceName": ctx.global_name("api", 50),
+        "serviceName": ctx.reusable_name("api", 50),
         **ctx.common(),
         "sku": {"name": "Consumption", "capacity": 0},
         "identity": {"type": "SystemAssigned"},

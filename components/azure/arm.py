@@ -21,6 +21,7 @@ construction.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
 import json
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,8 @@ from typing import Any
 import pulumi
 
 #: Pulumi package (the token's first segment) -> the Python package that ships its plugin.
-PACKAGES = {"azure-native": "pulumi_azure_native", "azuread": "pulumi_azuread"}
+PACKAGES = {"azure-native": "pulumi_azure_native", "azuread": "pulumi_azuread", "random": "pulumi_random",
+            "time": "pulumiverse_time"}
 
 
 @functools.cache
@@ -38,7 +40,8 @@ def plugin_options(package: str) -> pulumi.ResourceOptions:
     """The plugin version (and download URL) the package's own typed classes would request."""
     spec = importlib.util.find_spec(PACKAGES[package])
     plugin = json.loads((Path(spec.origin).parent / "pulumi-plugin.json").read_text())
-    return pulumi.ResourceOptions(version=plugin["version"], plugin_download_url=plugin.get("server"))
+    version = plugin.get("version") or importlib.metadata.version(PACKAGES[package])  # pulumiverse's omit it
+    return pulumi.ResourceOptions(version=version, plugin_download_url=plugin.get("server"))
 
 
 class Arm(pulumi.CustomResource):

@@ -10,6 +10,12 @@ one of the app's callers: API Management's identity for routes, the orchestrator
 for workflow tasks. Without that list, any identity in the tenant with a token for the
 audience would pass.
 
+The registration issues v2 access tokens (`api.requestedAccessTokenVersion` 2), also to the
+managed identities that call the apps, so their issuer is the documented
+`https://login.microsoftonline.com/<tenant>/v2.0` that App Service authentication is configured
+with (https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad;
+`https://sts.windows.net/<tenant>/v2.0` is in no token; policy azure-app-auth-entra-issuer).
+
 Creating the registration needs a directory permission besides Azure RBAC: the deployer must
 be allowed to register applications (the Application Developer role, or
 Application.ReadWrite.OwnedBy for a service principal that deploys).
@@ -24,6 +30,11 @@ import pulumi
 from .arm import Arm
 from .context import AzureContext
 from .function import AppHandle
+
+
+def issuer(tenant: str) -> str:
+    """The issuer of the v2 tokens the registration's callers receive."""
+    return f"https://login.microsoftonline.com/{tenant}/v2.0"
 
 
 @dataclass
@@ -41,7 +52,7 @@ def audience(ctx: AzureContext) -> Audience:
     def make() -> Audience:
         application = Arm("azuread:index/application:Application", "backends", {
             "displayName": f"anycloud {ctx.prefix} backends", "signInAudience": "AzureADMyOrg",
-            "preventDuplicateNames": False,
+            "preventDuplicateNames": False, "api": {"requestedAccessTokenVersion": 2},
         }, ctx.opts(ctx.parent), outputs=("clientId",))
         principal = Arm("azuread:index/servicePrincipal:ServicePrincipal", "backends-principal", {
             "clientId": application.clientId, "appRoleAssignmentRequired": False,
@@ -62,7 +73,7 @@ def only_callers(ctx: AzureContext, app: AppHandle, who: Audience) -> Arm:
         "identityProviders": {"azureActiveDirectory": {
             "enabled": True,
             "registration": {"clientId": who.client_id,
-                             "openIdIssuer": ctx.tenant.apply(lambda t: f"https://sts.windows.net/{t}/v2.0")},
+                             "openIdIssuer": ctx.tenant.apply(issuer)},
             "validation": {
                 "allowedAudiences": [who.client_id, who.client_id.apply(lambda c: f"api://{c}")],
                 "defaultAuthorizationPolicy": {"allowedPrincipals": {"identities": app.callers}},

@@ -5,6 +5,10 @@ Azure names are of three kinds. Resources inside the resource group take `prefix
 Names that are global DNS labels (storage accounts, key vaults, Cosmos DB accounts, API
 Management services, function apps) must be unique across Azure, so they also carry a short
 hash of the subscription, project and stack: two stacks, or two subscriptions, never collide.
+Names Azure keeps reserved after a delete (purge-protected vaults for their retention, API
+Management for 48 hours) carry the stack instance's random suffix instead (`reusable_name`),
+so a destroyed stack deploys again at once under new names (azure-cli#29115,
+pulumi-azure-native#1174; policy azure-purge-protected-names-reusable).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class AzureContext:
     subscription: pulumi.Output[str]
     tenant: pulumi.Output[str]
     group: Arm | None = None
+    #: Six random lowercase letters and digits, made once per stack instance (`reusable_name`).
+    suffix: Arm | None = None
     #: The service key's versionless URI and its vault, once keys.py made them.
     key: Any = None
     _outputs: dict[tuple, Any] = field(default_factory=dict, repr=False)
@@ -79,6 +85,10 @@ class AzureContext:
         ctx.group = Arm("azure-native:resources:ResourceGroup", "group",
                         {"resourceGroupName": ctx.physical("rg", 90), "location": ctx.location, "tags": ctx.tags},
                         pulumi.ResourceOptions(parent=parent, protect=settings.prod))
+        # protected in prod like the vaults it names: replacing it would rename (replace) them
+        ctx.suffix = Arm("random:index/randomString:RandomString", "name-suffix", {
+            "length": 6, "lower": True, "numeric": True, "upper": False, "special": False,
+        }, pulumi.ResourceOptions(parent=parent, protect=settings.prod), outputs=("result",))
         return ctx
 
     @property
@@ -97,13 +107,22 @@ class AzureContext:
     def physical(self, name: str, limit: int = 63) -> str:
         return fit(f"{self.prefix}-{name}", limit)
 
+    def _head(self, name: str, limit: int, sep: str) -> str:
+        """`prefix-name` cut to leave room for `sep` and six characters, a letter first."""
+        head = fit(f"{self.prefix}-{name}", limit - 6 - len(sep), bool(sep))
+        return head if head[:1].isalpha() else fit(f"a{head}", limit - 6 - len(sep), bool(sep))
+
+    def reusable_name(self, name: str, limit: int) -> pulumi.Output[str]:
+        """A globally unique name that a re-created stack does not share with its destroyed
+        predecessor: `prefix-name` cut to fit and the stack instance's random suffix."""
+        head = self._head(name, limit, "-")
+        return self.suffix.result.apply(lambda s: f"{head}-{s}")
+
     def global_name(self, name: str, limit: int, hyphens: bool = True) -> pulumi.Output[str]:
         """A globally unique DNS label: `prefix-name` cut to fit, a letter first, and 6 hex digits
         of the subscription, project and stack (lowercase letters and digits only without `hyphens`)."""
         sep = "-" if hyphens else ""
-        head = fit(f"{self.prefix}-{name}", limit - 6 - len(sep), hyphens)
-        if not head[:1].isalpha():
-            head = fit(f"a{head}", limit - 6 - len(sep), hyphens)
+        head = self._head(name, limit, sep)
         scope = f"{self.settings.project}/{self.settings.stack}/{name}"
         return self.subscription.apply(
             lambda sub: f"{head}{sep}{hashlib.sha256(f'{sub}/{scope}'.encode()).hexdigest()[:6]}")

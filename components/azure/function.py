@@ -16,6 +16,14 @@ sizes are 512, 2048 and 4096 MB: a declared size runs on the smallest that holds
 app's maximum instance count is the declared `reserved_concurrency` (Flex takes 1 to 1000).
 `warm_instances` become always-ready instances of the app's trigger group.
 
+Each app has its own host storage account (storage.py says why). Apps update with the
+Recreate strategy: rolling updates are in preview and "isn't recommended for production apps"
+(https://learn.microsoft.com/azure/azure-functions/flex-consumption-site-updates); dev runs
+what prod runs. Apps whose traces or requests feed a log alert (queue consumers: poison
+messages; orchestrators: failed orchestrations; apps reading secrets: unresolved Key Vault
+references) keep those types out of the host's sampling (`UNSAMPLED`), or under load the
+one trace an alert waits for can be dropped (policy azure-log-alerts-read-unsampled-telemetry).
+
 Who may call an app is settled when the callers exist (callers.py): apps reached over HTTP
 (routes, workflow tasks) accept tokens of their named callers only; the others deny all
 inbound traffic to the site (their triggers are queue listeners, which reach out).
@@ -26,7 +34,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import pulumi
 
@@ -37,7 +45,7 @@ from .context import AzureContext
 from .deploy import Package, PackageDeployment, write_package
 from .identity import BLOB_CONTRIBUTOR, BLOB_OWNER, METRICS_PUBLISHER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR, Identity, \
     assign, user_identity
-from .storage import Account, container
+from .storage import Account, container, host_account
 
 RUNTIME = {"name": "python", "version": "3.12"}
 MEMORY_SIZES_MB = (512, 2048, 4096)
@@ -55,6 +63,9 @@ TASK_PATH = "/api/task"
 PACKAGE_DIR = os.path.join(tempfile.gettempdir(), "anycloud-packages")
 #: Always-ready groups by how the app is reached (the adapter names its queue function `consume`).
 ALWAYS_READY_GROUP = {"route": "http", "task": "http", "consumer": "function:consume", "orchestrator": "durable"}
+#: Telemetry the log alerts read, kept whole (host.json's samplingSettings through an app setting).
+SAMPLING_EXCLUDED = "AzureFunctionsJobHost__logging__applicationInsights__samplingSettings__excludedTypes"
+UNSAMPLED = "Request;Trace"
 
 
 @dataclass
@@ -115,36 +126,39 @@ class AppBuild:
     """What every app of the service shares."""
 
     data: Account
-    hosts: Account
+    key: Any
     insights_id: pulumi.Output[str]
     insights_connection: pulumi.Output[str]
 
 
 def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: list[str],
                settings: Callable[[Identity], dict[str, pulumi.Input[str]]], build: AppBuild, parent: pulumi.Resource,
-               host_account: Account | None = None, warm: int = 0, memory_mb: int = 2048,
-               timeout_s: int = 300, scale_limit: int = DEFAULT_SCALE_LIMIT) -> AppHandle:
+               warm: int = 0, memory_mb: int = 2048, timeout_s: int = 300, scale_limit: int = DEFAULT_SCALE_LIMIT,
+               alerted: bool = False) -> AppHandle:
     """A Flex Consumption app named `prefix-name` (at most 32 characters: the Functions host id
     is the first 32 characters of the app name, and two apps on one host account must differ
     there) with its plan, identity, deployment container and grants; `settings` gives the app's
-    own settings for its identity (identity-based connections name its client id)."""
-    host_account = host_account or build.hosts
+    own settings for its identity (identity-based connections name its client id); `alerted`:
+    a log alert reads its traces."""
+    alerted = alerted or bool({"consumer", "orchestrator"} & set(kinds))
+    host = host_account(ctx, name, build.key, parent, holds_state="orchestrator" in kinds)
     identity = user_identity(ctx, name, parent)
     deploy = container(ctx, f"deploy-{name}", build.data, parent)
     grants = [
         assign(ctx, f"{name}-deploys", identity, BLOB_CONTRIBUTOR, build.data.container_scope(deploy.name), parent),
-        assign(ctx, f"{name}-host-storage", identity, BLOB_OWNER, host_account.id, parent),
+        assign(ctx, f"{name}-host-storage", identity, BLOB_OWNER, host.id, parent),
         assign(ctx, f"{name}-telemetry", identity, METRICS_PUBLISHER, build.insights_id, parent),
     ]
     if "orchestrator" in kinds:  # the Durable task hub: queues and tables on its own account
-        grants += [assign(ctx, f"{name}-hub-{role_name}", identity, role, host_account.id, parent)
+        grants += [assign(ctx, f"{name}-hub-{role_name}", identity, role, host.id, parent)
                    for role_name, role in (("queues", QUEUE_CONTRIBUTOR), ("tables", TABLE_CONTRIBUTOR))]
     plan = Arm("azure-native:web:AppServicePlan", f"{name}-plan", {
         "name": ctx.physical(name, 40), **ctx.common(), "kind": "functionapp", "reserved": True,
         "sku": {"name": "FC1", "tier": "FlexConsumption"},
     }, ctx.opts(parent))
     app_settings = {
-        **host_settings("AzureWebJobsStorage", host_account, identity, "host"),
+        **host_settings("AzureWebJobsStorage", host, identity, "host"),
+        **({SAMPLING_EXCLUDED: UNSAMPLED} if alerted else {}),
         "AZURE_CLIENT_ID": identity.client_id,
         "APPLICATIONINSIGHTS_CONNECTION_STRING": build.insights_connection,
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": identity.client_id.apply(
@@ -187,7 +201,7 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
             "deployment": {"storage": deployment},
             "runtime": RUNTIME,
             "scaleAndConcurrency": scale,
-            "siteUpdateStrategy": {"type": "RollingUpdate"},
+            "siteUpdateStrategy": {"type": "Recreate"},
         },
     }, ctx.opts(parent, depends_on=grants), outputs=("defaultHostName",))
     code = package(ctx)

@@ -13,7 +13,13 @@ resolves Key Vault references over the public endpoint only, which the key vault
 
 ARM creates a key only if it does not exist: later edits of the key's properties are no-ops
 in Azure, so they are settled here once. A purge-protected vault's name stays reserved for
-its retention period after deletion; dev stacks keep the 7-day minimum, prod 90 days.
+its retention period after deletion (dev stacks keep the 7-day minimum, prod 90 days), so
+vault names end in the stack instance's random suffix (context.py): a destroyed stack is
+re-created at once under new names, and the old vaults purge themselves when retention ends.
+
+A new role assignment takes a while to reach the data plane ("expect first-run 403s"), and
+Storage and Cosmos DB check their key when the account is created, so each key consumer waits
+`GRANT_PROPAGATION` after its key grant (a pulumiverse-time Sleep, which waits on create only).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from .identity import CRYPTO_ENCRYPTION_USER, Identity, assign, user_identity
 KEY_NAME = "service-key"
 ROTATE_AFTER = "P11M"
 EXPIRES_AFTER = "P1Y"
+#: How long a key consumer waits after its key grant before it is created.
+GRANT_PROPAGATION = "120s"
 
 
 @dataclass
@@ -52,7 +60,7 @@ class ServiceKey:
 def vault(ctx: AzureContext, name: str, public: bool, parent: pulumi.Resource) -> Arm:
     """A recoverable RBAC vault; without `public`, reachable by trusted Azure services only."""
     return Arm("azure-native:keyvault:Vault", name, {
-        "vaultName": ctx.global_name(name, 24),
+        "vaultName": ctx.reusable_name(name, 24),
         **ctx.common(),
         "properties": {
             "tenantId": ctx.tenant,
@@ -94,7 +102,13 @@ def service_key(ctx: AzureContext) -> ServiceKey | None:
 
 
 def key_user(ctx: AzureContext, consumer: str, key: ServiceKey) -> tuple[Identity, pulumi.Resource]:
-    """The identity `consumer` encrypts as, and its grant on the key (the consumer waits for it)."""
-    identity = user_identity(ctx, f"cmk-{consumer}", key.key)
-    grant = assign(ctx, f"cmk-{consumer}-uses-key", identity, CRYPTO_ENCRYPTION_USER, key.scope(), key.key)
-    return identity, grant
+    """The identity `consumer` encrypts as, and what the consumer waits for: its grant on the key,
+    settled (made once per consumer name, so several accounts may share one identity)."""
+    def make() -> tuple[Identity, pulumi.Resource]:
+        identity = user_identity(ctx, f"cmk-{consumer}", key.key)
+        grant = assign(ctx, f"cmk-{consumer}-uses-key", identity, CRYPTO_ENCRYPTION_USER, key.scope(), key.key)
+        settled = Arm("time:index/sleep:Sleep", f"cmk-{consumer}-grant-settled", {"createDuration": GRANT_PROPAGATION},
+                      ctx.opts(grant, depends_on=[grant]))
+        return identity, settled
+
+    return ctx.once(("key-user", consumer), make)

@@ -109,6 +109,11 @@ def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]
                f"/sqlDatabases/{inputs.get('databaseName')}/containers/{inputs.get('containerName')}")
     elif typ == "azure-native:cosmosdb:SqlResourceSqlDatabase":
         out["name"] = inputs.get("databaseName")
+        rid = (f"{_group_id(inputs)}/providers/Microsoft.DocumentDB/databaseAccounts/{inputs.get('accountName')}"
+               f"/sqlDatabases/{inputs.get('databaseName')}")
+    elif typ == "azure-native:authorization:ManagementLockByScope":
+        out["name"] = inputs.get("lockName")
+        rid = f"{inputs.get('scope')}/providers/Microsoft.Authorization/locks/{inputs.get('lockName')}"
     elif typ == "azure-native:apimanagement:ApiManagementService":
         out.update(gatewayUrl=f"https://{physical}.azure-api.net", managementApiUrl=f"https://{physical}.management.azure-api.net")
     elif typ.startswith("azure-native:apimanagement:"):

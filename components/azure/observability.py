@@ -9,8 +9,9 @@ the check's notes say so).
 Alerts go to an action group that e-mails `alertEmail`, when set:
 - function failures: failed requests of each app (every invocation, HTTP or queue, is an
   Application Insights request; split by the app's role name);
-- poison messages: a log alert on the host's "Message has reached MaxDequeueCount" trace for
-  each queue (Storage's queue metrics are account-wide and hourly, useless for one queue);
+- poison messages: a log alert on the consumer app's "Message has reached MaxDequeueCount"
+  trace for each queue (Storage's queue metrics are account-wide and hourly, useless for one
+  queue);
 - workflow failures: a log alert on the orchestrator's failed orchestrations;
 - API 5xx: API Management's requests with a 5xx gateway response.
 """
@@ -37,8 +38,8 @@ class Telemetry:
 class Watched:
     #: app resource name -> the app's physical name (its role name in telemetry)
     apps: dict[str, pulumi.Output[str]] = field(default_factory=dict)
-    #: queue -> physical queue name
-    queues: dict[str, str] = field(default_factory=dict)
+    #: queue -> (physical queue name, its consumer app's physical name)
+    queues: dict[str, tuple[str, pulumi.Output[str]]] = field(default_factory=dict)
     #: workflow -> orchestrator app's physical name
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     api: Arm | None = None
@@ -102,9 +103,10 @@ def alerts(ctx: AzureContext, seen: Telemetry, watched: Watched) -> list[str]:
         metric(f"{name}-failures", f"function app {name} has failed invocations", seen.insights.id,
                "microsoft.insights/components", "requests/failed",
                [{"name": "cloud/roleName", "operator": "Include", "values": [role]}])
-    for name, physical in watched.queues.items():
-        logs(f"{name}-poison", f"queue {name} moves messages to its poison queue",
-             f'traces | where message has "MaxDequeueCount" and message has "\'{physical}-poison\'"')
+    for name, (physical, role) in watched.queues.items():
+        logs(f"{name}-poison", f"queue {name} moves messages to its poison queue", role.apply(
+            lambda r, p=physical: f'traces | where cloud_RoleName == "{r}" and message has "MaxDequeueCount" '
+                                  f'and message has "\'{p}-poison\'"'))
     for name, role in watched.workflows.items():
         logs(f"{name}-failures", f"workflow {name} orchestrations fail", role.apply(
             lambda r: f'traces | where cloud_RoleName == "{r}" and message has "(Orchestrator)" '

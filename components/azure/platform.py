@@ -44,8 +44,7 @@ class AzurePlatform:
         self.ctx = ctx = AzureContext.create(spec, settings, parent)
         self.key = service_key(ctx)
         self.seen = telemetry(ctx)
-        self.build = AppBuild(data=storage_account(ctx, "data", self.key, parent),
-                              hosts=storage_account(ctx, "hosts", self.key, parent),
+        self.build = AppBuild(data=storage_account(ctx, "data", self.key, parent, protect=True), key=self.key,
                               insights_id=self.seen.insights.id,
                               insights_connection=self.seen.insights.connectionString)
         self.tables: Tables | None = None
@@ -72,7 +71,6 @@ class AzurePlatform:
 
     def queue(self, spec: QueueSpec, parent: pulumi.Resource) -> dict[str, Any]:
         self.queues[spec.name] = pair = queue_pair(self.ctx, spec.name, self.build.data, parent)
-        self.watched.queues[spec.name] = self.ctx.physical(spec.name, 56)
         self.notes.append(f"queues.{spec.name}: a Storage queue message lives as long as its sender says (the Azure "
                           f"adapter sends with the declared {spec.retention_days} days); the host moves poison "
                           "messages with the default 7 days, within which the poison alert fires.")
@@ -111,15 +109,15 @@ class AzurePlatform:
         self.apps[spec.name] = app = create_app(
             self.ctx, spec.name, spec, kinds, settings, self.build, parent, warm=spec.warm_instances,
             memory_mb=spec.memory_mb, timeout_s=spec.timeout_s,
-            scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT)
+            scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT,
+            alerted=any(a.kind == "secret" for a in spec.uses))
         self.watched.apps[spec.name] = app.app.name
         if memory_size(spec.memory_mb) != spec.memory_mb:
             self.rounded[spec.name] = (spec.memory_mb, memory_size(spec.memory_mb))
         return {"name": app.app.name}
 
     def workflow(self, spec: WorkflowSpec, parent: pulumi.Resource) -> dict[str, Any]:
-        hub = self.ctx.once(("hub",), lambda: storage_account(self.ctx, "workflows", self.key, self.ctx.parent))
-        app = create_workflow(self.ctx, spec, self.apps, self.build, hub, self._start_queue(spec.name),
+        app = create_workflow(self.ctx, spec, self.apps, self.build, self._start_queue(spec.name),
                               audience(self.ctx).client_id, parent)
         self.apps[app.name] = app
         self.watched.apps[app.name] = self.watched.workflows[spec.name] = app.app.name
@@ -139,6 +137,7 @@ class AzurePlatform:
 
     # ------------------------------------------------------------------ triggers
     def subscribe(self, spec: QueueSpec, parent: pulumi.Resource) -> None:
+        self.watched.queues[spec.name] = (self.ctx.physical(spec.name, 56), self.apps[spec.consumer].app.name)
         consumer_grants(self.ctx, f"{spec.name}-{spec.consumer}", self.apps[spec.consumer], self.queues[spec.name],
                         parent)
 

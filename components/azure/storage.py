@@ -8,12 +8,15 @@ use account-scoped encryption keys, which Azure allows only at creation.
 Purposes, because Azure's data roles for a Functions host are account-wide:
 - `data`: the service's queues and their poison queues, the workflows' start queues, and
   each app's deployment container. Every grant here names one queue or one container.
-- `hosts`: `AzureWebJobsStorage` of every app except the orchestrators. The host needs
-  Storage Blob Data Owner on its account (leases, keys, timers), so no business data and no
-  deployment package lives here: an app that could write another app's package could run code
-  as that app.
-- `workflows` (only with workflows): the orchestrators' host storage and the Durable task hub,
-  which needs Blob, Queue and Table Data Contributor on its account.
+- `host-<app>`: one per app, its `AzureWebJobsStorage`. The host needs Storage Blob Data Owner
+  on its account (keys, leases, timers), which is account-wide: on a shared account any app
+  could read or overwrite another's host keys and leases, so each app has its own and no
+  business data or deployment package lives there. An orchestrator's host account also holds
+  its Durable task hub (Blob, Queue and Table Data Contributor), so it is protected in prod:
+  replacing it would lose every workflow instance. Storage accounts cost nothing at rest; a
+  subscription has 250 per region (policy azure-storage-accounts-regional-quota). The host
+  accounts share one customer-managed-key identity: its only power is wrapping and unwrapping
+  with the service key, which every account uses anyway, and only Storage acts as it.
 """
 
 from __future__ import annotations
@@ -56,14 +59,15 @@ class Account:
         return pulumi.Output.all(self.id, container).apply(lambda v: f"{v[0]}/blobServices/default/containers/{v[1]}")
 
 
-def _encryption(ctx: AzureContext, purpose: str, key: ServiceKey | None) -> tuple[dict, list]:
-    """(identity and encryption inputs, resources the account waits for)."""
+def _encryption(ctx: AzureContext, encryptor: str, key: ServiceKey | None) -> tuple[dict, list]:
+    """(identity and encryption inputs, resources the account waits for); `encryptor` names the
+    key identity (accounts of one kind share it)."""
     account_keys = {"enabled": True, "keyType": "Account"}
     services = {service: account_keys for service in ("blob", "file", "queue", "table")}
     if key is None:
         return {"encryption": {"keySource": "Microsoft.Storage", "services": services,
                                "requireInfrastructureEncryption": True}}, []
-    identity, grant = key_user(ctx, f"storage-{purpose}", key)
+    identity, grant = key_user(ctx, f"storage-{encryptor}", key)
     return {
         "identity": {"type": "UserAssigned", "userAssignedIdentities": [identity.id]},
         "encryption": {
@@ -76,8 +80,10 @@ def _encryption(ctx: AzureContext, purpose: str, key: ServiceKey | None) -> tupl
     }, [grant]
 
 
-def storage_account(ctx: AzureContext, purpose: str, key: ServiceKey | None, parent: pulumi.Resource) -> Account:
-    encryption, waits_for = _encryption(ctx, purpose, key)
+def storage_account(ctx: AzureContext, purpose: str, key: ServiceKey | None, parent: pulumi.Resource,
+                    protect: bool = False, encryptor: str | None = None) -> Account:
+    """An account named for `purpose`; `protect` (prod only) for what holds data."""
+    encryption, waits_for = _encryption(ctx, encryptor or purpose, key)
     account = Arm("azure-native:storage:StorageAccount", f"storage-{purpose}", {
         "accountName": ctx.global_name(purpose, 24, hyphens=False),
         **ctx.common(),
@@ -92,7 +98,7 @@ def storage_account(ctx: AzureContext, purpose: str, key: ServiceKey | None, par
         "enableHttpsTrafficOnly": True,
         "publicNetworkAccess": "Enabled",
         **encryption,
-    }, ctx.opts(parent, protect=purpose == "data", depends_on=waits_for), outputs=("primaryEndpoints",))
+    }, ctx.opts(parent, protect=protect, depends_on=waits_for), outputs=("primaryEndpoints",))
     return Account(purpose=purpose, account=account)
 
 
@@ -128,6 +134,12 @@ def queue_pair(ctx: AzureContext, name: str, account: Account, parent: pulumi.Re
         for suffix in ("", "-poison")
     }
     return QueuePair(queue=made[""], poison=made["-poison"], account=account)
+
+
+def host_account(ctx: AzureContext, app: str, key: ServiceKey | None, parent: pulumi.Resource,
+                 holds_state: bool) -> Account:
+    """The app's own host storage; `holds_state` (a Durable task hub) protects it in prod."""
+    return storage_account(ctx, f"host-{app}", key, parent, protect=holds_state, encryptor="hosts")
 
 
 def container(ctx: AzureContext, name: str, account: Account, parent: pulumi.Resource) -> Arm:

@@ -6,8 +6,12 @@ change through ARM only), TLS 1.2, continuous backup (point-in-time restore, 7 d
 with customer-managed keys the service key through the account's own user-assigned identity,
 which Cosmos requires with continuous backup. Strong consistency (one region): a function
 instance reads what another just wrote, which the idempotency records rely on (a duplicate
-request must see the first one's record). Prod: a CanNotDelete lock on the account and
-`protect` on the account, database and containers.
+request must see the first one's record). Prod: `protect` on the account, database and
+containers, and a CanNotDelete lock on the database, which holds the containers. Not on the
+account: a lock is inherited by every resource below its scope, and the account's children
+include the SQL role assignments (the grants), so dropping or replacing a grant would fail
+with ScopeLocked and leave the old, wider grant in place
+(https://learn.microsoft.com/azure/cosmos-db/resource-locks; policy azure-no-lock-above-managed-children).
 
 A container per table: partition key `/<partition key>`, per-item TTL enabled with no default
 expiry (`default_ttl` -1; the Azure adapter writes the neutral TTL attribute's epoch seconds
@@ -77,15 +81,15 @@ def create_account(ctx: AzureContext, key: ServiceKey | None) -> Tables:
         "backupPolicy": {"type": "Continuous", "continuousModeProperties": {"tier": "Continuous7Days"}},
         **encryption,
     }, ctx.opts(ctx.parent, protect=True, depends_on=waits_for), outputs=("documentEndpoint",))
-    if ctx.settings.prod:
-        Arm("azure-native:authorization:ManagementLockByScope", "tables-lock", {
-            "lockName": "anycloud-do-not-delete", "level": "CanNotDelete", "scope": account.id,
-            "notes": "anycloud prod tables: remove this lock deliberately before deleting the account",
-        }, ctx.opts(account))
     database = Arm("azure-native:cosmosdb:SqlResourceSqlDatabase", "tables-database", {
         "accountName": account.name, "databaseName": DATABASE, "resourceGroupName": ctx.group_name,
         "resource": {"id": DATABASE}, "tags": ctx.tags,
     }, ctx.opts(account, protect=True))
+    if ctx.settings.prod:
+        Arm("azure-native:authorization:ManagementLockByScope", "tables-lock", {
+            "lockName": "anycloud-do-not-delete", "level": "CanNotDelete", "scope": database.id,
+            "notes": "anycloud prod tables: remove this lock deliberately before deleting the database",
+        }, ctx.opts(database))
     return Tables(account=account, database=database)
 
 

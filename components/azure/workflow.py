@@ -2,8 +2,9 @@
 
 The workflow compiles to a JSON definition (components/workflow/durable.py) that the generic
 orchestrator of the Azure adapter interprets; it is in the app's settings. The orchestrator
-app has its own identity and its own host account (storage.py: the Durable task hub needs
-account-wide Blob, Queue and Table roles, so it shares no account with data). It reaches each
+app has its own identity and its own host account, which holds the Durable task hub
+(storage.py: the hub needs account-wide Blob, Queue and Table roles, so it shares no account
+with data or another app, and it is protected in prod). It reaches each
 task function's own app with a durable HTTP call carrying a token of its identity for the
 service's backend audience; each task app accepts that identity only (callers.py), so task
 code runs with its own grants, never with the union of them.
@@ -30,7 +31,7 @@ from ..workflow.durable import compile_durable
 from .context import AzureContext, fit
 from .function import TASK_PATH, AppBuild, AppHandle, create_app
 from .queue import consumer_grants, consumer_settings
-from .storage import Account, QueuePair
+from .storage import QueuePair
 
 START_RECEIVES = 5
 #: The compiled definition (not `ANYCLOUD_WORKFLOW_*`, which would read as a wired workflow).
@@ -44,7 +45,7 @@ def hub_name(workflow: str) -> str:
 
 
 def create_workflow(ctx: AzureContext, spec: WorkflowSpec, apps: dict[str, AppHandle], build: AppBuild,
-                    hub: Account, start: QueuePair, audience: pulumi.Output[str], parent: pulumi.Resource) -> AppHandle:
+                    start: QueuePair, audience: pulumi.Output[str], parent: pulumi.Resource) -> AppHandle:
     tasks = spec.task_functions()
     definition = pulumi.Output.all(audience, *[apps[t].base_url for t in tasks]).apply(
         lambda v: json.dumps(compile_durable(spec, {t: f"{u}{TASK_PATH}" for t, u in zip(tasks, v[1:])}, v[0]),
@@ -63,7 +64,7 @@ def create_workflow(ctx: AzureContext, spec: WorkflowSpec, apps: dict[str, AppHa
             wiring.TRIGGERS: "orchestrator",
         }
 
-    app = create_app(ctx, name, None, ["orchestrator"], settings, build, parent, host_account=hub)
+    app = create_app(ctx, name, None, ["orchestrator"], settings, build, parent)
     consumer_grants(ctx, name, app, start, parent)
     for task in tasks:
         apps[task].callers.append(app.identity.principal_id)
