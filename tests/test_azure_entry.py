@@ -237,3 +237,17 @@ def test_an_unfinished_idempotency_record_is_held_for_the_functions_timeout_only
     env = {"ANYCLOUD_HANDLER": "tests.support.sample_handlers:consume", "ANYCLOUD_TRIGGERS": "route"}
     assert entry.Instance({**env, "ANYCLOUD_TIMEOUT_S": "30"}, context=context).in_progress_s == 40
     assert entry.Instance(env, context=context).in_progress_s == 600
+
+
+def test_an_unresolved_key_vault_reference_fails_the_read_with_a_logged_configuration_error(caplog):
+    """App Service leaves `@Microsoft.KeyVault(...)` in the setting when it cannot resolve it: the
+    text must never be used as the secret."""
+    from runtime.azure.entry import UNRESOLVED_SECRET, SecretUnavailable, build_context
+
+    reference = "@Microsoft.KeyVault(SecretUri=https://orders-secrets.vault.azure.net/secrets/payment-api-key/)"
+    context = build_context({"ANYCLOUD_SECRET_PAYMENT_API_KEY": reference, "ANYCLOUD_SECRET_OTHER": "plain"}, clients=None)
+    with caplog.at_level("ERROR", logger="anycloud"), pytest.raises(SecretUnavailable) as raised:
+        context.secrets["payment-api-key"].get()
+    assert UNRESOLVED_SECRET in str(raised.value) and reference not in str(raised.value)
+    assert [r.getMessage() for r in caplog.records if UNRESOLVED_SECRET in r.getMessage()]
+    assert context.secrets["other"].get() == "plain"

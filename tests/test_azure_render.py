@@ -386,7 +386,13 @@ def test_alerts_and_retention(azure_prod):
     assert r.of_type("azure-native:operationalinsights:Workspace")[0].inputs["retentionInDays"] == 365
     assert r.of_type("azure-native:applicationinsights:Component")[0].inputs["disableLocalAuth"] is True
     alerts = {a.name for a in r.of_type("azure-native:monitor:MetricAlert") + r.of_type("azure-native:monitor:ScheduledQueryRule")}
-    assert alerts == {f"{a.name}-failures" for a in r.of_type(APP)} | {"orders-poison", "fulfil-order-failures", "api-5xx"}
+    assert alerts == {f"{a.name}-failures" for a in r.of_type(APP)} | {"orders-poison", "fulfil-order-failures", "api-5xx",
+                                                                  "secrets-unresolved"}
+    from functions.runtime.azure.entry import UNRESOLVED_SECRET
+    (unresolved,) = [a for a in r.of_type("azure-native:monitor:ScheduledQueryRule") if a.name == "secrets-unresolved"]
+    role = by_name(r, APP)["charge-payment"].outputs["name"]
+    assert unresolved.inputs["criteria"]["allOf"][0]["query"] == (
+        f'traces | where cloud_RoleName in ("{role}") and message has "{UNRESOLVED_SECRET}"')
 
 
 def test_what_azure_cannot_do_is_said_not_dropped(azure_prod):

@@ -13,6 +13,8 @@ Alerts go to an action group that e-mails `alertEmail`, when set:
   trace for each queue (Storage's queue metrics are account-wide and hourly, useless for one
   queue);
 - workflow failures: a log alert on the orchestrator's failed orchestrations;
+- unresolved secrets: a log alert on the adapter's "unresolved Key Vault reference" error in
+  the apps that read secrets (App Service leaves the reference text when it cannot resolve it);
 - API 5xx: API Management's requests with a 5xx gateway response.
 """
 
@@ -24,6 +26,9 @@ import pulumi
 
 from .arm import Arm
 from .context import AzureContext
+
+#: What the Azure adapter logs for a reference App Service left unresolved (functions/runtime/azure/entry.py).
+UNRESOLVED_SECRET = "anycloud configuration error: unresolved Key Vault reference"
 
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 730
 
@@ -42,6 +47,8 @@ class Watched:
     queues: dict[str, tuple[str, pulumi.Output[str]]] = field(default_factory=dict)
     #: workflow -> orchestrator app's physical name
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    #: app resource name -> physical name, for apps that read a secret
+    secret_readers: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     api: Arm | None = None
 
 
@@ -111,6 +118,11 @@ def alerts(ctx: AzureContext, seen: Telemetry, watched: Watched) -> list[str]:
         logs(f"{name}-failures", f"workflow {name} orchestrations fail", role.apply(
             lambda r: f'traces | where cloud_RoleName == "{r}" and message has "(Orchestrator)" '
                       'and message has "failed"'))
+    if watched.secret_readers:
+        logs("secrets-unresolved", "an app's Key Vault reference is unresolved", pulumi.Output.all(
+            *watched.secret_readers.values()).apply(
+            lambda roles: "traces | where cloud_RoleName in (" + ", ".join(f'"{r}"' for r in roles)
+                          + f') and message has "{UNRESOLVED_SECRET}"'))
     if watched.api is not None:
         metric("api-5xx", "API answers 5xx", watched.api.id, "Microsoft.ApiManagement/service", "Requests",
                [{"name": "GatewayResponseCodeCategory", "operator": "Include", "values": ["5xx"]}])

@@ -112,6 +112,8 @@ class AzurePlatform:
             scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT,
             alerted=any(a.kind == "secret" for a in spec.uses))
         self.watched.apps[spec.name] = app.app.name
+        if any(a.kind == "secret" for a in spec.uses):
+            self.watched.secret_readers[spec.name] = app.app.name
         if memory_size(spec.memory_mb) != spec.memory_mb:
             self.rounded[spec.name] = (spec.memory_mb, memory_size(spec.memory_mb))
         return {"name": app.app.name}

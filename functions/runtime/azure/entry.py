@@ -23,7 +23,12 @@ says and nothing else:
 
 Resources (`build_context`) use the app's user-assigned identity (``AZURE_CLIENT_ID``):
 Cosmos DB tables, Storage queues, workflow start queues, and secrets, which arrive resolved:
-the platform replaces a Key Vault reference in a setting with the secret's value.
+the platform replaces a Key Vault reference in a setting with the secret's value. When it
+cannot (no grant yet, a deleted secret, a network rule), it leaves the literal
+``@Microsoft.KeyVault(...)`` text in the setting
+(https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#troubleshooting-key-vault-references):
+reading such a secret logs UNRESOLVED_SECRET (the renderer's log alert watches for it) and
+raises SecretUnavailable, so the invocation fails instead of using the text as the secret.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +54,27 @@ TRIGGER_QUEUE = "ANYCLOUD_TRIGGER_QUEUE"
 DEFINITION = "ANYCLOUD_DEFINITION"
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _logger = logging.getLogger("anycloud")
+#: The log line an unresolved Key Vault reference produces (components/azure/observability.py alerts on it).
+UNRESOLVED_SECRET = "anycloud configuration error: unresolved Key Vault reference"
+_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
+
+
+class SecretUnavailable(RuntimeError):
+    """A declared secret whose Key Vault reference App Service did not resolve."""
+
+
+def secret_loader(name: str, value: str) -> Callable[[], str]:
+    """The secret's value, or, for a reference left unresolved, a loader that logs and raises."""
+    if not _REFERENCE.match(value):
+        return lambda: value
+
+    def unresolved() -> str:
+        message = (f"{UNRESOLVED_SECRET} for secret {name!r}: the app setting still holds the reference text; check "
+                   "the app's Key Vault Secrets User grant, keyVaultReferenceIdentity and the vault's network rules")
+        _logger.error(message)
+        raise SecretUnavailable(message)
+
+    return unresolved
 
 
 def retention_var(queue: str) -> str:
@@ -71,7 +98,7 @@ def build_context(env: Mapping[str, str], clients: Clients, container_for: Calla
         elif kind == "workflow":
             workflows[name] = Workflow(value, clients)
         elif kind == "secret":
-            secrets[name] = CachedSecret(value)
+            secrets[name] = CachedSecret(secret_loader(name, value))
     return Context(tables=build_tables(env, container_for), queues=queues, workflows=workflows, secrets=secrets)
 
 
