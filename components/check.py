@@ -115,10 +115,15 @@ def summarize(stack: StackConfig, spec: ServiceSpec, rendering: Rendering, secon
     }
 
 
+def decommissioning(stack: StackConfig) -> bool:
+    return stack.config.get(f"{NAMESPACE}:decommission", "false").strip().lower() == "true"
+
+
 def policy_config(stack: StackConfig, spec: ServiceSpec) -> dict[str, Any]:
-    """What the pack needs to know about the stack: its environment, key choice, public routes."""
+    """What the pack needs to know about the stack: its environment (dev rules for a stack being
+    decommissioned: its protection is off on purpose), key choice, public routes."""
     return {
-        "environment": stack.config.get(f"{NAMESPACE}:environment", "dev"),
+        "environment": "dev" if decommissioning(stack) else stack.config.get(f"{NAMESPACE}:environment", "dev"),
         "config": {
             "requireCustomerManagedKeys": stack.config.get(f"{NAMESPACE}:customerManagedKeys", "true") == "true",
             "publicRoutes": [r.key for r in spec.api.routes if r.public] if spec.api else [],
@@ -202,6 +207,10 @@ def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str,
     stack = load_stack(args.dir, args.stack)
     declared_cloud = stack.config.get(f"{NAMESPACE}:cloud")
     stack = prepare(stack, spec, args.cloud)
+    if decommissioning(stack):
+        stack.notes.append(f"{NAMESPACE}:decommission is true: protect, deletion protection and delete locks are off, and "
+                           f"the pack applies dev rules; after `pulumi up -s {stack.stack}`, `pulumi destroy -s "
+                           f"{stack.stack}` deletes the stack and its data")
     started = time.perf_counter()
     rendering = render_stack(stack, spec)
     summary = summarize(stack, spec, rendering, time.perf_counter() - started)

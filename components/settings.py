@@ -25,7 +25,7 @@ ORIGIN = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://(localhost|127\.0
 FUNCTION_OVERRIDES = {"memoryMb": "memory_mb", "timeoutSeconds": "timeout_s", "warmInstances": "warm_instances"}
 #: Every `anycloud:*` key this module reads (Pulumi.yaml declares the same; config_keys.py refuses others).
 KEYS = ("cloud", "environment", "allowedOrigins", "alertEmail", "logRetentionDays", "customerManagedKeys", "apiAuth",
-        "functions", "replacesCloud")
+        "functions", "replacesCloud", "decommission")
 
 
 class SettingsError(ValueError):
@@ -51,9 +51,18 @@ class Settings(BaseModel):
     #: The cloud this stack deliberately leaves (deployed.py): its resources are deleted by the next up.
     replaces_cloud: Literal["aws", "gcp", "azure"] | None = None
 
+    #: Set for the last `up` before a prod stack is destroyed: protection off, nothing else changed.
+    decommission: bool = False
+
     @property
     def prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def guarded(self) -> bool:
+        """What keeps prod data from being deleted (Pulumi `protect`, the clouds' deletion protection,
+        delete locks) is on: prod, unless the stack is being decommissioned."""
+        return self.prod and not self.decommission
 
     def secret(self, config_key: str) -> pulumi.Output[str]:
         """The secret config value, always wrapped as a Pulumi secret."""
@@ -200,6 +209,7 @@ def load_settings(spec: ServiceSpec) -> Settings:
         function_overrides=_function_overrides(cfg, spec),
         secret_keys=tuple(s.config_key for s in spec.secrets),
         replaces_cloud=replaces,
+        decommission=_bool(cfg, "decommission", False),
     )
 
 

@@ -241,3 +241,38 @@ def test_the_same_cloud_and_a_deliberate_move_render():
     assert render_deployed(DEV, {})  # never deployed
     moved = render_deployed({**GCP_DEV, "anycloud:replacesCloud": "aws"}, {"cloud": "aws"})
     assert any(r.type.startswith("gcp:") for r in moved)
+
+
+# ------------------------------------------------------------------ decommissioning a prod stack
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_decommission_drops_every_protection_and_nothing_else(cloud):
+    """The last `up` before `pulumi destroy` of a prod stack: no protect, no deletion protection,
+    no delete lock; every other input as in prod."""
+    from tests.conftest import AZURE_PROD, GCP_PROD, PROD, render_config
+
+    prod = render_config({"aws": PROD, "gcp": GCP_PROD, "azure": AZURE_PROD}[cloud], stack="prod")
+    gone = render_config({**{"aws": PROD, "gcp": GCP_PROD, "azure": AZURE_PROD}[cloud], "anycloud:decommission": "true"},
+                         stack="prod")
+    assert any(r.protect for r in prod.resources) and not any(r.protect for r in gone.resources)
+    protection = {"deletionProtectionEnabled", "deletionProtection", "deleteProtectionState", "forceDestroy"}
+    from components.mock_engine import jsonable
+
+    before = {(r.type, r.name): jsonable(r.inputs) for r in prod.resources}
+    after = {(r.type, r.name): jsonable(r.inputs) for r in gone.resources}
+    locks = {k for k in before if "ManagementLock" in k[0]}
+    assert set(after) == set(before) - locks
+    for key, inputs in after.items():
+        changed = {k for k in set(inputs) | set(before[key]) if inputs.get(k) != before[key].get(k)}
+        assert changed <= protection, (key, changed)
+    text = json.dumps(list(after.values()))
+    for on in ('"deletionProtectionEnabled": true', '"deletionProtection": true', "DELETE_PROTECTION_ENABLED"):
+        assert on not in text
+
+
+def test_a_decommissioning_stack_is_checked_with_dev_rules_and_says_what_comes_next(tmp_path):
+    directory = project(tmp_path, "prod", {**PROD, "anycloud:decommission": True})
+    code, out, err = check("--dir", str(directory), "--stack", "prod")
+    assert code == 0, out + err
+    assert "note: anycloud:decommission is true" in out and "`pulumi destroy -s prod`" in out

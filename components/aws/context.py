@@ -98,5 +98,5 @@ class AwsContext:
 
     def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Child options; prod protects what holds data (pass protect=True for those)."""
-        protect = kwargs.pop("protect", False) and self.settings.prod
+        protect = kwargs.pop("protect", False) and self.settings.guarded
         return pulumi.ResourceOptions(parent=parent, protect=protect, **kwargs)

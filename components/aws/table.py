@@ -36,7 +36,7 @@ def create_table(ctx: AwsContext, spec: TableSpec, parent: pulumi.Resource) -> a
         ),
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
         ttl=aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True) if spec.ttl_attribute else None,
-        deletion_protection_enabled=ctx.settings.prod,
+        deletion_protection_enabled=ctx.settings.guarded,
         opts=ctx.opts(parent, protect=True),
     )
 

@@ -121,7 +121,7 @@ class GcpContext:
         when the service calls others to create it); it waits for those APIs' Services. Prod
         protects what holds data (pass protect=True); CMEK users pass cmek=True to wait for the key
         grants."""
-        protect = kwargs.pop("protect", False) and self.settings.prod
+        protect = kwargs.pop("protect", False) and self.settings.guarded
         waits = list(kwargs.pop("depends_on", []))
         for name in (api,) if isinstance(api, str) else api:
             if name in BOOTSTRAP_APIS:

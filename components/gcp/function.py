@@ -102,7 +102,7 @@ def create_source(ctx: GcpContext, parent: pulumi.Resource) -> Source:
         public_access_prevention="enforced",
         encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=ctx.key_name) if ctx.key else None,
         versioning=gcp.storage.BucketVersioningArgs(enabled=False),
-        force_destroy=not ctx.settings.prod,
+        force_destroy=not ctx.settings.guarded,
         opts=ctx.opts(parent, api="storage", cmek=True),
     )
     archive = gcp.storage.BucketObject(

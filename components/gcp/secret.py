@@ -25,7 +25,7 @@ def create_secret(ctx: GcpContext, spec: SecretSpec, parent: pulumi.Resource) ->
         replication=gcp.secretmanager.SecretReplicationArgs(
             user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(replicas=[replica]),
         ),
-        deletion_protection=ctx.settings.prod,
+        deletion_protection=ctx.settings.guarded,
         opts=ctx.opts(parent, api="secretmanager", protect=True, cmek=True),
     )
     gcp.secretmanager.SecretVersion(

@@ -17,7 +17,7 @@ from .context import GcpContext
 
 
 def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> gcp.firestore.Database:
-    prod = ctx.settings.prod
+    guarded = ctx.settings.guarded
     database = gcp.firestore.Database(
         spec.name,
         name=ctx.physical(spec.name),
@@ -25,7 +25,7 @@ def create_table(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> g
         type="FIRESTORE_NATIVE",
         cmek_config=gcp.firestore.DatabaseCmekConfigArgs(kms_key_name=ctx.key_name) if ctx.key else None,
         point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
-        delete_protection_state="DELETE_PROTECTION_ENABLED" if prod else "DELETE_PROTECTION_DISABLED",
+        delete_protection_state="DELETE_PROTECTION_ENABLED" if guarded else "DELETE_PROTECTION_DISABLED",
         deletion_policy="DELETE",
         opts=ctx.opts(parent, api="firestore", protect=True, cmek=True),
     )

@@ -117,7 +117,7 @@ def claims_database(ctx: GcpContext, parent: pulumi.Resource) -> gcp.firestore.D
         type="FIRESTORE_NATIVE",
         cmek_config=gcp.firestore.DatabaseCmekConfigArgs(kms_key_name=ctx.key_name) if ctx.key else None,
         point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
-        delete_protection_state="DELETE_PROTECTION_ENABLED" if ctx.settings.prod else "DELETE_PROTECTION_DISABLED",
+        delete_protection_state="DELETE_PROTECTION_ENABLED" if ctx.settings.guarded else "DELETE_PROTECTION_DISABLED",
         deletion_policy="DELETE",
         opts=ctx.opts(parent, api="firestore", cmek=True),
     )
@@ -148,7 +148,7 @@ def create_workflow(ctx: GcpContext, spec: WorkflowSpec, functions: dict[str, Fu
         call_log_level="LOG_ERRORS_ONLY" if ctx.settings.prod else "LOG_ALL_CALLS",
         execution_history_level="EXECUTION_HISTORY_BASIC" if ctx.settings.prod else "EXECUTION_HISTORY_DETAILED",
         user_env_vars={"ANYCLOUD_CLAIMS_DATABASE": claims.name},
-        deletion_protection=ctx.settings.prod,
+        deletion_protection=ctx.settings.guarded,
         opts=ctx.opts(parent, api="workflows", cmek=True, depends_on=grants),
     )
     starter, subscription = _starter(ctx, spec, workflow, start, code, parent)
