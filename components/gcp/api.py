@@ -36,6 +36,9 @@ DEADLINE_S = 30
 #: An API config id is at most 63 characters, and the provider appends a 26-character unique
 #: suffix to `api_config_id_prefix` (terraform-plugin-sdk's PrefixedUniqueId).
 CONFIG_PREFIX_MAX = 63 - 26
+#: The APIs API Gateway creates an API, its configs and gateways through: it makes a managed
+#: service with Service Management and Service Control (https://cloud.google.com/api-gateway/docs/configure-dev-env).
+GATEWAY_APIS = ("apigateway", "servicemanagement", "servicecontrol")
 
 
 @dataclass
@@ -98,7 +101,7 @@ def create_api(ctx: GcpContext, spec: ApiSpec, auth: JwtAuth | None, functions: 
         lambda urls: yaml.safe_dump(openapi_document(f"{ctx.prefix}-api", spec.routes, dict(zip(names, urls)), auth, timeouts),
                                     sort_keys=False)
     )
-    api = gcp.apigateway.Api("api", api_id=ctx.physical("api"), display_name=f"anycloud {ctx.prefix}", opts=ctx.opts(parent, api="apigateway"))
+    api = gcp.apigateway.Api("api", api_id=ctx.physical("api"), display_name=f"anycloud {ctx.prefix}", opts=ctx.opts(parent, api=GATEWAY_APIS))
     config = gcp.apigateway.ApiConfig(
         "api-config",
         api=api.api_id,
@@ -111,8 +114,8 @@ def create_api(ctx: GcpContext, spec: ApiSpec, auth: JwtAuth | None, functions: 
         gateway_config=gcp.apigateway.ApiConfigGatewayConfigArgs(
             backend_config=gcp.apigateway.ApiConfigGatewayConfigBackendConfigArgs(google_service_account=identity.email),
         ),
-        opts=ctx.opts(api, api="apigateway", depends_on=grants),
+        opts=ctx.opts(api, api=GATEWAY_APIS, depends_on=grants),
     )
     gateway = gcp.apigateway.Gateway("gateway", api_config=config.id, gateway_id=ctx.physical("gateway"),
-                                     region=ctx.region, opts=ctx.opts(api, api="apigateway"))
+                                     region=ctx.region, opts=ctx.opts(api, api=GATEWAY_APIS))
     return ApiHandle(gateway=gateway, identity=identity)
