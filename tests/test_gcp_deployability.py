@@ -7,13 +7,14 @@ it fail on exactly the resources that need it: the renderer's grants are what sa
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from components.export import to_export
 from policy import gcp_deployability
-from policy.offline import evaluate
+from policy.offline import evaluate, load_export
 from tests.conftest import GCP_PROD, render_config
 
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
@@ -40,7 +41,7 @@ def without(resources: list[dict], urn_suffix: str) -> list[dict]:
 
 
 def test_the_rendered_stack_is_deployable_by_every_gcp_rule(resources):
-    assert len(NAMES) == 5
+    assert len(NAMES) == 11
     assert reported(resources) == {}
 
 
@@ -93,3 +94,92 @@ def test_a_key_in_another_region_is_named_with_both_locations(resources):
     messages = [v.message for v in report.violations if v.policy == "gcp-cmek-key-in-resource-location"]
     assert len(messages) == 1
     assert "kmsKeyName is in 'europe-west1' but the resource is in 'us-central1'" in messages[0]
+
+
+# ------------------------------------------------------------------ issue 17: creation order and run time
+
+FIXTURES = Path(__file__).parent / "policy_fixtures"
+
+
+def fixture(policy: str, stem: str) -> list[dict]:
+    return load_export(FIXTURES / policy / f"{stem}.json")
+
+
+def by_policy(resources: list[dict], **kwargs) -> dict[str, set[str]]:
+    report = evaluate(resources, "prod", policies=gcp_deployability.POLICIES, **kwargs)
+    out: dict[str, set[str]] = {}
+    for v in report.violations:
+        out.setdefault(v.policy, set()).add(v.urn.rsplit("::", 1)[-1])
+    return out
+
+
+def test_every_resource_that_loses_its_api_wait_is_named(resources):
+    changed = copy.deepcopy(resources)
+    services = {r["urn"] for r in changed if r["type"] == "gcp:projects/service:Service"}
+    gateway = [r for r in changed if r["type"].startswith("gcp:apigateway/")]
+    for r in gateway:
+        r["dependencies"] = [u for u in r["dependencies"] if u not in services]
+    assert len(gateway) == 3
+    assert by_policy(changed) == {"gcp-resources-wait-for-their-api": {"api", "api-config", "gateway"}}
+
+
+def test_a_service_enabled_in_another_project_is_not_waited_for():
+    resources = fixture("gcp-resources-wait-for-their-api", "gcp-bad")
+    for r in resources:
+        if r["type"] == "gcp:projects/service:Service":
+            r["inputs"]["project"] = r["outputs"]["project"] = "shared-services-1234"
+    # the account names its project; the grant names none, so it is in the provider's, which may be that one
+    assert by_policy(resources) == {"gcp-resources-wait-for-their-api": {"worker-agent-mints"}}
+
+
+def test_a_grant_to_a_requested_agent_waits_for_its_identity_not_its_api():
+    resources = fixture("gcp-agent-grants-wait-for-their-agent", "gcp-bad")
+    (violation,) = evaluate(resources, "prod", policies=gcp_deployability.POLICIES).violations
+    assert violation.urn.endswith("::worker-pubsub-agent-mints")
+    assert "required: the grant depending on 'agent-pubsub'" in violation.message
+    resources = fixture("gcp-agent-grants-wait-for-their-agent", "gcp-bad-not-requested")
+    (violation,) = evaluate(resources, "prod", policies=gcp_deployability.POLICIES).violations
+    assert "only on request: a gcp.projects.ServiceIdentity for pubsub.googleapis.com" in violation.message
+
+
+@pytest.mark.parametrize("expression, covers", [
+    ('resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")', True),
+    ("resource.name.startsWith('projects/_/buckets/')", True),
+    ('resource.name.startsWith("projects/_/buckets/own") || (resource.name.startsWith("projects/_/buckets/gcf-"))',
+     True),
+    ('resource.name.startsWith("projects/_/buckets/gcf-v2-sources-123-europe-west1")', False),
+    ('resource.name.startsWith("projects/_/buckets/gcf-v2-sources-") '
+     '&& resource.type == "storage.googleapis.com/Object"', False),
+    ('resource.type == "storage.googleapis.com/Bucket"', False),
+])
+def test_only_a_condition_that_surely_covers_the_source_buckets_counts(expression, covers):
+    assert gcp_deployability._covers_sources({"title": "t", "expression": expression}) is covers
+    assert gcp_deployability._covers_sources(None) is True
+
+
+def test_a_storage_grant_to_a_domain_does_not_stand_in_for_the_build_account():
+    resources = fixture("gcp-build-account-reads-function-sources", "gcp-bad")
+    grant = copy.deepcopy(next(r for r in resources if r["urn"].endswith("::build-writes-logs")))
+    grant["urn"] = grant["urn"].replace("build-writes-logs", "domain-reads-sources")
+    sources = {"title": "sources", "expression": 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")'}
+    grant["inputs"] = grant["outputs"] = {"project": "orders-prod-4711", "role": "roles/storage.objectViewer",
+                                          "member": "domain:example.com", "condition": sources}
+    grant["dependencies"], grant["propertyDependencies"] = [], {}
+    assert by_policy([*resources, grant]) == {"gcp-build-account-reads-function-sources": {"get-order"}}
+
+
+def test_a_build_grant_whose_member_is_unknown_in_preview_is_not_guessed_at():
+    resources = fixture("gcp-build-account-reads-function-sources", "gcp-bad-condition")
+    for r in resources:
+        if r["urn"].endswith("::build-reads-function-sources"):
+            r["inputs"]["member"] = r["outputs"]["member"] = UNKNOWN_STRING_VALUE
+            r["propertyDependencies"]["member"] = []
+    assert by_policy(resources) == {}
+
+
+def test_a_trigger_named_in_config_is_accepted_without_a_dead_letter():
+    resources = fixture("gcp-event-paths-dead-lettered", "gcp-bad")
+    assert by_policy(resources) == {"gcp-event-paths-dead-lettered": {"fulfil-order-start"}}
+    for name in ("fulfil-order-start", "orders-prod-fulfil-order-start"):  # logical or physical
+        config = {"gcp-event-paths-dead-lettered": {"eventPathsWithoutDeadLetters": [name]}}
+        assert by_policy(resources, config=config) == {}

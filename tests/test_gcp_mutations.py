@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from typing import Callable
 
+import dataclasses
+
+import pulumi
 import pytest
 
+import components.gcp.api as api
+import components.gcp.context as context
+import components.gcp.function as function
 import components.gcp.identity as identity
+import components.gcp.workflow as workflow
 import components.gcp.platform as platform
 import components.gcp.queue as queue
 from app import SERVICE
@@ -99,8 +106,6 @@ def one_account_for_all(mp):
 
 
 def _with_account(account):
-    import components.gcp.function as function
-
     def create(*args, **kwargs):
         original = function.service_account
         function.service_account = account
@@ -134,3 +139,103 @@ def test_breaking_the_gcp_renderer_fails_the_right_policy(monkeypatch, case):
 
 def test_the_unbroken_gcp_renderer_passes(monkeypatch):
     assert violated(monkeypatch, lambda mp: None) == set()
+
+
+# ------------------------------------------------------------------ issue 17: what a first `up` refuses
+
+
+def accounts_before_iam(mp):
+    """Service accounts created without waiting for the IAM API's Service."""
+    real = identity.gcp.serviceaccount.Account
+
+    def account(resource_name, opts=None, **kwargs):
+        return real(resource_name, opts=pulumi.ResourceOptions(parent=opts.parent), **kwargs)
+
+    mp.setattr(identity.gcp.serviceaccount, "Account", account)
+
+
+def implicit_agents_unawaited(mp):
+    """The Cloud Functions and Cloud Run agents' key grants wait for Cloud KMS only, not for the API
+    that makes the agent."""
+    real = context.GcpContext.service_agent
+
+    def service_agent(self, name):
+        member, ready = real(self, name)
+        return (member, self.apis["cloudkms"]) if name in context.IMPLICIT_AGENTS else (member, ready)
+
+    mp.setattr(context.GcpContext, "service_agent", service_agent)
+
+
+def pubsub_agent_by_name(mp):
+    """The Pub/Sub agent named by a computed string after its API, not through its ServiceIdentity."""
+    real = context.GcpContext.service_agent
+
+    def service_agent(self, name):
+        if name != "pubsub":
+            return real(self, name)
+        return self.number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com"), \
+            self.apis["pubsub"]
+
+    mp.setattr(context.GcpContext, "service_agent", service_agent)
+
+
+def build_reads_own_bucket_only(mp):
+    mp.setattr(function, "SOURCE_BUCKETS", 'resource.name.startsWith("projects/_/buckets/source-")')
+
+
+def functions_not_waiting_for_build_grants(mp):
+    real = platform.create_source
+    mp.setattr(platform, "create_source", lambda ctx, parent: dataclasses.replace(real(ctx, parent), ready=[]))
+
+
+def workflow_without_log_writer(mp):
+    mp.setattr(workflow, "LOG_WRITER", "roles/logging.viewer")
+
+
+def config_prefix_with_digest(mp):
+    """A content-addressed config prefix: the document's digest makes it 45 characters."""
+    real = api.gcp.apigateway.ApiConfig
+
+    def config(resource_name, api_config_id_prefix, **kwargs):
+        return real(resource_name, api_config_id_prefix=f"{api_config_id_prefix}openapi-{'0' * 16}-", **kwargs)
+
+    mp.setattr(api.gcp.apigateway, "ApiConfig", config)
+
+
+def starts_through_eventarc(mp):
+    """Workflow starts also delivered by an Eventarc trigger on the start topic, as before issue 17."""
+    real = workflow._starter
+
+    def starter(ctx, spec, flow, start, code, parent):
+        handle, subscription = real(ctx, spec, flow, start, code, parent)
+        workflow.gcp.eventarc.Trigger(
+            f"{spec.name}-eventarc-start", location=ctx.region,
+            matching_criterias=[workflow.gcp.eventarc.TriggerMatchingCriteriaArgs(
+                attribute="type", value="google.cloud.pubsub.topic.v1.messagePublished")],
+            transport=workflow.gcp.eventarc.TriggerTransportArgs(
+                pubsub=workflow.gcp.eventarc.TriggerTransportPubsubArgs(topic=start.topic.id)),
+            destination=workflow.gcp.eventarc.TriggerDestinationArgs(workflow=flow.id),
+            service_account=handle.identity.email, opts=ctx.opts(parent, api="eventarc"))
+        return handle, subscription
+
+    mp.setattr(workflow, "_starter", starter)
+
+
+ORDER_CASES = {
+    "service accounts before the IAM API": (accounts_before_iam, "gcp-resources-wait-for-their-api"),
+    "Functions and Run agents' key grants before their APIs": (implicit_agents_unawaited,
+                                                                "gcp-agent-grants-wait-for-their-agent"),
+    "Pub/Sub agent named without its ServiceIdentity": (pubsub_agent_by_name, "gcp-agent-grants-wait-for-their-agent"),
+    "build account reads its own bucket only": (build_reads_own_bucket_only, "gcp-build-account-reads-function-sources"),
+    "functions built before the build grants": (functions_not_waiting_for_build_grants,
+                                                "gcp-build-account-reads-function-sources"),
+    "workflow account cannot write logs": (workflow_without_log_writer, "gcp-workflow-call-logs-writable"),
+    "API config prefix leaves no room for the suffix": (config_prefix_with_digest, "gcp-api-config-id-fits"),
+    "workflow starts through Eventarc": (starts_through_eventarc, "gcp-event-paths-dead-lettered"),
+}
+
+
+@pytest.mark.parametrize("case", list(ORDER_CASES))
+def test_each_issue_17_defect_reintroduced_fails_exactly_its_policy(monkeypatch, case):
+    patches, expected = ORDER_CASES[case]
+    assert violated(monkeypatch, patches) == {expected}
