@@ -128,10 +128,10 @@ def test_pack_entry_point_only_builds_the_pack():
     assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file() and (ROOT / "policy" / "requirements.txt").is_file()
 
 
-def test_readme_lists_every_policy_with_its_level():
+def test_the_pack_readme_lists_every_policy_with_its_level():
     from policy import POLICIES
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "policy" / "README.md").read_text()
     for policy in POLICIES:
         assert f"| {policy.name} |" in readme and readme.split(f"| {policy.name} |")[1].split("\n")[0].strip().endswith(
             f"| {policy.enforcement_level.value} |"
