@@ -267,10 +267,12 @@ ORDER_BODY = {"customer_id": "cust-1", "items": [{"sku": "widget-1", "quantity":
               "currency": "EUR", "payment_token": "tok_visa"}
 
 
-def azure_first_request(settings: dict[str, str], order: Any, definition: Any) -> tuple[str, dict]:
+def azure_first_request(settings: dict[str, str], order: Any, definition: Any, caller: str = "") -> tuple[str, dict]:
     """(what the first request is, the request for the child) for one app; `order` is the one
-    the stand-in holds. The orchestrator app's is a start message, then the orchestrator's first
-    episode (the history the extension would send: the execution started with that input)."""
+    the stand-in holds; `caller` the Authorization header of an HTTP request (the app verifies it,
+    reading the signing keys on this first request). The orchestrator app's is a start message,
+    then the orchestrator's first episode (the history the extension would send: the execution
+    started with that input)."""
     kinds = settings.get("ANYCLOUD_TRIGGERS", "")
     routes = [r for r in settings.get("ANYCLOUD_ROUTES", "").split(",") if r]
     if kinds == "route":
@@ -278,10 +280,12 @@ def azure_first_request(settings: dict[str, str], order: Any, definition: Any) -
         path = template.replace("{order_id}", order.order_id).lstrip("/")
         body = json.dumps(ORDER_BODY) if method == "POST" else ""
         return f"{method} {template}", {"kind": "http", "method": method, "path": path, "body": body,
-                                        "headers": {"Content-Type": "application/json", "X-Request-Id": "req-1"}}
+                                        "headers": {"Content-Type": "application/json", "X-Request-Id": "req-1",
+                                                    "Authorization": caller}}
     if kinds == "task":
         return "POST /api/task", {"kind": "http", "method": "POST", "path": "task",
-                                  "body": json.dumps({"order": order.workflow_order()}), "headers": {}}
+                                  "body": json.dumps({"order": order.workflow_order()}),
+                                  "headers": {"Authorization": caller}}
     if kinds == "consumer":
         return "queue message", {"kind": "queue", "body": json.dumps({"order_id": order.order_id})}
     from azure.durable_functions.models.history.HistoryEventType import HistoryEventType as Event
@@ -310,6 +314,7 @@ def azure_main(runs: int, as_json: bool) -> None:
     from orders.models import CreateOrder, Order, Status, now
     from runtime.azure.cosmos import document_id
     from tests.support import cosmos_standin
+    from tests.support.azure_callers import EntraStandIn
     from tests.support.azure_stack import as_seen
     from tests.support.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, running_azurite
 
@@ -323,6 +328,7 @@ def azure_main(runs: int, as_json: bool) -> None:
         composite = [[[p["path"], p["order"]] for p in index]
                      for index in resource["indexingPolicy"].get("compositeIndexes", [])]
         containers.append([c.inputs["databaseName"], resource["id"], resource["partitionKey"]["paths"][0], composite])
+    entra = EntraStandIn(next(s["ANYCLOUD_CALLER_TENANT"] for _, _, s in apps if "ANYCLOUD_CALLER_TENANT" in s))
     with tempfile.TemporaryDirectory() as root, running_azurite() as address:
         zipfile.ZipFile(io.BytesIO(package)).extractall(root)
         shutil.copy(cosmos_standin.__file__, os.path.join(root, "_cosmos_standin.py"))
@@ -336,10 +342,13 @@ def azure_main(runs: int, as_json: bool) -> None:
             stored = order.model_copy(update={"status": Status(status)}).to_item()
             document = {**stored, "id": document_id([order.order_id]), "ttl": 3600}  # as the adapter stores it
             definition = json.loads(settings["ANYCLOUD_DEFINITION"]) if "ANYCLOUD_DEFINITION" in settings else None
-            what, request = azure_first_request(settings, order, definition)
+            callers = settings.get("ANYCLOUD_CALLERS")
+            caller = entra.bearer(callers.split(",")[0], settings["ANYCLOUD_CALLER_AUDIENCE"]) if callers else ""
+            what, request = azure_first_request(settings, order, definition, caller)
             setup = {"request": request, "triggers": settings.get("ANYCLOUD_TRIGGERS", ""), "containers": containers,
                      "documents": [["tables", "orders", document]], "azurite_key": [ACCOUNT, ACCOUNT_KEY]}
-            cases[name] = (what, {**as_seen(rendering, settings, address), "PATH": os.environ.get("PATH", "")},
+            keys = {"ANYCLOUD_CALLER_KEYS_URL": entra.keys_url} if callers else {}
+            cases[name] = (what, {**as_seen(rendering, settings, address), **keys, "PATH": os.environ.get("PATH", "")},
                            AZURE_CHILD % {"setup": json.dumps(setup)})
         times: dict[str, list[dict]] = {name: [] for name in cases}
         floor: list[float] = []
@@ -350,6 +359,7 @@ def azure_main(runs: int, as_json: bool) -> None:
                     raise RuntimeError(f"{name} failed:\n{out.stderr[-3000:]}")
                 times[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
             floor.append(child_ms("import azure.functions", {}))
+    entra.close()
     results = [{"function": name, "handler": handler, "first_request": cases[name][0],
                 "outcome": times[name][0]["outcome"],
                 "import_ms": summary([t["import_ms"] for t in times[name]]),

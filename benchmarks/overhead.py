@@ -24,7 +24,9 @@ the Python worker calls them (a `func.HttpRequest`, or the `QueueMessage` its qu
 makes), in an environment of what the Functions host sets plus the app's rendered app
 settings: the Azure entry's (`function_app.py`: `entry.create_app()`, its `http` and `consume`
 functions reaching `Instance.http` / `Instance.consume`) against bare functions answering the
-same. One queue message per invocation (the host calls a queue function per message).
+same. One queue message per invocation (the host calls a queue function per message). The
+route and task cases carry a caller's token, which the entry verifies on every request (an
+RS256 signature against keys fetched once, from a local stand-in of Entra ID), as deployed.
 """
 
 from __future__ import annotations
@@ -276,8 +278,12 @@ def measure_azure(runs: int, repeat: int) -> list[dict[str, Any]]:
 
     from coldstart import rendered_functions
 
+    from tests.support.azure_callers import EntraStandIn
+
     settings = {name: env for name, _, env in rendered_functions("azure")}
-    health = settings["health"]
+    entra = EntraStandIn(settings["health"]["ANYCLOUD_CALLER_TENANT"])
+    health = {**settings["health"], "ANYCLOUD_CALLER_KEYS_URL": entra.keys_url}
+    caller = entra.bearer(health["ANYCLOUD_CALLERS"].split(",")[0], health["ANYCLOUD_CALLER_AUDIENCE"])
     trigger = {k: v for k, v in settings["process-order"].items()
                if k.startswith(("ANYCLOUD_TRIGGER", "AzureFunctionsJobHost__extensions__queues__"))}
     consumer = {**{k: v for k, v in health.items() if k != "ANYCLOUD_ROUTES"}, **trigger,
@@ -286,11 +292,12 @@ def measure_azure(runs: int, repeat: int) -> list[dict[str, Any]]:
     task = {**{k: v for k, v in health.items() if k != "ANYCLOUD_ROUTES"}, "ANYCLOUD_FUNCTION": "bench-task",
             "ANYCLOUD_HANDLER": "overhead_handlers:notified", "ANYCLOUD_TRIGGERS": "task"}
     host = "https://orders-dev-health-4bdb63.azurewebsites.net/api/"
-    headers = {"X-Request-Id": "0af76519-16cd-43dd-8448-eb211c80319c", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    headers = {"X-Request-Id": "0af76519-16cd-43dd-8448-eb211c80319c", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+               "Authorization": caller}
     route = func.HttpRequest("GET", host + "health", headers=headers, params={}, route_params={"path": "health"}, body=b"")
     state = json.dumps({"order": {"order_id": "o-1"}}).encode()
-    call = func.HttpRequest("POST", host + "task", headers={"Content-Type": "application/json"}, params={},
-                            route_params={"path": "task"}, body=state)
+    call = func.HttpRequest("POST", host + "task", headers={"Content-Type": "application/json", "Authorization": caller},
+                            params={}, route_params={"path": "task"}, body=state)
     message = QueueMessage(id="m-1", body=b'{"order_id": "o-1"}', dequeue_count=1)
     bare = bare_azure_app()
     cases = [("route GET /health", health, "http", route, "bare_route"),
@@ -308,6 +315,7 @@ def measure_azure(runs: int, repeat: int) -> list[dict[str, Any]]:
                 assert (ours.status_code, json.loads(ours.get_body())) == (theirs.status_code, json.loads(theirs.get_body())), case
             results.append(compare("azure", case, lambda: registered[function](argument),
                                    lambda: bare[bare_function](argument), runs, repeat))
+    entra.close()
     return results
 
 

@@ -61,7 +61,8 @@ def unknown_names(module: Any, params: dict[str, inspect.Parameter], value: dict
             problems.append(f"{path}.{key} (python {name})")
             continue
         kinds = args_types(module, params[name].annotation)
-        for element in item if isinstance(item, list) else [item]:
+        keyed = isinstance(item, dict) and "Mapping[str" in str(params[name].annotation)  # {key: Args}
+        for element in item if isinstance(item, list) else list(item.values()) if keyed else [item]:
             if not kinds or not isinstance(element, dict):
                 continue
             found = [unknown_names(module, dict(inspect.signature(kind.__init__).parameters), element, f"{path}.{key}")
@@ -79,10 +80,14 @@ def test_the_name_conversion_matches_the_sdk_on_its_hard_cases():
 
 
 def test_a_misspelt_input_is_caught():
-    from pulumi_azure_native import web
+    from pulumi_azure_native import apimanagement, web
     params = dict(inspect.signature(web.WebApp._internal_init).parameters)
     assert unknown_names(web, params, {"httpsOnly": True, "siteConfig": {"minTlsVersoin": "1.2"}}, "WebApp") == [
         "WebApp.siteConfig.minTlsVersoin (python min_tls_versoin)"]
+    params = dict(inspect.signature(apimanagement.ApiManagementService._internal_init).parameters)
+    keyed = {"identity": {"type": "UserAssigned", "userAssignedIdentities": {"/subscriptions/s/id": {"objectId": "o"}}}}
+    assert unknown_names(apimanagement, params, keyed, "Service") == [
+        "Service.identity.userAssignedIdentities.objectId (python object_id)"]
 
 
 @pytest.mark.parametrize("fixture", ["azure_prod", "azure_dev"])

@@ -25,6 +25,7 @@ from runtime.azure import entry
 from runtime.azure.messaging import Clients
 from runtime.contracts import Context
 from tests.support import sample_handlers
+from tests.support.azure_callers import caller_settings, entra, http_app  # noqa: F401 (fixtures)
 from tests.support.azure_stack import run_async
 from tests.support.azurite import Azurite, azurite  # noqa: F401 (fixture)
 
@@ -65,43 +66,13 @@ def test_every_rendered_app_imports_in_a_fresh_process_and_registers_its_trigger
 # ------------------------------------------------------------------ routes and tasks
 
 
-@pytest.fixture
-def run(monkeypatch):
-    """Register an app for a sample handler and call its HTTP function like the host does."""
-
-    def make(handler: str, triggers: str, routes: str = ""):
-        env = {"ANYCLOUD_FUNCTION": handler, "ANYCLOUD_HANDLER": f"tests.support.sample_handlers:{handler}",
-               "ANYCLOUD_TRIGGERS": triggers, "ANYCLOUD_ROUTES": routes}
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        entry.reset()
-        context = Context(tables={"items": memory.Table("id"), "idempotency": memory.Table("id")}, queues={},
-                          workflows={}, secrets={})
-        made = entry.Instance(env, clients=Clients(), context=context)
-        monkeypatch.setattr(entry, "instance", lambda: made)
-        (function,) = entry.create_app(env).get_functions()
-        user = function.get_user_function()
-
-        def call(method: str, path: str, body: bytes = b"", headers: dict | None = None, params: dict | None = None):
-            request = func.HttpRequest(method, f"https://app.azurewebsites.net/api/{path}", headers=headers or {},
-                                       params=params or {}, route_params={"path": path}, body=body)
-            response = user(request)
-            text = response.get_body()
-            return response.status_code, json.loads(text) if text else None, dict(response.headers)
-
-        return call, context
-
-    yield make
-    entry.reset()
-
-
 def token(claims: dict) -> str:
     encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")  # noqa: E731
     return f"Bearer {encode({'alg': 'RS256'})}.{encode(claims)}.signature"
 
 
-def test_a_route_gets_its_path_parameters_request_id_and_the_validated_caller(run):
-    call, _ = run("echo", "route", "GET /things/{thing_id}")
+def test_a_route_gets_its_path_parameters_request_id_and_the_validated_caller(http_app):
+    call, _ = http_app("echo", "route", "GET /things/{thing_id}")
     status, body, headers = call("GET", "things/42", headers={"X-Request-Id": "req-1", "X-Custom": "yes"},
                                  params={"verbose": "1"})
     assert status == 200 and body["params"] == {"thing_id": "42"} and body["query"] == {"verbose": "1"}
@@ -110,8 +81,8 @@ def test_a_route_gets_its_path_parameters_request_id_and_the_validated_caller(ru
     assert call("POST", "task", b"{}")[0] == 404  # a route app is no task
 
 
-def test_idempotent_routes_are_scoped_to_the_caller_api_management_validated(run):
-    call, context = run("create", "route", "POST /items")
+def test_idempotent_routes_are_scoped_to_the_caller_api_management_validated(http_app):
+    call, context = http_app("create", "route", "POST /items")
     sample_handlers.CALLS.clear()
     alice = {"X-Anycloud-User-Token": token({"sub": "alice"}), "Idempotency-Key": "k-1",
              "Content-Type": "application/json"}
@@ -122,8 +93,8 @@ def test_idempotent_routes_are_scoped_to_the_caller_api_management_validated(run
     assert sample_handlers.CALLS["create"] == 2
 
 
-def test_route_errors_never_show_internals(run):
-    call, _ = run("crash", "route", "GET /crash")
+def test_route_errors_never_show_internals(http_app):
+    call, _ = http_app("crash", "route", "GET /crash")
     assert call("GET", "crash", headers={"X-Request-Id": "r"})[:2] == (
         500, {"error": "InternalError", "message": "internal error", "request_id": "r"})
 
@@ -133,8 +104,8 @@ def test_route_errors_never_show_internals(run):
     ({"raise": "business"}, (422, {"error": "PaymentDeclined", "message": "card declined"})),
     ({"raise": "bug"}, (500, {"error": "TaskFailed", "message": "internal error"})),
 ])
-def test_a_task_answers_the_orchestrator_by_the_http_contract(run, state, expected):
-    call, _ = run("task", "task")
+def test_a_task_answers_the_orchestrator_by_the_http_contract(http_app, state, expected):
+    call, _ = http_app("task", "task")
     assert call("POST", "task", json.dumps(state).encode(), {"X-Request-Id": "req-7"})[:2] == expected
     assert call("POST", "task", b"not json")[:2] == (400, {"error": "TaskFailed", "message": "the state is not JSON"})
     assert call("GET", "task")[0] == 404
@@ -230,11 +201,12 @@ def test_an_app_without_its_definition_or_handler_fails_at_start_not_at_first_ca
         entry.Instance({"ANYCLOUD_TRIGGERS": "route"}, context=Context(tables={}, queues={}, workflows={}, secrets={}))
 
 
-def test_an_unfinished_idempotency_record_is_held_for_the_functions_timeout_only():
+def test_an_unfinished_idempotency_record_is_held_for_the_functions_timeout_only(entra):  # noqa: F811
     """A record left "in progress" by a crashed invocation stops blocking retries once no live
     invocation could still be running: the rendered timeout and a margin (600 s when unknown)."""
     context = Context(tables={"idempotency": memory.Table("id")}, queues={}, workflows={}, secrets={})
-    env = {"ANYCLOUD_HANDLER": "tests.support.sample_handlers:consume", "ANYCLOUD_TRIGGERS": "route"}
+    env = {"ANYCLOUD_HANDLER": "tests.support.sample_handlers:consume", "ANYCLOUD_TRIGGERS": "route",
+           **caller_settings(entra)}
     assert entry.Instance({**env, "ANYCLOUD_TIMEOUT_S": "30"}, context=context).in_progress_s == 40
     assert entry.Instance(env, context=context).in_progress_s == 600
 

@@ -183,29 +183,58 @@ def test_one_identity_and_one_plan_per_app(azure_prod):
 # ------------------------------------------------------------------ callers
 
 
-def test_http_apps_accept_their_callers_only_and_the_others_accept_no_inbound_traffic(azure_prod):
-    r = azure_prod
-    apim = r.of_type(APIM)[0].outputs["identity"]["principalId"]
+@pytest.mark.parametrize("fixture", ["azure_prod", "azure_dev"])
+def test_http_apps_accept_their_callers_only_and_the_others_accept_no_inbound_traffic(fixture, request):
+    """Route apps: API Management's identity; task apps: their workflow's orchestrator identity.
+    The same principal ids in App Service authentication and in the settings the app verifies
+    each token with itself; the audience and tenant of the registration, and Entra ID's keys."""
+    from components.azure.mocks import TENANT
+
+    r = request.getfixturevalue(fixture)
+    gateway = principal(r, "gateway")
     orchestrator = principal(r, "fulfil-order-run")
     routes = {route.function for route in SERVICE.api.routes}
     tasks = set(SERVICE.workflows[0].task_functions())
     auth = by_name(r, AUTH)
     audience = r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
     for app in r.of_type(APP):
-        name = app.name
+        name, s = app.name, settings(r, app.name)
+        assert "ANYCLOUD_CALLER_KEYS_URL" not in s, name  # tests only: a deployed app reads Entra ID's keys
         if name in routes | tasks:
+            expected = ([gateway] if name in routes else []) + ([orchestrator] if name in tasks else [])
+            assert s["ANYCLOUD_CALLERS"].split(",") == expected, name
+            assert (s["ANYCLOUD_CALLER_AUDIENCE"], s["ANYCLOUD_CALLER_TENANT"]) == (audience, TENANT)
             settings_ = auth[f"{name}-callers"].inputs
             assert settings_["name"] == app.outputs["name"]
             assert settings_["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"}
             aad = settings_["identityProviders"]["azureActiveDirectory"]
-            expected = ([apim] if name in routes else []) + ([orchestrator] if name in tasks else [])
             assert aad["validation"]["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"] == expected
-            assert audience in aad["validation"]["allowedAudiences"]
+            assert aad["validation"]["allowedAudiences"] == [audience, f"api://{audience}"]
+            assert aad["registration"]["openIdIssuer"] == f"https://login.microsoftonline.com/{TENANT}/v2.0"
             assert "ipSecurityRestrictionsDefaultAction" not in app.inputs["siteConfig"]
         else:
             assert f"{name}-callers" not in auth
+            assert not {"ANYCLOUD_CALLERS", "ANYCLOUD_CALLER_AUDIENCE", "ANYCLOUD_CALLER_TENANT"} & set(s), name
             assert app.inputs["siteConfig"]["ipSecurityRestrictionsDefaultAction"] == "Deny"
             assert not app.inputs["siteConfig"].get("ipSecurityRestrictions")
+
+
+def test_the_callers_identities_exist_before_the_apps_that_name_them(azure_prod):
+    """API Management calls as its user-assigned identity (the policy names its client id), and
+    the orchestrator app runs as the identity its task apps already name."""
+    r = azure_prod
+    identities = by_name(r, IDENTITY)
+    gateway, orchestrator = identities["gateway-identity"], identities["fulfil-order-run-identity"]
+    (service,) = r.of_type(APIM)
+    assert service.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {gateway.id: {}}}
+    assert gateway.urn in service.property_dependencies["identity"]
+    for policy in r.of_type(OPERATION_POLICY):
+        managed = ElementTree.fromstring(policy.inputs["value"]).find("inbound/authentication-managed-identity")
+        assert managed.get("client-id") == gateway.outputs["clientId"]
+    assert by_name(r, APP)["fulfil-order-run"].inputs["identity"]["userAssignedIdentities"] == [orchestrator.id]
+    for task in SERVICE.workflows[0].task_functions():
+        assert orchestrator.urn in by_name(r, APP)[task].property_dependencies["siteConfig"], task
+    assert sum(1 for x in r.of_type(IDENTITY) if x.name == "fulfil-order-run-identity") == 1
 
 
 # ------------------------------------------------------------------ resources

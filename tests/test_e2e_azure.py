@@ -90,6 +90,29 @@ def test_happy_path_ends_completed(stack):
     assert [(d.app, d.outcome) for d in stack.deliveries] == [("process-order", "ok"), ("fulfil-order-run", "ok")]
 
 
+def principal(stack: AzureStack, identity: str) -> str:
+    (found,) = [i for i in stack.rendering.of_type("azure-native:managedidentity:UserAssignedIdentity")
+                if i.name == f"{identity}-identity"]
+    return found.outputs["principalId"]
+
+
+def test_were_app_service_authentication_to_let_everyone_through_the_apps_refuse_all_but_their_callers(stack):
+    """The second layer alone: each app verifies the token itself (Flex Consumption may not block
+    callers at App Service authentication)."""
+    gateway, orchestrator = principal(stack, "gateway"), principal(stack, "fulfil-order-run")
+    token = stack.managed_identity_token
+    assert stack.direct("health", "GET", "/health", token(gateway, audience(stack)))["status"] == 200
+    for authorization in (None, token(orchestrator, audience(stack)), token(gateway, "api://another-app"),
+                          stack.entra.bearer(gateway, audience(stack), iss="https://sts.windows.net/other/")):
+        refused = stack.direct("create-order", "POST", "/orders", authorization, ORDER)
+        assert refused == {"status": 401, "json": {"error": "Unauthorized", "message":
+                                                   "the caller is not allowed to call this app", "request_id": ""}}
+    assert orders(stack) == [] and stack.peek("orders") == []
+    for authorization in (None, token(gateway, audience(stack))):  # a task answers its orchestrator only
+        assert stack.direct("charge-payment", "POST", "/task", authorization, {"order": ORDER})["status"] == 401
+    assert [status for caller, _, _, status in stack.http_calls if caller == "direct"] == [200] + [401] * 6
+
+
 def test_the_payment_task_reads_the_key_vault_secret_app_service_resolved(stack):
     charge = stack.apps["charge-payment"]
     assert charge.settings["ANYCLOUD_SECRET_PAYMENT_API_KEY"].startswith("@Microsoft.KeyVault(SecretUri=https://")

@@ -8,6 +8,10 @@ anything else; the validated token is forwarded in `X-Anycloud-User-Token` (App 
 authentication replaces `Authorization`, see below) and the request id in `X-Request-Id`;
 then the request goes to the route app's backend with a token of API Management's own
 identity for the service's backend audience, the only caller route apps accept (callers.py).
+That identity is user-assigned (`authentication-managed-identity` names its client id): the
+route apps' settings name its principal id, so it exists before them, while a system-assigned
+identity would exist only with the service, whose backends name the apps
+(https://learn.microsoft.com/azure/api-management/authentication-managed-identity-policy).
 
 What Consumption cannot do (the check's notes say it): the declared throttle. `rate-limit` and
 `quota` count per subscription ("have a dependency on the subscription key",
@@ -28,6 +32,7 @@ import pulumi
 
 from ..spec import ApiSpec, JwtAuth, RouteSpec
 from .arm import Arm
+from .callers import gateway_identity
 from .context import AzureContext
 from .function import AppHandle
 
@@ -77,13 +82,13 @@ def validate_jwt(auth: JwtAuth) -> str:
             '<value>@(context.Request.Headers.GetValueOrDefault("Authorization", ""))</value></set-header>')
 
 
-def operation_policy(route: RouteSpec, auth: JwtAuth | None, backend: str, audience: str) -> str:
+def operation_policy(route: RouteSpec, auth: JwtAuth | None, backend: str, audience: str, client_id: str) -> str:
     check = validate_jwt(auth) if auth is not None and not route.public else ""
     return ("<policies><inbound><base />" + check
             + f'<set-header name="{REQUEST_ID_HEADER}" exists-action="override"><value>@(context.RequestId.ToString())'
               "</value></set-header>"
             + f"<set-backend-service backend-id={quoteattr(backend)} />"
-            + f"<authentication-managed-identity resource={quoteattr(audience)} />"
+            + f"<authentication-managed-identity resource={quoteattr(audience)} client-id={quoteattr(client_id)} />"
             + "</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error>"
             + "</policies>")
 
@@ -100,18 +105,20 @@ def limitations(spec: ApiSpec) -> list[str]:
 def create_api(ctx: AzureContext, spec: ApiSpec, auth: JwtAuth | None, origins: tuple[str, ...],
                apps: dict[str, AppHandle], audience: pulumi.Output[str], parent: pulumi.Resource) -> ApiHandle:
     apim = "azure-native:apimanagement"
+    caller = gateway_identity(ctx)
     service = Arm(f"{apim}:ApiManagementService", "gateway", {
         "serviceName": ctx.reusable_name("api", 50),
         **ctx.common(),
         "sku": {"name": "Consumption", "capacity": 0},
-        "identity": {"type": "SystemAssigned"},
+        # API Management takes user-assigned identities as a map keyed by id
+        "identity": caller.id.apply(lambda i: {"type": "UserAssigned", "userAssignedIdentities": {i: {}}}),
         "publisherEmail": ctx.settings.alert_email,
         "publisherName": f"anycloud {ctx.prefix}",
         # The schema defaults the typed SDK class would send (arm.py says why it is not used).
         "developerPortalStatus": "Enabled", "legacyPortalStatus": "Enabled", "disableGateway": False,
         "enableClientCertificate": False, "natGatewayState": "Disabled", "restore": False,
         "virtualNetworkType": "None",
-    }, ctx.opts(parent), outputs=("gatewayUrl", "identity"))
+    }, ctx.opts(parent), outputs=("gatewayUrl",))
     common = {"resourceGroupName": ctx.group_name, "serviceName": service.name}
     api = Arm(f"{apim}:Api", "api", {
         "apiId": API_ID, "displayName": f"anycloud {ctx.prefix}", "path": "", "protocols": ["https"],
@@ -122,7 +129,6 @@ def create_api(ctx: AzureContext, spec: ApiSpec, auth: JwtAuth | None, origins: 
     backends = {}
     for name in dict.fromkeys(r.function for r in spec.routes):
         app = apps[name]
-        app.callers.append(service.out("identity.principalId"))
         backends[name] = Arm(f"{apim}:Backend", f"backend-{name}", {
             "backendId": name, "protocol": "http", "title": f"function {name}",
             "url": app.base_url.apply(lambda u: f"{u}{BACKEND_PREFIX}"),
@@ -139,6 +145,7 @@ def create_api(ctx: AzureContext, spec: ApiSpec, auth: JwtAuth | None, origins: 
         }, ctx.opts(api))
         Arm(f"{apim}:ApiOperationPolicy", f"operation-{op}-policy", {
             "apiId": api.name, "operationId": operation.name, "policyId": "policy", "format": "rawxml",
-            "value": audience.apply(lambda a, r=route: operation_policy(r, auth, r.function, a)), **common,
+            "value": pulumi.Output.all(audience, caller.client_id).apply(
+                lambda v, r=route: operation_policy(r, auth, r.function, v[0], v[1])), **common,
         }, ctx.opts(operation, depends_on=[backends[route.function]]))
     return ApiHandle(service=service)

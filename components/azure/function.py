@@ -24,9 +24,10 @@ messages; orchestrators: failed orchestrations; apps reading secrets: unresolved
 references) keep those types out of the host's sampling (`UNSAMPLED`), or under load the
 one trace an alert waits for can be dropped (policy azure-log-alerts-read-unsampled-telemetry).
 
-Who may call an app is settled when the callers exist (callers.py): apps reached over HTTP
-(routes, workflow tasks) accept tokens of their named callers only; the others deny all
-inbound traffic to the site (their triggers are queue listeners, which reach out).
+Who may call an app is settled when it is made (callers.py): apps reached over HTTP (routes,
+workflow tasks) accept tokens of their named callers only, in App Service authentication and
+in the app itself; the others deny all inbound traffic to the site (their triggers are queue
+listeners, which reach out).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class AppHandle:
     kinds: list[str]
     app: Arm
     identity: Identity
-    #: Principal ids allowed to call the app over HTTP (callers.py writes them in `finish`).
+    #: Principal ids allowed to call the app over HTTP (callers.py): in its settings, and in its
+    #: App Service authentication (made in the platform's `finish`).
     callers: list[pulumi.Output[str]] = field(default_factory=list)
 
     @property
@@ -134,15 +136,17 @@ class AppBuild:
 def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: list[str],
                settings: Callable[[Identity], dict[str, pulumi.Input[str]]], build: AppBuild, parent: pulumi.Resource,
                warm: int = 0, memory_mb: int = 2048, timeout_s: int = 300, scale_limit: int = DEFAULT_SCALE_LIMIT,
-               alerted: bool = False) -> AppHandle:
+               alerted: bool = False, identity: Identity | None = None,
+               callers: list[pulumi.Output[str]] = ()) -> AppHandle:
     """A Flex Consumption app named `prefix-name` (at most 32 characters: the Functions host id
     is the first 32 characters of the app name, and two apps on one host account must differ
-    there) with its plan, identity, deployment container and grants; `settings` gives the app's
-    own settings for its identity (identity-based connections name its client id); `alerted`:
-    a log alert reads its traces."""
+    there) with its plan, identity (its own, or `identity` when another resource needed it
+    first), deployment container and grants; `settings` gives the app's own settings for its
+    identity (identity-based connections name its client id); `alerted`: a log alert reads its
+    traces; `callers`: who may call it over HTTP."""
     alerted = alerted or bool({"consumer", "orchestrator"} & set(kinds))
     host = host_account(ctx, name, build.key, parent, holds_state="orchestrator" in kinds)
-    identity = user_identity(ctx, name, parent)
+    identity = identity or user_identity(ctx, name, parent)
     deploy = container(ctx, f"deploy-{name}", build.data, parent)
     grants = [
         assign(ctx, f"{name}-deploys", identity, BLOB_CONTRIBUTOR, build.data.container_scope(deploy.name), parent),
@@ -211,4 +215,4 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
         kind = "WebAppFtpAllowed" if policy == "ftp" else "WebAppScmAllowed"
         Arm(f"azure-native:web:{kind}", f"{name}-no-{policy}-basic-auth",
             {"name": app.name, "resourceGroupName": ctx.group_name, "allow": False}, ctx.opts(app))
-    return AppHandle(name=name, spec=spec, kinds=kinds, app=app, identity=identity)
+    return AppHandle(name=name, spec=spec, kinds=kinds, app=app, identity=identity, callers=list(callers))

@@ -10,7 +10,7 @@ from .. import wiring
 from ..settings import Settings, SettingsError, effective_auth, effective_origins
 from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, SpecError, TableSpec, WorkflowSpec
 from .api import create_api, limitations
-from .callers import audience, only_callers
+from .callers import audience, caller_settings, callers_of, only_callers
 from .context import AzureContext
 from .function import DEFAULT_SCALE_LIMIT, AppBuild, AppHandle, create_app, memory_size
 from .identity import QUEUE_SENDER, SECRETS_USER, assign
@@ -99,6 +99,9 @@ class AzurePlatform:
         for queue in {a.resource for a in spec.uses if a.kind == "queue"}:
             # a Storage queue message lives as long as its sender says
             env[wiring.env_name("retention", queue)] = str(self.ctx.spec.queue(queue).retention_days * 86400)
+        callers = callers_of(self.ctx, spec.name)
+        if callers:  # reached over HTTP: the app verifies its callers itself too
+            env.update(caller_settings(self.ctx, callers))
 
         def settings(identity) -> dict:
             if consumed is None:
@@ -110,7 +113,7 @@ class AzurePlatform:
             self.ctx, spec.name, spec, kinds, settings, self.build, parent, warm=spec.warm_instances,
             memory_mb=spec.memory_mb, timeout_s=spec.timeout_s,
             scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT,
-            alerted=any(a.kind == "secret" for a in spec.uses))
+            alerted=any(a.kind == "secret" for a in spec.uses), callers=callers)
         self.watched.apps[spec.name] = app.app.name
         if any(a.kind == "secret" for a in spec.uses):
             self.watched.secret_readers[spec.name] = app.app.name

@@ -7,7 +7,8 @@ app has its own identity and its own host account, which holds the Durable task 
 with data or another app, and it is protected in prod). It reaches each
 task function's own app with a durable HTTP call carrying a token of its identity for the
 service's backend audience; each task app accepts that identity only (callers.py), so task
-code runs with its own grants, never with the union of them.
+code runs with its own grants, never with the union of them. The identity is made before the
+task apps, whose settings name it (callers.orchestrator_identity).
 
 Starting. `workflow.start(id, input)` sends `{"instance_id": id, "input": state}` to the
 workflow's start queue (starters hold Message Sender on that queue only); the orchestrator
@@ -28,6 +29,7 @@ import pulumi
 from .. import wiring
 from ..spec import WorkflowSpec
 from ..workflow.durable import compile_durable
+from .callers import orchestrator_identity
 from .context import AzureContext, fit
 from .function import TASK_PATH, AppBuild, AppHandle, create_app
 from .queue import consumer_grants, consumer_settings
@@ -64,8 +66,7 @@ def create_workflow(ctx: AzureContext, spec: WorkflowSpec, apps: dict[str, AppHa
             wiring.TRIGGERS: "orchestrator",
         }
 
-    app = create_app(ctx, name, None, ["orchestrator"], settings, build, parent)
+    app = create_app(ctx, name, None, ["orchestrator"], settings, build, parent,
+                     identity=orchestrator_identity(ctx, spec.name))
     consumer_grants(ctx, name, app, start, parent)
-    for task in tasks:
-        apps[task].callers.append(app.identity.principal_id)
     return app

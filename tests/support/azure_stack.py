@@ -14,10 +14,17 @@
 - API Management is played from the rendered API: the operation whose method and URL template
   match, its policy's JWT validation (`validate-jwt`: scheme, issuer, audience and expiry; not
   the signature), the headers the API and operation policies set or delete, its backend
-  (`set-backend-service`), then the backend's URL (`https://<app>/api`) + the path. App Service
+  (`set-backend-service`), then the backend's URL (`https://<app>/api`) + the path, with the
+  token `authentication-managed-identity` gets: signed by the local Entra ID stand-in
+  (tests/support/azure_callers.py) for the policy's `resource`, issued to the user-assigned
+  identity whose client id the policy names (which the service must hold). App Service
   authentication in front of each HTTP-reached app is played from the rendered
-  `WebAppAuthSettingsV2`: the caller's token audience must be an allowed audience and the
-  caller's principal an allowed identity, else 401 before the app runs.
+  `WebAppAuthSettingsV2`: the token's signature, its issuer (`openIdIssuer`), an allowed
+  audience and an allowed identity (`oid`), else 401 before the app runs. Behind it the app
+  verifies the token itself, with the keys of the Entra ID stand-in (the one setting the
+  harness adds to an app's rendered settings: `ANYCLOUD_CALLER_KEYS_URL`, a loopback address).
+  `direct` reaches an app with App Service authentication letting everything through, as it
+  might on Flex Consumption.
 - The queue listener of the Functions host is played on Azurite: receive up to `batchSize`
   messages, Base64-decode each (the host's default `messageEncoding`), call the trigger; delete
   the message on success; on a failure make it visible again (an Update Message with a zero
@@ -30,9 +37,9 @@
   the SDK's own tests do: `start_new` runs the orchestration to its end on the real SDK
   (tests/support/durable_driver.py) with the generic orchestrator, replacing an instance that
   is not running (`overridableExistingInstanceStates: NonRunningStates`); `get_status` reports
-  the instances it ran (404 otherwise). Each durable HTTP call goes to the task app at its URI,
-  through App Service authentication with the orchestrator's identity and the call's token
-  audience.
+  the instances it ran (404 otherwise). Each durable HTTP call goes to the task app at its URI
+  with a token the Entra ID stand-in signs for the call's audience (its token source) and the
+  orchestrator app's identity, through App Service authentication.
 """
 
 from __future__ import annotations
@@ -52,18 +59,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
+import jwt
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ResourceExistsError
 from azure.durable_functions import DurableOrchestrationClient
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessageInConverter
 
+from components.azure.mocks import TENANT
 from components.mock_engine import Recorded, Rendering
 from runtime.azure import cosmos, entry
+from runtime.azure.callers import CALLERS, KEYS_URL
 from runtime.azure.durable import orchestrator
 from runtime.azure.messaging import Clients
 from runtime.dispatch import match_route
 from tests.support import durable_driver
+from tests.support.azure_callers import EntraStandIn
 from tests.support.azurite import ACCOUNT, Azurite
 from tests.support.cosmos_standin import TOKEN, CosmosStandIn
 
@@ -181,8 +192,9 @@ class App:
     principal: str  # the app's user-assigned identity
     instance: entry.Instance | None = None
     starter: entry.Starter | None = None
-    audiences: list[str] = field(default_factory=list)  # App Service authentication, when on
-    callers: list[str] = field(default_factory=list)
+    issuer: str | None = None  # App Service authentication, when on: openIdIssuer,
+    audiences: list[str] = field(default_factory=list)  # allowed audiences
+    callers: list[str] = field(default_factory=list)  # and allowed identities
 
     @property
     def triggers(self) -> set[str]:
@@ -225,6 +237,7 @@ class AzureStack:
     rendering: Rendering
     azurite: Azurite
     cosmos: CosmosStandIn
+    entra: EntraStandIn
     apps: dict[str, App] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)  # rendered logical name -> queueName
     deliveries: list[Delivery] = field(default_factory=list)
@@ -237,7 +250,7 @@ class AzureStack:
     @classmethod
     def create(cls, rendering: Rendering, azurite: Azurite) -> AzureStack:
         (account,) = rendering.of_type("azure-native:cosmosdb:DatabaseAccount")
-        stack = cls(rendering, azurite, CosmosStandIn(endpoint=account.outputs["documentEndpoint"]))
+        stack = cls(rendering, azurite, CosmosStandIn(endpoint=account.outputs["documentEndpoint"]), EntraStandIn(TENANT))
         for container in rendering.of_type("azure-native:cosmosdb:SqlResourceSqlContainer"):
             resource = container.inputs["resource"]
             composite = [[(p["path"], p["order"]) for p in index]
@@ -253,18 +266,22 @@ class AzureStack:
                 client.clear_messages()
         identities = {i.outputs["clientId"]: i.outputs["principalId"]
                       for i in rendering.of_type("azure-native:managedidentity:UserAssignedIdentity")}
-        auth = {a.inputs["name"]: a.inputs["identityProviders"]["azureActiveDirectory"]["validation"]
+        auth = {a.inputs["name"]: a.inputs["identityProviders"]["azureActiveDirectory"]
                 for a in rendering.of_type("azure-native:web:WebAppAuthSettingsV2")}
         for web in rendering.of_type(WEB_APP):
             settings = app_settings(web)
+            assert KEYS_URL not in settings, web.name
             env = as_seen(rendering, settings, azurite.address)
+            if CALLERS in settings:  # the app verifies its callers with the stand-in's keys
+                env[KEYS_URL] = stack.entra.keys_url
             app = App(web.name, web.outputs["defaultHostName"], settings, env,
                       {f.get_function_name(): f for f in entry.create_app(env).get_functions()},
                       identities[settings["AZURE_CLIENT_ID"]])
-            validation = auth.get(web.inputs["name"])
-            if validation is not None:
-                app.audiences = list(validation["allowedAudiences"])
-                app.callers = list(validation["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"])
+            aad = auth.get(web.inputs["name"])
+            if aad is not None:
+                app.issuer = aad["registration"]["openIdIssuer"]
+                app.audiences = list(aad["validation"]["allowedAudiences"])
+                app.callers = list(aad["validation"]["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"])
             clients = Clients(azurite.credential)
             if "orchestrator" in app.triggers:
                 app.starter = entry.Starter(env, clients)
@@ -277,6 +294,7 @@ class AzureStack:
     def close(self) -> None:
         for queue in self.queues.values():
             self.azurite.queue(queue, create=False).delete_queue()
+        self.entra.close()
 
     # ------------------------------------------------------------ App Service
 
@@ -291,14 +309,25 @@ class AzureStack:
         finally:
             entry.instance, entry.starter = saved
 
-    def _authorized(self, app: App, audience: str | None, principal: str) -> bool:
-        """App Service authentication: a token for an allowed audience, of an allowed caller."""
-        return audience in app.audiences and principal in app.callers
+    def _authorized(self, app: App, authorization: str) -> bool:
+        """App Service authentication: a token Entra ID signed, from the configured issuer, for an
+        allowed audience, of an allowed identity."""
+        scheme, _, token = authorization.partition(" ")
+        if app.issuer is None or scheme != "Bearer":
+            return False
+        try:
+            claims = jwt.decode(token, self.entra.key.public_key(), algorithms=["RS256"], audience=app.audiences,
+                                issuer=app.issuer)
+        except jwt.PyJWTError:
+            return False
+        return claims.get("oid") in app.callers
 
     def _http(self, caller: str, app: App, method: str, path: str, headers: dict[str, str], body: bytes,
-              audience: str | None, principal: str, query: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
-        """A request to `https://<app>/api/<path>` through App Service authentication."""
-        if not self._authorized(app, audience, principal):
+              query: dict[str, str] | None = None, easy_auth: bool = True) -> tuple[int, bytes, dict]:
+        """A request to `https://<app>/api/<path>` through App Service authentication (unless
+        `easy_auth` is False: it let the request through)."""
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if easy_auth and not self._authorized(app, authorization):
             self.http_calls.append((caller, app.name, path, 401))
             return 401, b"", {}
         assert path.startswith(ROUTE_PREFIX + "/"), path
@@ -311,6 +340,22 @@ class AzureStack:
             response = function.get_user_function()(request)
         self.http_calls.append((caller, app.name, path, response.status_code))
         return response.status_code, response.get_body(), dict(response.headers)
+
+    def direct(self, app: str, method: str, path: str, authorization: str | None, body: Any = None) -> dict:
+        """A request that reaches `app` with App Service authentication letting it through."""
+        headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+        status, answer, _ = self._http("direct", self.apps[app], method, f"{ROUTE_PREFIX}{path}", headers,
+                                       json.dumps(body).encode() if body is not None else b"", easy_auth=False)
+        return {"status": status, "json": json.loads(answer) if answer else None}
+
+    def _identity(self, client_id: str) -> Recorded:
+        (identity,) = [i for i in self.rendering.of_type("azure-native:managedidentity:UserAssignedIdentity")
+                       if i.outputs["clientId"] == client_id]
+        return identity
+
+    def managed_identity_token(self, principal: str, audience: str) -> str:
+        """`Bearer <token>` Entra ID gives the managed identity `principal` for `audience`."""
+        return self.entra.bearer(principal, audience)
 
     # ---------------------------------------------------------- API Management
 
@@ -334,7 +379,7 @@ class AzureStack:
         authorization = next((v for k, v in forwarded.items() if k.lower() == "authorization"), "")
         expressions = {"@(context.RequestId.ToString())": request_id,
                        '@(context.Request.Headers.GetValueOrDefault("Authorization", ""))': authorization}
-        backend_id, audience = None, None
+        backend_id, token = None, None
         for policy in (api_policy, op_policy):
             for element in ET.fromstring(policy.inputs["value"]).find("inbound"):
                 if element.tag == "validate-jwt" and not jwt_accepted(element, authorization):
@@ -349,16 +394,20 @@ class AzureStack:
                 elif element.tag == "set-backend-service":
                     backend_id = element.get("backend-id")
                 elif element.tag == "authentication-managed-identity":
-                    audience = element.get("resource")
+                    identity = self._identity(element.get("client-id"))
+                    # Entra ID gives API Management tokens of the identities it holds only
+                    assert identity.id in gateway.inputs["identity"]["userAssignedIdentities"], identity.name
+                    token = self.managed_identity_token(identity.outputs["principalId"], element.get("resource"))
         forwarded = {k: v for k, v in forwarded.items() if k.lower() != "authorization"}
-        forwarded["Authorization"] = "Bearer <API Management's managed identity token>"
+        if token is not None:
+            forwarded["Authorization"] = token
         (backend,) = [b for b in self.rendering.of_type(f"{APIM}:Backend") if b.inputs["backendId"] == backend_id]
         base = urlsplit(backend.inputs["url"])
         (app,) = [a for a in self.apps.values() if a.host == base.netloc]
         raw = body if isinstance(body, bytes) else (b"" if body is None else
                                                     (body.encode() if isinstance(body, str) else json.dumps(body).encode()))
         status, answer, out = self._http("api-management", app, method, base.path.rstrip("/") + path, forwarded, raw,
-                                         audience, gateway.outputs["identity"]["principalId"], query)
+                                         query)
         return {"status": status, "json": json.loads(answer) if answer else None, "body": answer.decode(),
                 "headers": {k.lower(): v for k, v in out.items()}, "request_id": request_id}
 
@@ -480,10 +529,12 @@ class AzureStack:
 
     def _task_call(self, caller: App, task: App):
         def call(state: Any) -> tuple[int, Any, float]:
-            audience = self._driver.execution.tokens[-1]  # this call's token (ManagedIdentityTokenSource)
-            status, body, _ = self._http(caller.name, task, "POST", f"{ROUTE_PREFIX}/task",
-                                         {"Content-Type": "application/json"}, json.dumps(state).encode(),
-                                         audience, caller.principal)
+            audience = self._driver.execution.tokens[-1]  # this call's token source (ManagedIdentityTokenSource)
+            headers = {"Content-Type": "application/json"}
+            if audience:  # the extension gets a token of the app's identity (AZURE_CLIENT_ID) for it
+                headers["Authorization"] = self.managed_identity_token(caller.principal, audience)
+            status, body, _ = self._http(caller.name, task, "POST", f"{ROUTE_PREFIX}/task", headers,
+                                         json.dumps(state).encode())
             return status, json.loads(body) if body else None, 0.0
         return call
 

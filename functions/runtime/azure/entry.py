@@ -6,9 +6,10 @@ portable handler) and, for routes, ``ANYCLOUD_ROUTES``. `create_app` registers w
 says and nothing else:
 
 - route and task: one HTTP trigger, ``http``, on ``{*path}`` (anonymous at the Functions level:
-  App Service authentication in front admits the app's callers only). ``POST /api/task`` is
-  the orchestrator's call of a task (DESIGN.md section 5); any other path is matched against
-  the function's routes, with runtime/http.py's error semantics.
+  App Service authentication in front admits the app's callers only, and the app verifies the
+  caller's token itself before anything else, callers.py). ``POST /api/task`` is the
+  orchestrator's call of a task (DESIGN.md section 5); any other path is matched against the
+  function's routes, with runtime/http.py's error semantics.
 - consumer: one queue trigger, ``consume``, on the queue in ``ANYCLOUD_TRIGGER_QUEUE`` over
   the identity-based connection ``ANYCLOUD_TRIGGER``. Success completes the message; a failure
   raises, so the host makes it visible again and, after ``maxDequeueCount`` dequeues (the
@@ -41,8 +42,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import dispatch, wiring
-from ..contracts import Context, Request
+from ..contracts import Context, HttpError, Request
 from ..dispatch import match_route
+from ..http import refused
 from ..instances import Instances
 from ..secrets import CachedSecret
 from .cosmos import build_tables
@@ -110,12 +112,25 @@ class Instance(dispatch.Instance):
         self.clients = clients or Clients()
         super().__init__(env, context if context is not None else build_context(env, self.clients, container_for))
         self.poison = poison_url(env) if "consumer" in self.triggers else None
+        self.callers = None
+        if self.triggers & {"route", "task"}:
+            from .callers import Callers  # only apps reached over HTTP load PyJWT
+
+            self.callers = Callers(env)
 
     def http(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
              body: bytes) -> tuple[int, Any, dict[str, str]]:
-        """(status, JSON body or None, headers) for one request; `path` is after `/api`."""
+        """(status, JSON body or None, headers) for one request; `path` is after `/api`. The
+        caller is verified first: an unverified one learns nothing, not even which paths exist."""
         lowered = {str(k).lower(): str(v) for k, v in headers.items()}
         trace = request_id(lowered)
+        try:
+            self.callers.verify(lowered.get("authorization"))
+        except HttpError as err:
+            self.logger.warning("caller refused", extra={"request_id": trace, "status": err.status,
+                                                         "reason": getattr(err, "reason", err.message)})
+            response = refused(err, trace, self.logger)
+            return response.status, response.body, {**response.headers, "www-authenticate": "Bearer"}
         if "task" in self.triggers and method.upper() == "POST" and path.strip("/") == TASK_ROUTE:
             return self.task(body, trace)
         matched = match_route(self.routes, method, path) if "route" in self.triggers else None

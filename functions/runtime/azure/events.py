@@ -4,8 +4,9 @@
   route's path); the app's HTTP trigger serves `{*path}`, so the path arrives as the
   `path` route parameter, matched against the routes the function serves
   (``ANYCLOUD_ROUTES``). API Management validated the caller's JWT and forwards it in
-  ``X-Anycloud-User-Token`` (App Service authentication replaces ``Authorization`` with
-  API Management's own token, and admits no other caller, so the header cannot be forged);
+  ``X-Anycloud-User-Token`` (``Authorization`` carries API Management's own token, which the
+  app verifies before anything else, callers.py; only API Management reaches a route app, and
+  it overwrites the header, so it cannot be forged);
   the request id is API Management's, in ``X-Request-Id``, else the W3C ``traceparent``.
 - A queue trigger delivers the message text (Base64-decoded by the host) with its dequeue
   count; the text is the JSON the producer sent.
