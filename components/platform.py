@@ -67,4 +67,10 @@ def select_platform(cloud: str) -> type[Platform]:
             f"anycloud:cloud: {cloud!r} is not rendered yet; allowed now: {', '.join(PLATFORMS)}"
         )
     module, _, name = PLATFORMS[cloud].partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith(("pulumi_", "pulumiverse_")):
+            raise
+        raise SettingsError(f"anycloud:cloud: {cloud!r} needs its provider SDK ({err.name} is not installed); "
+                            f"allowed: install the {cloud} extra (pip install -e \".[{cloud}]\")") from None

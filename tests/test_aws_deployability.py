@@ -116,8 +116,9 @@ def test_vended_logs_live_under_aws_vendedlogs_and_the_key_policy_covers_them(pr
 
 
 def test_the_powertools_layer_is_the_release_the_tests_run_against():
-    pins = dict(line.split("==") for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if "==" in line)
-    assert POWERTOOLS_VERSION == pins["aws-lambda-powertools"]
+    from tests.support.pins import pinned
+
+    assert POWERTOOLS_VERSION == pinned()["aws-lambda-powertools"]
     assert powertools_parameter() == f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
 
 

@@ -7,6 +7,7 @@ import pulumi
 import pytest
 
 from components.packaging import function_archive, runtime_files
+from tests.support.pins import pinned
 
 
 def test_runtime_files_leave_out_tests_and_caches(tmp_path: Path):
@@ -55,7 +56,7 @@ def test_the_azure_package_has_its_entry_module_host_settings_and_dependencies_a
     ("azure", {"azure-functions", "azure-functions-durable", "azure-cosmos", "azure-storage-queue", "azure-identity"}),
 ])
 def test_the_functions_install_what_the_tests_run_against(cloud, required):
-    """Every pin the functions' requirements.txt shares with requirements-dev.txt is the same."""
+    """Every pin the functions' requirements.txt shares with the tests' (pyproject.toml) is the same."""
     root = Path(__file__).resolve().parent.parent
 
     def pins(path: Path) -> dict[str, str]:
@@ -67,7 +68,7 @@ def test_the_functions_install_what_the_tests_run_against(cloud, required):
         return out
 
     shipped = pins(root / "functions" / "runtime" / cloud / "requirements.txt")
-    tested = {**pins(root / "requirements.txt"), **pins(root / "requirements-dev.txt")}
+    tested = pinned()
     assert required <= set(shipped)
     assert {n: v for n, v in shipped.items() if n in tested and tested[n] != v} == {}
     assert set(shipped) - set(tested) == set(), "every shipped dependency is installed for the tests too"
