@@ -16,7 +16,8 @@ another resource's output, or left to Pulumi's auto-naming, is not read.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
@@ -27,18 +28,22 @@ from pulumi_policy import (
     Severity,
     StackValidationArgs,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from .common import (
     ADVISORY,
     APP_SERVICE_PLAN,
     COSMOS_ACCOUNT,
     KEY_VAULT,
+    ROLE_ASSIGNMENT,
+    SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
     STORAGE_QUEUE,
     UNKNOWN_SETTING,
     USER_ASSIGNED_IDENTITY,
     WEB_APP,
     app_settings,
+    arm_name,
     as_list,
     config,
     dependency_urns,
@@ -57,6 +62,7 @@ from .common import (
     stack_policy,
 )
 from .exposure import apim_xml
+from .identity import _role_guid
 
 BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 COSMOS_SQL_DATABASE = "azure-native:cosmosdb:SqlResourceSqlDatabase"
@@ -493,6 +499,276 @@ def _cmk_vault_reachable(args: StackValidationArgs, report: ReportViolation) -> 
     each_known(resources_of(args, list(CMK_USES)), check)
 
 
+# ------------------------------------------------------------------ key grants before key use
+
+#: Types that take a customer-managed key through a user-assigned identity, which Azure uses to
+#: read the key when the resource is created: the identity must already hold the key.
+#: "You must use an existing user-assigned managed identity to authorize access to the key vault
+#: when you configure customer-managed keys while creating the storage account. The user-assigned
+#: managed identity must have appropriate permissions to access the key vault"
+#: (https://learn.microsoft.com/azure/storage/common/customer-managed-keys-configure-new-account);
+#: Cosmos DB: grant the identity access to the key before creating the account
+#: (https://learn.microsoft.com/azure/cosmos-db/how-to-setup-customer-managed-keys); the same for
+#: disk encryption sets, Service Bus and Event Hubs namespaces, container registries, App
+#: Configuration stores, PostgreSQL and MySQL flexible servers, SQL servers, Azure AI services
+#: accounts and data factories. Keys in a Managed HSM (local RBAC) are not judged.
+DISK_ENCRYPTION_SET = "azure-native:compute:DiskEncryptionSet"
+EVENTHUB_NAMESPACE = "azure-native:eventhub:Namespace"
+CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
+APP_CONFIGURATION = "azure-native:appconfiguration:ConfigurationStore"
+POSTGRES_SERVER = "azure-native:dbforpostgresql:Server"
+MYSQL_SERVER = "azure-native:dbformysql:Server"
+SQL_SERVER = "azure-native:sql:Server"
+COGNITIVE_ACCOUNT = "azure-native:cognitiveservices:Account"
+DATA_FACTORY = "azure-native:datafactory:Factory"
+KEY_VAULT_ACCESS_POLICY = "azure-native:keyvault:AccessPolicy"
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """Where a type names its key identity and its key: `identity` and `key` are paths (inside
+    each element of the list at `items`, when set); `by` how the identity is named: 'id' (its
+    resource id), 'client' (its client id), 'default' (Cosmos DB's 'UserAssignedIdentity=<id>'),
+    'ids' (every user-assigned identity of an identity block of type 'UserAssigned'); `key_name`
+    the key's name when `key` is the vault's URI rather than the key's."""
+
+    identity: str
+    key: str
+    by: str = "id"
+    key_name: str = ""
+    items: str = ""
+
+
+_NAMESPACE_KEYS = [KeyUse("identity.userAssignedIdentity", "keyVaultUri", key_name="keyName",
+                          items="encryption.keyVaultProperties")]
+_FLEXIBLE_SERVER_KEYS = [KeyUse("dataEncryption.primaryUserAssignedIdentityId", "dataEncryption.primaryKeyURI"),
+                         KeyUse("dataEncryption.geoBackupUserAssignedIdentityId", "dataEncryption.geoBackupKeyURI")]
+KEY_IDENTITY_USES: dict[str, list[KeyUse]] = {
+    STORAGE_ACCOUNT: [KeyUse("encryption.encryptionIdentity.encryptionUserAssignedIdentity",
+                             "encryption.keyVaultProperties.keyVaultUri", key_name="encryption.keyVaultProperties.keyName")],
+    COSMOS_ACCOUNT: [KeyUse("defaultIdentity", "keyVaultKeyUri", by="default")],
+    DISK_ENCRYPTION_SET: [KeyUse("identity", "activeKey.keyUrl", by="ids")],
+    SERVICEBUS_NAMESPACE: _NAMESPACE_KEYS,
+    EVENTHUB_NAMESPACE: _NAMESPACE_KEYS,
+    CONTAINER_REGISTRY: [KeyUse("encryption.keyVaultProperties.identity", "encryption.keyVaultProperties.keyIdentifier",
+                                by="client")],
+    APP_CONFIGURATION: [KeyUse("encryption.keyVaultProperties.identityClientId",
+                               "encryption.keyVaultProperties.keyIdentifier", by="client")],
+    POSTGRES_SERVER: _FLEXIBLE_SERVER_KEYS,
+    MYSQL_SERVER: _FLEXIBLE_SERVER_KEYS,
+    SQL_SERVER: [KeyUse("primaryUserAssignedIdentityId", "keyId")],
+    COGNITIVE_ACCOUNT: [KeyUse("properties.encryption.keyVaultProperties.identityClientId",
+                               "properties.encryption.keyVaultProperties.keyVaultUri", by="client",
+                               key_name="properties.encryption.keyVaultProperties.keyName")],
+    DATA_FACTORY: [KeyUse("encryption.identity.userAssignedIdentity", "encryption.vaultBaseUrl",
+                          key_name="encryption.keyName")],
+}
+#: "Azure built-in roles for Key Vault data plane operations"
+#: (https://learn.microsoft.com/azure/key-vault/general/rbac-guide): roles that may get a key and
+#: wrap and unwrap with it.
+KEY_CRYPTO_ROLES = {
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
+    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+}
+#: A vault without RBAC authorization grants through access policies: get, wrapKey and unwrapKey
+#: (https://learn.microsoft.com/azure/key-vault/general/assign-access-policy).
+KEY_POLICY_PERMISSIONS = {"get", "wrapkey", "unwrapkey"}
+_UNKNOWN = object()
+_ANCESTOR_SCOPE = re.compile(r"^/subscriptions/[^/]+(?:/resourcegroups/([^/]+))?/?$|^/providers/microsoft\.management/",
+                             re.IGNORECASE)
+
+
+def _read(props: Any, path: str) -> Any:
+    """The value at `path`, None when absent, `_UNKNOWN` when unknown during preview."""
+    try:
+        return get(props, path)
+    except UnknownValueError:
+        return _UNKNOWN
+
+
+def _key_uses(consumer: PolicyResource) -> Iterator[tuple[KeyUse, Any, Any, Any]]:
+    """(use, identity value, key URI, key name) for each key the consumer names; values may be _UNKNOWN."""
+    for use in KEY_IDENTITY_USES[consumer.resource_type]:
+        items = [consumer.props] if not use.items else _read(consumer.props, use.items)
+        if items is _UNKNOWN:
+            yield use, _UNKNOWN, _UNKNOWN, _UNKNOWN
+            continue
+        for item in as_list(items):
+            key = _read(item, use.key)
+            if key is None:
+                continue  # no customer-managed key here
+            yield use, _read(item, use.identity), key, _read(item, use.key_name) if use.key_name else None
+
+
+def _identity_refs(use: KeyUse, value: Any) -> tuple[str, list[str]] | None:
+    """('name' or 'client', lower-case references) of the key identity; None when the value names
+    no user-assigned identity (a system-assigned one, or none)."""
+    if use.by == "client":
+        return ("client", [value.lower()]) if isinstance(value, str) and value else None
+    if use.by == "default":
+        if not (isinstance(value, str) and value.lower().startswith("userassignedidentity=")):
+            return None
+        value = value.split("=", 1)[1]
+    if use.by == "ids":
+        if lower(get(value, "type")) != "userassigned":
+            return None  # with a system-assigned identity too, which one reads the key is not said
+        ids = get(value, "userAssignedIdentities")
+        names = [arm_name(i) for i in (ids if isinstance(ids, Mapping) else as_list(ids))]
+        return ("name", [n for n in names if n]) if names else None
+    return ("name", [arm_name(value)]) if arm_name(value) else None
+
+
+def _key_identities(consumer: PolicyResource, use: KeyUse, value: Any,
+                    identities: list[PolicyResource]) -> list[PolicyResource]:
+    """The stack's user-assigned identities the consumer reads its key as."""
+    top = (use.items or use.identity).split(".")[0]
+    linked = [i for i in identities if i.urn in dependency_urns(consumer, top)]
+    if value is _UNKNOWN:
+        return linked
+    refs = _identity_refs(use, value)
+    if refs is None:
+        return []
+    kind, wanted = refs
+    if kind == "client":
+        return [i for i in identities if lower(known(i.props, "clientId")) in wanted]
+    return [i for i in identities
+            if {lower(known(i.props, "resourceName")), lower(known(i.props, "name"))} & set(wanted)]
+
+
+def _key_location(consumer: PolicyResource, use: KeyUse, uri: Any, key_name: Any, vaults: dict[str, PolicyResource],
+                  keys: list[PolicyResource]) -> tuple[str | None, str | None, PolicyResource | None, set[str]]:
+    """(vault name, key name, the vault if the stack has it, URNs of the stack's vault and key)."""
+    name = lower(key_name) if isinstance(key_name, str) else None
+    if isinstance(uri, str):
+        vault = vault_name(uri)
+        if name is None:
+            match = re.search(r"/keys/([^/?#]+)", uri)
+            name = match.group(1).lower() if match else None
+        found = vaults.get(vault or "")
+        urns = {found.urn} if found else set()
+        urns |= {k.urn for k in keys if found and found.urn in dependency_urns(k, "vaultName")
+                 and lower(known(k.props, "keyName")) == name}
+        return vault, name, found, urns
+    deps = dependency_urns(consumer, (use.items or use.key).split(".")[0])
+    found = next((v for v in vaults.values() if v.urn in deps), None)
+    key = next((k for k in keys if k.urn in deps), None)
+    if found is None and key is not None:
+        found = next((v for v in vaults.values() if v.urn in dependency_urns(key, "vaultName")), None)
+    urns = {r.urn for r in (found, key) if r is not None}
+    return (lower(known(found.props, "vaultName")) if found else None), name, found, urns
+
+
+def _principal_is(grant: PolicyResource, prop: str, identity: PolicyResource) -> bool:
+    if identity.urn in dependency_urns(grant, prop.split(".")[0]):
+        return True
+    mine = lower(known(grant.props, prop))
+    return mine is not None and mine == lower(known(identity.props, "principalId"))
+
+
+def _scope_covers(grant: PolicyResource, vault: str | None, key: str | None, found: PolicyResource | None,
+                  urns: set[str]) -> bool:
+    """Whether the role assignment's scope is the key, its vault, or a scope above the vault."""
+    scope = _read(grant.props, "scope")
+    if scope is _UNKNOWN or not isinstance(scope, str):
+        return scope is _UNKNOWN and (not urns or bool(urns & dependency_urns(grant, "scope")))
+    scope = scope.lower().rstrip("/")
+    if vault and scope.endswith(f"/providers/microsoft.keyvault/vaults/{vault}"):
+        return True
+    if vault and key and scope.endswith(f"/providers/microsoft.keyvault/vaults/{vault}/keys/{key}"):
+        return True
+    above = _ANCESTOR_SCOPE.match(scope)
+    if above is None:
+        return False
+    group, home = above.group(1), lower(known(found.props, "resourceGroupName")) if found else None
+    return group is None or home is None or group.lower() == home
+
+
+def _key_permissions(entry: Any) -> bool:
+    granted = {str(p).lower() for p in as_list(get(entry, "permissions.keys"))}
+    return "all" in granted or KEY_POLICY_PERMISSIONS <= granted
+
+
+def _rbac(vault: PolicyResource | None) -> bool | None:
+    """Whether the stack's vault authorizes with RBAC (else access policies); None for a vault
+    the stack does not have."""
+    return None if vault is None else known(vault.props, "properties.enableRbacAuthorization") is True
+
+
+def _grants_for(identity: PolicyResource, vault: str | None, key: str | None, found: PolicyResource | None,
+                urns: set[str], assignments: list[PolicyResource], policies: list[PolicyResource]) -> list[PolicyResource]:
+    """The resources that give `identity` the use of the key: crypto role assignments on RBAC
+    vaults, access policies on the others (either when the vault is not the stack's)."""
+    rbac = _rbac(found)
+    out = []
+    if rbac is not False:
+        out += [g for g in assignments if _role_guid(known(g.props, "roleDefinitionId")) in KEY_CRYPTO_ROLES
+                and _principal_is(g, "principalId", identity) and _scope_covers(g, vault, key, found, urns)]
+    if rbac is not True:
+        for policy in policies:
+            on_vault = bool(urns & dependency_urns(policy, "vaultName")) or (
+                vault is not None and lower(known(policy.props, "vaultName")) == vault)
+            if on_vault and _principal_is(policy, "policy.objectId", identity) and _key_permissions(get(policy.props, "policy")):
+                out.append(policy)
+        if found is not None:
+            entries = as_list(known(found.props, "properties.accessPolicies"))
+            principal = lower(known(identity.props, "principalId"))
+            if any(_key_permissions(e) and lower(get(e, "objectId")) == principal for e in entries if principal):
+                out.append(found)
+    return out
+
+
+def _waits_for(resource: PolicyResource, targets: set[str]) -> bool:
+    """Whether `resource` depends, directly or through others, on one of `targets`."""
+    seen: set[str] = set()
+    todo = list(resource.dependencies or []) + [d for deps in (resource.property_dependencies or {}).values()
+                                                 for d in deps or []]
+    while todo:
+        dep = todo.pop()
+        if dep.urn in targets:
+            return True
+        if dep.urn not in seen:
+            seen.add(dep.urn)
+            todo += list(dep.dependencies or [])
+    return False
+
+
+def _key_grant_first(args: StackValidationArgs, report: ReportViolation) -> None:
+    identities = resources_of(args, [USER_ASSIGNED_IDENTITY])
+    if not identities:
+        return
+    vaults = _vaults(args)
+    keys = resources_of(args, [KEY_VAULT_KEY])
+    assignments = resources_of(args, [ROLE_ASSIGNMENT])
+    policies = resources_of(args, [KEY_VAULT_ACCESS_POLICY])
+
+    def check(consumer: PolicyResource) -> None:
+        problems = []
+        for use, value, uri, key_name in _key_uses(consumer):
+            vault, key, found, urns = _key_location(consumer, use, uri, key_name, vaults, keys)
+            if isinstance(uri, str) and vault is None:
+                continue  # a Managed HSM key, or a URI this pack cannot read
+            for identity in _key_identities(consumer, use, value, identities):
+                grants = _grants_for(identity, vault, key, found, urns, assignments, policies)
+                if grants and _waits_for(consumer, {g.urn for g in grants}):
+                    continue
+                where = f"key '{key or '?'}' of vault '{vault or (found.name if found else '?')}'"
+                mode = ("access policy with get, wrapKey and unwrapKey" if _rbac(found) is False
+                        else "Key Vault crypto role")
+                if grants:
+                    problems.append(f"it reads {where} ({use.key}) as the stack's identity '{identity.name}' but does "
+                                    f"not wait for its grant ({', '.join(repr(g.name) for g in grants)})")
+                else:
+                    problems.append(f"it reads {where} ({use.key}) as the stack's identity '{identity.name}', which "
+                                    f"holds no {mode} on that key or its vault in the stack")
+        if problems:
+            report(f"{named(consumer, consumer.resource_type.rsplit(':', 1)[-1])}: {'; '.join(problems)}; Azure reads the "
+                   "key as that identity when it creates the resource and refuses it without the grant.", consumer.urn)
+
+    each_known(resources_of(args, list(KEY_IDENTITY_USES)), check)
+
+
 # ------------------------------------------------------------------ Key Vault references
 
 #: "Use Key Vault references as app settings": https://learn.microsoft.com/azure/app-service/app-service-key-vault-references
@@ -655,6 +931,26 @@ POLICIES = [
         _cmk_vault_reachable,
         remediation="set the vault's properties.networkAcls.bypass 'AzureServices' and publicNetworkAccess 'Enabled' "
                     "(default action Deny is fine).",
+        severity=Severity.HIGH,
+    ),
+    stack_policy(
+        "azure-cmk-consumers-wait-for-key-grant",
+        "A resource that reads its customer-managed key as a user-assigned identity the stack creates (storage and "
+        "Cosmos DB accounts, disk encryption sets, Service Bus and Event Hubs namespaces, container registries, App "
+        "Configuration stores, PostgreSQL, MySQL and SQL servers, Azure AI services accounts, data factories) waits "
+        "for that identity's grant on the key: a Key Vault crypto role (Crypto Service Encryption User or above) on "
+        "the key or its vault, or on a vault without RBAC an access policy with get, wrapKey and unwrapKey; Azure "
+        "reads the key at create and refuses the resource otherwise (https://learn.microsoft.com/azure/storage/common/"
+        "customer-managed-keys-configure-new-account, https://learn.microsoft.com/azure/cosmos-db/"
+        "how-to-setup-customer-managed-keys, https://learn.microsoft.com/azure/key-vault/general/rbac-guide).",
+        sorted({*KEY_IDENTITY_USES, USER_ASSIGNED_IDENTITY, ROLE_ASSIGNMENT, KEY_VAULT, KEY_VAULT_KEY,
+                KEY_VAULT_ACCESS_POLICY}),
+        _key_grant_first,
+        remediation="assign Key Vault Crypto Service Encryption User (e147488a-f6f5-4113-8e2d-b22465e65bf6) to the "
+                    "identity's principalId with the key (or vault) as scope (on a vault without RBAC authorization: "
+                    "a keyvault AccessPolicy with keys get, wrapKey and unwrapKey for that principalId), and make the "
+                    "resource depend on that grant, best through a wait for it to propagate (a time Sleep that "
+                    "depends on it).",
         severity=Severity.HIGH,
     ),
     stack_policy(

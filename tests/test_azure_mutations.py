@@ -136,6 +136,21 @@ def one_host_account(mp):
         ("one-host",), lambda: real(ctx, "shared", key, ctx.parent, holds_state)))
 
 
+def key_consumers_not_waiting(mp):
+    """Each key consumer waits for its identity alone, not for the identity's grant on the key."""
+    import components.azure.keys as keys
+    import components.azure.storage as storage
+
+    real = keys.key_user
+
+    def key_user(ctx, consumer, key):
+        identity, _ = real(ctx, consumer, key)
+        return identity, identity.identity
+
+    mp.setattr(storage, "key_user", key_user)
+    mp.setattr(table, "key_user", key_user)
+
+
 def _site(change: Callable[[dict], None]):
     return changing("azure-native:web:WebApp", lambda name, i: change(i["siteConfig"]))
 
@@ -212,6 +227,11 @@ CASES = {
     "a secrets vault the apps cannot reach": (
         changing("azure-native:keyvault:Vault", lambda name, i: i["properties"]["networkAcls"].update(
             defaultAction="Deny") if name == "secrets" else None), {"azure-key-vault-references-resolvable"}),
+    "key consumers created before their identity may use the key": (key_consumers_not_waiting,
+                                                                    {"azure-cmk-consumers-wait-for-key-grant"}),
+    "key identities without their grant": (
+        skipping("azure-native:authorization:RoleAssignment", lambda name: name.endswith("-uses-key")),
+        {"azure-cmk-consumers-wait-for-key-grant"}),
     "prod tables without their delete lock": (
         skipping("azure-native:authorization:ManagementLockByScope", lambda name: True), {"prod-cosmos-delete-locked"}),
 }
