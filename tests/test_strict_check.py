@@ -246,7 +246,7 @@ def test_the_same_cloud_and_a_deliberate_move_render():
 # ------------------------------------------------------------------ decommissioning a prod stack
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
 def test_decommission_drops_every_protection_and_nothing_else(cloud):
     """The last `up` before `pulumi destroy` of a prod stack: no protect, no deletion protection,
     no delete lock; every other input as in prod."""

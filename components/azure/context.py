@@ -84,11 +84,11 @@ class AzureContext:
                   subscription=client["subscriptionId"], tenant=client["tenantId"])
         ctx.group = Arm("azure-native:resources:ResourceGroup", "group",
                         {"resourceGroupName": ctx.physical("rg", 90), "location": ctx.location, "tags": ctx.tags},
-                        pulumi.ResourceOptions(parent=parent, protect=settings.prod))
+                        pulumi.ResourceOptions(parent=parent, protect=settings.guarded))
         # protected in prod like the vaults it names: replacing it would rename (replace) them
         ctx.suffix = Arm("random:index/randomString:RandomString", "name-suffix", {
             "length": 6, "lower": True, "numeric": True, "upper": False, "special": False,
-        }, pulumi.ResourceOptions(parent=parent, protect=settings.prod), outputs=("result",))
+        }, pulumi.ResourceOptions(parent=parent, protect=settings.guarded), outputs=("result",))
         return ctx
 
     @property
@@ -134,7 +134,7 @@ class AzureContext:
 
     def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Child options; prod protects what holds data (pass protect=True)."""
-        protect = kwargs.pop("protect", False) and self.settings.prod
+        protect = kwargs.pop("protect", False) and self.settings.guarded
         return pulumi.ResourceOptions(parent=parent, protect=protect, **kwargs)
 
     def common(self) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def create_account(ctx: AzureContext, key: ServiceKey | None) -> Tables:
         "accountName": account.name, "databaseName": DATABASE, "resourceGroupName": ctx.group_name,
         "resource": {"id": DATABASE}, "tags": ctx.tags,
     }, ctx.opts(account, protect=True))
-    if ctx.settings.prod:
+    if ctx.settings.guarded:
         Arm("azure-native:authorization:ManagementLockByScope", "tables-lock", {
             "lockName": "anycloud-do-not-delete", "level": "CanNotDelete", "scope": database.id,
             "notes": "anycloud prod tables: remove this lock deliberately before deleting the database",
