@@ -165,3 +165,33 @@ def test_only_a_loopback_address_may_replace_entras_keys(entra, url):
         Callers({**caller_settings(entra), KEYS_URL: url})
     assert Callers({**caller_settings(entra), KEYS_URL: ""}).keys.uri == \
         f"https://login.microsoftonline.com/{TENANT_ID}/discovery/v2.0/keys"
+
+
+def test_a_token_verified_once_is_not_verified_again_until_it_expires(entra, monkeypatch):
+    """The same bytes give the same answer: a caller's live token is checked once per instance,
+    and checked again (by PyJWT, which then refuses it) once it has expired plus the leeway."""
+    import runtime.azure.callers as callers_module
+
+    callers = Callers(caller_settings(entra))
+    token = entra.bearer(ORCHESTRATOR, AUDIENCE_ID)
+    decoded = []
+    real = callers_module.jwt.decode
+    monkeypatch.setattr(callers_module.jwt, "decode", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    claims = callers.verify(token)
+    assert callers.verify(token) == claims and callers.verify(token) == claims
+    assert len(decoded) == 1
+    monkeypatch.setattr(callers_module.time, "time", lambda: claims["exp"] + callers_module.LEEWAY_S + 1)
+    callers.verify(token)
+    assert len(decoded) == 2
+
+
+def test_only_tokens_that_passed_are_remembered_and_only_a_few(entra):
+    import runtime.azure.callers as callers_module
+
+    callers = Callers(caller_settings(entra))
+    with pytest.raises(callers_module.CallerRefused):
+        callers.verify(entra.bearer(GATEWAY, AUDIENCE_ID))
+    assert len(callers._verified) == 0
+    for _ in range(callers_module.VERIFIED_KEPT + 5):
+        callers.verify(entra.bearer(ORCHESTRATOR, AUDIENCE_ID, jti=str(_)))
+    assert len(callers._verified) == callers_module.VERIFIED_KEPT

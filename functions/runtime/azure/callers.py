@@ -22,6 +22,11 @@ with a managed-identity token source for tasks), and the token must be
 Anything else is 401 with the usual error body, logged with the reason; signing keys that
 cannot be fetched make 503. Either way the handler does not run.
 
+A caller sends the same token for as long as it lives (managed identities cache theirs for
+hours), so the claims of the last `VERIFIED_KEPT` tokens that passed are kept until they expire:
+the same bytes verified again would give the same answer, and the RS256 check costs about 140 µs
+per request (benchmarks/overhead.py), a cache hit a few.
+
 Settings (the renderer sets them): `CALLERS` (principal ids, comma-separated), `AUDIENCE` (the
 registration's client id), `TENANT`. `KEYS_URL` replaces Entra's keys URL for tests only: it must
 be a loopback address, so no deployed app can be pointed at anyone else's keys. This module is
@@ -32,6 +37,8 @@ load PyJWT and cryptography at start.
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +60,8 @@ LEEWAY_S = 60
 KEYS_LIFESPAN_S = 3600
 KEYS_TIMEOUT_S = 10
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "oid"]
+#: How many verified tokens an instance remembers (a handful of callers, each with one live token).
+VERIFIED_KEPT = 32
 
 
 def issuer(tenant: str) -> str:
@@ -102,6 +111,7 @@ class Callers:
             raise RuntimeError(f"{KEYS_URL}: {url!r} is not allowed; allowed: unset (Entra ID's keys of the tenant), "
                                "or a loopback URL in tests")
         self.keys = PyJWKClient(url, lifespan=KEYS_LIFESPAN_S, timeout=KEYS_TIMEOUT_S)
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
         """The verified claims of `authorization` (`Bearer <token>`); CallerRefused otherwise."""
@@ -109,6 +119,18 @@ class Callers:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise CallerRefused(401, "no bearer token")
+        claims = self._verified.get(token)
+        if claims is not None:
+            if time.time() <= float(claims["exp"]) + LEEWAY_S:
+                return claims
+            del self._verified[token]
+        claims = self._check(token)
+        self._verified[token] = claims
+        while len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _check(self, token: str) -> dict[str, Any]:
         try:
             key = self.keys.get_signing_key_from_jwt(token)
         except (PyJWKClientConnectionError, PyJWKSetError) as err:
