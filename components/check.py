@@ -59,8 +59,9 @@ def prepare(stack: StackConfig, spec: ServiceSpec, cloud: str | None) -> StackCo
     return stack
 
 
-def render_stack(stack: StackConfig, spec: ServiceSpec) -> Rendering:
-    return render(lambda: run(spec), stack.config, stack.secret_keys, project=stack.project, stack=stack.stack)
+def render_stack(stack: StackConfig, spec: ServiceSpec, functions_dir: Path = PROJECT_DIR / "functions") -> Rendering:
+    return render(lambda: run(spec, functions_dir), stack.config, stack.secret_keys, project=stack.project,
+                  stack=stack.stack)
 
 
 # ------------------------------------------------------------------------- summary
@@ -196,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
                        help="fail (exit 1) when the cloud cannot do something the declaration asks for (a limitation)")
     check.add_argument("--dir", type=Path, default=PROJECT_DIR, help="the project directory (holds Pulumi.yaml)")
     check.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
+    check.add_argument("--functions", type=Path, metavar="DIR",
+                       help="the root the handlers' module:function names are relative to (default: <--dir>/functions)")
     return p
 
 
@@ -205,6 +208,10 @@ def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str,
         raise StackFileError("--environment applies to --from; a stack's environment is its anycloud:environment")
     spec = load_service(args.service, args.dir.resolve())
     stack = load_stack(args.dir, args.stack)
+    functions_dir = (args.functions or args.dir / "functions").resolve()
+    if not functions_dir.is_dir():
+        raise SpecError(f"--functions {args.functions or args.dir / 'functions'}: not a directory; allowed: the folder "
+                        "the handlers' modules are in (default: <--dir>/functions)")
     declared_cloud = stack.config.get(f"{NAMESPACE}:cloud")
     stack = prepare(stack, spec, args.cloud)
     if decommissioning(stack):
@@ -212,7 +219,7 @@ def from_stack(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str,
                            f"the pack applies dev rules; after `pulumi up -s {stack.stack}`, `pulumi destroy -s "
                            f"{stack.stack}` deletes the stack and its data")
     started = time.perf_counter()
-    rendering = render_stack(stack, spec)
+    rendering = render_stack(stack, spec, functions_dir)
     summary = summarize(stack, spec, rendering, time.perf_counter() - started)
     if args.cloud and args.cloud != declared_cloud:
         summary["stack_cloud"] = declared_cloud

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 from pulumi.runtime.settings import get_monitor
 
 from .config_keys import check_names, check_region, stack_config
 from .deployed import check_cloud_unchanged
 from .handlers import check_handlers
+from .packaging import FUNCTIONS_DIR
 from .service import Service
 from .settings import apply_overrides, load_settings
 from .spec import ServiceSpec
 
 
-def run(spec: ServiceSpec) -> Service:
-    """Check the stack config and the handlers, render the service and export its neutral outputs."""
+def run(spec: ServiceSpec, functions_dir: Path = FUNCTIONS_DIR) -> Service:
+    """Check the stack config and the handlers, render the service and export its neutral outputs.
+
+    Handlers are resolved under `functions_dir`, the root their `module:function` names are
+    relative to: the project's functions/, which is also the code asset; the framework's tests
+    point it at their own test services' handlers (tests/services/functions)."""
     if get_monitor() is None:  # started by hand (`python __main__.py`), not by the Pulumi engine
         raise SystemExit("error: this is a Pulumi program: deploy it with `pulumi up -s STACK`, or render and check "
                          "it offline with `python -m components check --stack STACK`")
@@ -22,7 +29,7 @@ def run(spec: ServiceSpec) -> Service:
     settings = load_settings(spec)
     spec = apply_overrides(spec, settings)
     check_region(stack_config(), settings.cloud)
-    check_handlers(spec)
+    check_handlers(spec, functions_dir)
     check_cloud_unchanged(settings.cloud, settings.replaces_cloud)
     service = Service(spec, settings)
     pulumi.export("cloud", settings.cloud)

@@ -3,7 +3,9 @@
 `render(...)` runs the real program (components.program.run) inside `pulumi.runtime.test`
 with `preview=False`, so every Output resolves before it returns; tests then assert on the
 recorded resource inputs, as the engine would receive them (camelCase names).
-Renders are cached per config: a render takes about a second.
+The service rendered is the framework's reference test service (tests/services), never the
+example in app.py: the example's own tests are in tests/example.
+Renders of the test services are cached per config: a render takes about a second.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ import pytest
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 
-from app import SERVICE
 from components.mock_engine import Recorded, Rendering, configure, render
 from components.program import run
+from tests.services import FUNCTIONS as SERVICE_FUNCTIONS
+from tests.services import REFERENCE, SERVICES
+
+# The test services' handlers, importable the way an adapter imports a handler.
+sys.path.insert(1, str(SERVICE_FUNCTIONS))
 
 SECRET_VALUE = "test-payment-key"
 BASE = {"anycloud:cloud": "aws", "aws:region": "eu-west-1", "anycloud:paymentApiKey": SECRET_VALUE}
@@ -48,31 +54,37 @@ AZURE_DEV = {**DEV, **AZURE_BASE, "anycloud:alertEmail": "dev-alerts@example.com
 _cache: dict[str, Rendering] = {}
 
 
-def refused_before_registering(config: dict[str, str], error: type[Exception], spec=SERVICE) -> Exception:
+def program(spec=REFERENCE):
+    """The Pulumi program for a test service: its handlers resolve under tests/services/functions."""
+    return lambda: run(spec, SERVICE_FUNCTIONS)
+
+
+def refused_before_registering(config: dict[str, str], error: type[Exception], spec=REFERENCE) -> Exception:
     """The error the program raises for `config` and `spec`, asserting that it registered nothing."""
     monitor = configure(config, ["anycloud:paymentApiKey"], "anycloud", "test")
     raised: list[Exception] = []
 
     @pulumi.runtime.test
-    def program():
+    def body():
         with pytest.raises(error) as info:
-            run(spec)
+            program(spec)()
         raised.append(info.value)
 
-    program()
+    body()
     assert monitor.recorded == []
     (found,) = raised
     return found
 
 
-def render_config(config: dict[str, str], stack: str = "test", spec=SERVICE) -> Rendering:
+def render_config(config: dict[str, str], stack: str = "test", spec=REFERENCE) -> Rendering:
+    """`spec` rendered with `config`; cached when it is one of the test services as declared."""
     key = json.dumps([config, stack, spec.name], sort_keys=True)
-    if key not in _cache or spec is not SERVICE:
-        rendering = render(lambda: run(spec), config, ["anycloud:paymentApiKey"], project="anycloud", stack=stack)
-        if spec is not SERVICE:
-            return rendering
+    if key in _cache and SERVICES.get(spec.name) is spec:
+        return _cache[key]
+    rendering = render(program(spec), config, ["anycloud:paymentApiKey"], project="anycloud", stack=stack)
+    if SERVICES.get(spec.name) is spec:
         _cache[key] = rendering
-    return _cache[key]
+    return rendering
 
 
 @pytest.fixture(scope="session")

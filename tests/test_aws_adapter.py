@@ -1,7 +1,7 @@
 """The AWS adapter (functions/runtime/aws/): events in, contracts out, resources over moto.
 
 The handlers here are small test handlers (tests/support/sample_handlers.py); the orders
-service runs end to end in tests/test_e2e_aws.py.
+service runs end to end in tests/example/test_e2e_aws.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from runtime.aws import entry
 from runtime.aws.events import HTTP, SQS, TASK, http_response, kind_of, request_from
 from runtime.aws.resources import Clients, DynamoTable, SecretsManagerSecret, build_context
 from runtime.contracts import ConditionFailed, HttpError, MAX_BODY_BYTES, Response
+from tests.conftest import SERVICE_FUNCTIONS
 from tests.support import sample_handlers
 from tests.support.inprocess_lambda import LambdaContext
 from tests.support.lambda_events import http_event, sqs_event, sqs_record
@@ -446,14 +447,14 @@ def test_importing_the_entrypoint_loads_no_sdk():
 
 
 def test_every_function_runs_the_entrypoint_with_its_handler_and_the_powertools_layer(dev):
-    from app import SERVICE
+    from tests.services import REFERENCE
     from components.aws.function import ENTRYPOINT
     from components.aws.mocks import POWERTOOLS_LAYER_NUMBER
 
     # The mock answers the SSM lookup of the pinned release with its region's layer.
     layer = f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_NUMBER}"
     for fn in dev.of_type(LAMBDA):
-        spec = SERVICE.function(fn.name)
+        spec = REFERENCE.function(fn.name)
         variables = fn.inputs["environment"]["variables"]
         assert fn.inputs["handler"] == ENTRYPOINT == "runtime.aws.entry.handler"
         assert fn.inputs["layers"] == [layer]
@@ -483,7 +484,9 @@ def test_every_rendered_function_imports_in_a_fresh_process_with_only_its_enviro
     code = "import runtime.aws.entry as e; h = e.instance().handler; print(f'{h.__module__}:{h.__name__}')"
     for fn in dev.of_type(LAMBDA):
         variables = {k: str(v) for k, v in fn.inputs["environment"]["variables"].items()}
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "functions"), **variables}
+        # the asset's root: the runtime and, for a test service, its handlers' root
+        path = os.pathsep.join([str(ROOT / "functions"), str(SERVICE_FUNCTIONS)])
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": path, **variables}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert out.returncode == 0, f"{fn.name}: {out.stderr[-2000:]}"
         assert out.stdout.strip() == variables["ANYCLOUD_HANDLER"], fn.name

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app import SERVICE
+from tests.services import REFERENCE
 from policy.aws_actions import resource_level
 from components.mock_engine import Rendering
 from components.wiring import env_name
@@ -71,7 +71,7 @@ def test_without_customer_managed_keys_encryption_is_still_explicit(no_cmk):
 def test_every_function_is_arm64_python_traced_json_logged_and_encrypted(dev):
     functions = dev.of_type(LAMBDA)
     groups = {g.inputs["name"]: g for g in dev.of_type(LOG_GROUP)}
-    assert sorted(f.name for f in functions) == sorted(f.name for f in SERVICE.functions)
+    assert sorted(f.name for f in functions) == sorted(f.name for f in REFERENCE.functions)
     for fn in functions:
         i = fn.inputs
         assert i["runtime"] in ("python3.12", "python3.13", "python3.14")
@@ -87,7 +87,7 @@ def test_every_function_is_arm64_python_traced_json_logged_and_encrypted(dev):
 
 def test_each_function_has_its_own_role_assumable_only_by_lambda(dev):
     roles = {f.inputs["role"] for f in dev.of_type(LAMBDA)}
-    assert len(roles) == len(SERVICE.functions)
+    assert len(roles) == len(REFERENCE.functions)
     for role in dev.of_type(ROLE):
         trust = policy_of(role, "assumeRolePolicy")["Statement"]
         assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
@@ -98,7 +98,7 @@ def test_each_function_has_its_own_role_assumable_only_by_lambda(dev):
 
 def test_environment_wires_only_declared_resources(dev):
     for fn in dev.of_type(LAMBDA):
-        spec = SERVICE.function(fn.name)
+        spec = REFERENCE.function(fn.name)
         variables = fn.inputs["environment"]["variables"]
         wired = {k for k in variables if k.startswith("ANYCLOUD_") and k.count("_") >= 2 and k.split("_")[1] in ("TABLE", "QUEUE", "WORKFLOW", "SECRET")}
         assert wired == {env_name(a.kind, a.resource) for a in spec.uses}, fn.name
@@ -114,7 +114,7 @@ def test_environment_wires_only_declared_resources(dev):
 def test_log_groups_are_encrypted_with_retention(dev, prod):
     for rendering, days in ((dev, 30), (prod, 365)):
         groups = rendering.of_type(LOG_GROUP)
-        assert len(groups) == len(SERVICE.functions) + 2  # + API access logs + workflow
+        assert len(groups) == len(REFERENCE.functions) + 2  # + API access logs + workflow
         for group in groups:
             assert group.inputs["kmsKeyId"] == key_arn(rendering)
             assert group.inputs["retentionInDays"] == days
@@ -129,10 +129,10 @@ def expected_grants(r: Rendering, function: str) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
     reads = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"]
     writes = reads + ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    for access in SERVICE.function(function).uses:
+    for access in REFERENCE.function(function).uses:
         if access.kind == "table":
             arn = tables[access.resource].outputs["arn"]
-            spec = next(t for t in SERVICE.tables if t.name == access.resource)
+            spec = next(t for t in REFERENCE.tables if t.name == access.resource)
             arns = [arn] + [f"{arn}/index/{i.name}" for i in spec.indexes]
             pairs |= {(a, x) for a in (writes if access.verb == "write" else reads) for x in arns}
             pairs |= {(a, key_arn(r)) for a in (["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if access.verb == "write" else ["kms:Decrypt"])}
@@ -144,7 +144,7 @@ def expected_grants(r: Rendering, function: str) -> set[tuple[str, str]]:
         elif access.kind == "secret":
             secret = r.of_type("aws:secretsmanager/secret:Secret")[0].outputs["arn"]
             pairs |= {("secretsmanager:GetSecretValue", secret), ("kms:Decrypt", key_arn(r))}
-    for queue in SERVICE.queues:
+    for queue in REFERENCE.queues:
         if queue.consumer == function:
             arn = queues[queue.name].outputs["arn"]
             pairs |= {(a, arn) for a in ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")}
@@ -164,7 +164,7 @@ def granted(policy: dict) -> set[tuple[str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize("function", [f.name for f in SERVICE.functions])
+@pytest.mark.parametrize("function", [f.name for f in REFERENCE.functions])
 def test_function_policy_is_exactly_its_declared_verbs(dev, function):
     roles = {r.outputs["name"]: r for r in dev.of_type(ROLE)}
     policy = by_name(dev, ROLE_POLICY)[f"{function}-policy"]
@@ -202,7 +202,7 @@ def test_workflow_role_invokes_only_its_task_functions(dev):
     policy = by_name(dev, ROLE_POLICY)["fulfil-order-policy"]
     invoke = next(s for s in policy_of(policy)["Statement"] if s["Action"] == ["lambda:InvokeFunction"])
     arns = {f.name: f.outputs["arn"] for f in dev.of_type(LAMBDA)}
-    assert sorted(invoke["Resource"]) == sorted(arns[f] for f in SERVICE.workflows[0].task_functions())
+    assert sorted(invoke["Resource"]) == sorted(arns[f] for f in REFERENCE.workflows[0].task_functions())
     role = next(r for r in dev.of_type(ROLE) if r.outputs["arn"] == machine.inputs["roleArn"])
     trust = policy_of(role, "assumeRolePolicy")["Statement"][0]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
@@ -267,7 +267,7 @@ def test_queue_has_dlq_redrive_tls_policy_and_long_visibility(dev):
     queue, dlq = queues["orders"], queues["orders-dlq"]
     redrive = json.loads(queue.inputs["redrivePolicy"])
     assert redrive == {"deadLetterTargetArn": dlq.outputs["arn"], "maxReceiveCount": 5}
-    consumer_timeout = SERVICE.function("process-order").timeout_s
+    consumer_timeout = REFERENCE.function("process-order").timeout_s
     assert queue.inputs["visibilityTimeoutSeconds"] == 6 * consumer_timeout
     assert dlq.inputs["messageRetentionSeconds"] == 14 * 86400 >= queue.inputs["messageRetentionSeconds"]
     for q in (queue, dlq):
@@ -366,7 +366,7 @@ def test_every_alarm_has_dimensions_and_actions(prod):
     (topic,) = prod.of_type("aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"] == key_arn(prod)
     alarms = prod.of_type(ALARM)
-    assert len(alarms) == 2 * len(SERVICE.functions) + 1 + 2 + 1
+    assert len(alarms) == 2 * len(REFERENCE.functions) + 1 + 2 + 1
     for alarm in alarms:
         assert alarm.inputs["dimensions"]
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
@@ -393,7 +393,7 @@ def test_stack_outputs_are_neutral_names(dev):
     assert set(out["tables"]) == {"orders", "idempotency"}
     assert set(out["queues"]) == {"orders"}
     assert out["workflows"]["fulfil-order"].startswith("arn:aws:states:eu-west-1:123456789012:stateMachine:")
-    assert set(out["functions"]) == {f.name for f in SERVICE.functions}
+    assert set(out["functions"]) == {f.name for f in REFERENCE.functions}
 
 
 def test_neutral_components_parent_the_cloud_resources(dev):
@@ -412,13 +412,13 @@ def test_service_outputs_resolve_under_the_classic_mocks_pattern():
 
     from components.mock_engine import configure
     from components.program import run
-    from tests.conftest import DEV
+    from tests.conftest import DEV, SERVICE_FUNCTIONS
 
     configure(DEV, ["anycloud:paymentApiKey"], project="anycloud", stack="dev")
 
     @pulumi.runtime.test
     def check():
-        service = run(SERVICE)
+        service = run(REFERENCE, SERVICE_FUNCTIONS)
 
         def verify(values):
             url, queue, workflow = values

@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 from azure.core.credentials import AccessToken
 
-import app
 from components.wiring import table_keys
 from runtime import memory
 from runtime.azure import cosmos
 from runtime.azure.cosmos import Clients, CosmosTable, build_tables, container_address, document_id
 from runtime.contracts import ConditionFailed, HttpError, Response
 from runtime.idempotency import COMPLETED, TableIdempotency
+from tests.services import reference
 from tests.support.cosmos_standin import ENDPOINT, TOKEN, CosmosStandIn, Received
 from tests.support.table_conformance import (
     assert_bad_arguments_fail_as_in_memory,
@@ -43,9 +43,9 @@ DATABASE = "anycloud"
 ORDERS = f"{ENDPOINT}dbs/{DATABASE}/colls/orders"
 EVENTS = f"{ENDPOINT}dbs/{DATABASE}/colls/events"
 IDEMPOTENCY = f"{ENDPOINT}dbs/{DATABASE}/colls/idempotency"
-#: The service's tables as the renderer wires them (components/wiring.py).
-ORDER_KEYS = json.loads(table_keys(app.orders))
-IDEMPOTENCY_KEYS = json.loads(table_keys(app.idempotency))
+#: The reference test service's tables as the renderer wires them (components/wiring.py).
+ORDER_KEYS = json.loads(table_keys(reference.orders))
+IDEMPOTENCY_KEYS = json.loads(table_keys(reference.idempotency))
 NOW = 1_800_000_000.0
 #: The composite indexes components/azure/table.py declares for the orders table's index.
 BY_CUSTOMER = [[("/customer_id", "ascending"), ("/created_at", order)] for order in ("ascending", "descending")]

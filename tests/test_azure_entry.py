@@ -24,6 +24,7 @@ from runtime import memory
 from runtime.azure import entry
 from runtime.azure.messaging import Clients
 from runtime.contracts import Context
+from tests.conftest import SERVICE_FUNCTIONS
 from tests.support import sample_handlers
 from tests.support.azure_callers import caller_settings, entra, http_app  # noqa: F401 (fixtures)
 from tests.support.azure_stack import run_async
@@ -46,7 +47,8 @@ def test_every_rendered_app_imports_in_a_fresh_process_and_registers_its_trigger
     apps = [r.name for r in azure_dev.of_type("azure-native:web:WebApp")]
 
     def probe(app: str) -> dict:
-        env = {**app_settings(azure_dev, app), "PATH": os.environ["PATH"]}  # nothing else of this machine's
+        # nothing else of this machine's but the test services' handlers (a team's are in the package itself)
+        env = {**app_settings(azure_dev, app), "PATH": os.environ["PATH"], "PYTHONPATH": str(SERVICE_FUNCTIONS)}
         done = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr

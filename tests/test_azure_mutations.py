@@ -14,18 +14,16 @@ import pytest
 
 import components.azure.platform as platform
 import components.azure.table as table
-from app import SERVICE
 from components.azure.arm import Arm
 from components.export import to_export
 from components.mock_engine import render
-from components.program import run
 from policy.offline import evaluate
-from tests.conftest import AZURE_PROD
+from tests.conftest import AZURE_PROD, program
 
 
 def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
     patches(monkeypatch)
-    rendering = render(lambda: run(SERVICE), AZURE_PROD, ["anycloud:paymentApiKey"], stack="prod")
+    rendering = render(program(), AZURE_PROD, ["anycloud:paymentApiKey"], stack="prod")
     report = evaluate(to_export(rendering)["deployment"]["resources"], "prod", config={"publicRoutes": ["GET /health"]})
     return {v.policy for v in report.mandatory}
 

@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from app import SERVICE
+from tests.services import REFERENCE
 from components.azure import identity as roles
 from components.azure.table import DATA_ROLES
 from components.mock_engine import Rendering
@@ -78,7 +78,7 @@ def expected_function_roles(r: Rendering, fn) -> set[tuple[str, str]]:
         else:
             vault = by_name(r, VAULT)["secrets"].id
             out.add((roles.SECRETS_USER, f"{vault}/secrets/{access.resource}"))
-    for queue in SERVICE.queues:
+    for queue in REFERENCE.queues:
         if queue.consumer == fn.name:
             out |= {(roles.QUEUE_CONTRIBUTOR, queue_scope(r, queue.name)),
                     (roles.QUEUE_SENDER, queue_scope(r, f"{queue.name}-poison"))}
@@ -92,7 +92,7 @@ def expected_function_roles(r: Rendering, fn) -> set[tuple[str, str]]:
 def test_each_function_identity_holds_exactly_its_declared_roles(fixture, request):
     r = request.getfixturevalue(fixture)
     held = assignments(r)
-    for fn in SERVICE.functions:
+    for fn in REFERENCE.functions:
         assert held[principal(r, fn.name)] == expected_function_roles(r, fn), fn.name
 
 
@@ -172,7 +172,7 @@ def test_no_privileged_role_and_no_assignment_above_a_resource(azure_prod):
 
 def test_one_identity_and_one_plan_per_app(azure_prod):
     apps = azure_prod.of_type(APP)
-    assert len(apps) == len(SERVICE.functions) + len(SERVICE.workflows)
+    assert len(apps) == len(REFERENCE.functions) + len(REFERENCE.workflows)
     for app in apps:
         (identity,) = app.inputs["identity"]["userAssignedIdentities"]
         assert identity == app.inputs["keyVaultReferenceIdentity"] == by_name(azure_prod, IDENTITY)[f"{app.name}-identity"].id
@@ -193,8 +193,8 @@ def test_http_apps_accept_their_callers_only_and_the_others_accept_no_inbound_tr
     r = request.getfixturevalue(fixture)
     gateway = principal(r, "gateway")
     orchestrator = principal(r, "fulfil-order-run")
-    routes = {route.function for route in SERVICE.api.routes}
-    tasks = set(SERVICE.workflows[0].task_functions())
+    routes = {route.function for route in REFERENCE.api.routes}
+    tasks = set(REFERENCE.workflows[0].task_functions())
     auth = by_name(r, AUTH)
     audience = r.of_type("azuread:index/application:Application")[0].outputs["clientId"]
     for app in r.of_type(APP):
@@ -232,7 +232,7 @@ def test_the_callers_identities_exist_before_the_apps_that_name_them(azure_prod)
         managed = ElementTree.fromstring(policy.inputs["value"]).find("inbound/authentication-managed-identity")
         assert managed.get("client-id") == gateway.outputs["clientId"]
     assert by_name(r, APP)["fulfil-order-run"].inputs["identity"]["userAssignedIdentities"] == [orchestrator.id]
-    for task in SERVICE.workflows[0].task_functions():
+    for task in REFERENCE.workflows[0].task_functions():
         assert orchestrator.urn in by_name(r, APP)[task].property_dependencies["siteConfig"], task
     assert sum(1 for x in r.of_type(IDENTITY) if x.name == "fulfil-order-run-identity") == 1
 
@@ -305,7 +305,7 @@ def test_memory_timeout_and_always_ready_come_from_the_spec_and_stack_config(azu
     create = by_name(r, APP)["create-order"].inputs["functionAppConfig"]["scaleAndConcurrency"]
     assert create["alwaysReady"] == [{"name": "http", "instanceCount": 2}]  # anycloud:functions warmInstances
     assert create["instanceMemoryMB"] == 512 and create["maximumInstanceCount"] == 40
-    spec = SERVICE.function("create-order")
+    spec = REFERENCE.function("create-order")
     seconds = spec.timeout_s
     assert settings(r, "create-order")["AzureFunctionsJobHost__functionTimeout"] == f"00:00:{seconds:02d}"
     assert "alwaysReady" not in by_name(r, APP)["get-order"].inputs["functionAppConfig"]["scaleAndConcurrency"]
@@ -314,12 +314,12 @@ def test_memory_timeout_and_always_ready_come_from_the_spec_and_stack_config(azu
 def test_functions_get_their_wiring_and_nothing_undeclared(azure_prod):
     r = azure_prod
     cosmos = by_name(r, COSMOS)["tables"].outputs["documentEndpoint"]
-    for fn in SERVICE.functions:
+    for fn in REFERENCE.functions:
         s = settings(r, fn.name)
         wired = {k for k in s if re.match(r"ANYCLOUD_(TABLE|QUEUE|WORKFLOW|SECRET)_", k)}
         assert wired == {env_name(a.kind, a.resource) for a in fn.uses}, fn.name
         for queue in {a.resource for a in fn.uses if a.kind == "queue"}:
-            assert s[env_name("retention", queue)] == str(SERVICE.queue(queue).retention_days * 86400)
+            assert s[env_name("retention", queue)] == str(REFERENCE.queue(queue).retention_days * 86400)
         assert s["ANYCLOUD_HANDLER"] == fn.handler
         assert s["ANYCLOUD_TIMEOUT_S"] == str(fn.timeout_s)
         for access in fn.uses:
@@ -336,7 +336,7 @@ def test_functions_get_their_wiring_and_nothing_undeclared(azure_prod):
 
 def test_the_consumer_drains_its_queue_and_poisons_after_max_receives(azure_prod):
     r = azure_prod
-    (queue,) = SERVICE.queues
+    (queue,) = REFERENCE.queues
     names = {q.name: q.inputs["queueName"] for q in r.of_type(QUEUE)}
     assert names[f"{queue.name}-poison"] == f"{names[queue.name]}-poison" and len(names[queue.name]) <= 56
     s = settings(r, queue.consumer)
@@ -384,7 +384,7 @@ def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_ins
             for branch in step.get("branches", []):
                 yield from targets(branch)
 
-    assert set(targets(definition)) == {f"https://{hosts[t]}/api/task" for t in SERVICE.workflows[0].task_functions()}
+    assert set(targets(definition)) == {f"https://{hosts[t]}/api/task" for t in REFERENCE.workflows[0].task_functions()}
     assert s["AzureFunctionsJobHost__extensions__durableTask__overridableExistingInstanceStates"] == "NonRunningStates"
     assert s["AzureFunctionsJobHost__extensions__durableTask__hubName"] == "hubfulfilorder"
     assert s["AzureWebJobsStorage__accountName"] == by_name(r, ACCOUNT)["storage-host-fulfil-order-run"].outputs["name"]
@@ -393,8 +393,8 @@ def test_the_workflow_definition_calls_each_task_app_and_never_overwrites_an_ins
 def test_api_operations_validate_the_jwt_on_non_public_routes_and_call_their_backend(azure_prod):
     policies = {p.inputs["operationId"]: p.inputs["value"] for p in azure_prod.of_type(OPERATION_POLICY)}
     audience = azure_prod.of_type("azuread:index/application:Application")[0].outputs["clientId"]
-    assert len(policies) == len(SERVICE.api.routes)
-    for route in SERVICE.api.routes:
+    assert len(policies) == len(REFERENCE.api.routes)
+    for route in REFERENCE.api.routes:
         op = f"{route.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '-', route.path).rstrip('-')}"
         inbound = ElementTree.fromstring(policies[op]).find("inbound")
         tags = [c.tag for c in inbound]
@@ -427,13 +427,13 @@ def test_alerts_and_retention(azure_prod):
 def test_what_azure_cannot_do_is_said_not_dropped(azure_prod):
     notes = " ".join(azure_prod.outputs["limitations"])
     assert "rate-limit-by-key" in notes and "512, 2048 or 4096 MB" in notes
-    assert f"declared throttle ({SERVICE.api.throttle.rate_limit}/s" in notes
+    assert f"declared throttle ({REFERENCE.api.throttle.rate_limit}/s" in notes
 
 
 def test_a_function_consuming_two_queues_is_refused_before_anything_is_registered():
     from components.spec import QueueSpec, ServiceSpec, SpecError
     second = QueueSpec(name="more", consumer="process-order")
-    spec = ServiceSpec(**{**SERVICE.model_dump(), "queues": [*[q.model_dump() for q in SERVICE.queues], second.model_dump()]})
+    spec = ServiceSpec(**{**REFERENCE.model_dump(), "queues": [*[q.model_dump() for q in REFERENCE.queues], second.model_dump()]})
     error = refused_before_registering({**AZURE_DEV}, SpecError, spec=spec)
     assert str(error).startswith("queues.more.consumer: 'process-order' already consumes queue 'orders'")
 
@@ -448,9 +448,9 @@ def test_global_names_fit_azure_and_differ_per_stack():
 @pytest.mark.parametrize("field", ["partition_key", "sort_key"])
 def test_a_key_attribute_cosmos_owns_is_refused_before_anything_is_registered(field):
     from components.spec import Key, ServiceSpec, SpecError
-    tables = [t.model_dump() for t in SERVICE.tables]
+    tables = [t.model_dump() for t in REFERENCE.tables]
     tables[0][field] = Key(name="ttl").model_dump()
-    spec = ServiceSpec(**{**SERVICE.model_dump(), "tables": tables})
+    spec = ServiceSpec(**{**REFERENCE.model_dump(), "tables": tables})
     error = refused_before_registering({**AZURE_DEV}, SpecError, spec=spec)
     assert str(error).startswith(f"tables.orders.{field}: 'ttl' is reserved by Cosmos DB on Azure")
 

@@ -1,5 +1,8 @@
 """The offline check (`python -m components check`), called in-process.
 
+It checks the reference test service (tests/services), never the example: every call names it
+with `--service` and `--functions`, in a project directory (`--dir`) holding stack files this
+module writes, so a team's own app.py and Pulumi.*.yaml change nothing here.
 A full render takes about a second, so this file renders four times: prod with --export
 (shared by the export review tests), dev, prod as JSON, and a stack whose secret is set
 with `--secret`. Bad-config cases stop before rendering and are fast.
@@ -18,14 +21,22 @@ from typing import Any
 import pytest
 import yaml
 
-from app import SERVICE
-from policy.aws_actions import resource_level
 from components.check import main
 from components.mock_engine import SECRET_SIG, SIG_KEY
 from components.stackfile import SECRET_PLACEHOLDER, load_stack
+from policy.aws_actions import resource_level
+from tests.services import FUNCTIONS, REFERENCE
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"issuer": "https://auth.example.com/", "audience": ["orders-api"]}
+#: The reference service's stacks, as a team's Pulumi.dev.yaml and Pulumi.prod.yaml hold them.
+DEV_STACK = {"anycloud:cloud": "aws", "anycloud:environment": "dev", "aws:region": "eu-west-1",
+             "gcp:region": "europe-west1", "azure-native:location": "westeurope",
+             "anycloud:allowedOrigins": ["http://localhost:3000"], "anycloud:logRetentionDays": 14,
+             "anycloud:alertEmail": "dev-alerts@example.com"}
+PROD_STACK = {**DEV_STACK, "anycloud:environment": "prod", "anycloud:allowedOrigins": ["https://shop.example.com"],
+              "anycloud:apiAuth": AUTH, "anycloud:alertEmail": "oncall@example.com", "anycloud:logRetentionDays": 365,
+              "anycloud:functions": {"create-order": {"warmInstances": 2}}}
 ROUTES = ["POST /orders", "GET /orders/{order_id}", "GET /health"]
 PROTECTED_IN_PROD = ("aws:dynamodb/table:Table", "aws:kms/key:Key", "aws:secretsmanager/secret:Secret")
 #: type -> how to find the KMS key the resource is encrypted with.
@@ -43,10 +54,11 @@ ENCRYPTED = {
 
 
 def check(*argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
+    """Run the CLI in-process on the reference test service; (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
+    service = [] if "--service" in argv else ["--service", "tests.services:REFERENCE", "--functions", str(FUNCTIONS)]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["check", *argv])
+        code = main(["check", *service, *argv])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -55,6 +67,13 @@ def project(tmp_path: Path, stack: str, config: dict[str, Any]) -> Path:
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory) -> Path:
+    """A project dir with the reference service's dev and prod stack files."""
+    directory = project(tmp_path_factory.mktemp("project"), "dev", DEV_STACK)
+    return project(directory, "prod", PROD_STACK)
 
 
 def resources(export: dict[str, Any], typ: str | None = None) -> list[dict[str, Any]]:
@@ -91,10 +110,10 @@ def as_list(value: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def prod_check(tmp_path_factory) -> tuple[int, str, dict[str, Any]]:
+def prod_check(tmp_path_factory, stacks) -> tuple[int, str, dict[str, Any]]:
     """`check --stack prod --export FILE`, run once for the whole module."""
     path = tmp_path_factory.mktemp("export") / "prod.json"
-    code, out, err = check("--stack", "prod", "--export", str(path))
+    code, out, err = check("--dir", str(stacks), "--stack", "prod", "--export", str(path))
     assert err == ""
     return code, out, json.loads(path.read_text())
 
@@ -112,7 +131,7 @@ def test_prod_check_exits_0_and_summarises_routes_and_workflow(prod_check):
     routes = {line.split("->")[0].strip(): line.split()[-1] for line in out.split("\nRoutes:\n")[1].split("\n\n")[0].splitlines()}
     assert routes == {"POST /orders": "jwt", "GET /orders/{order_id}": "jwt", "GET /health": "public"}
     assert "\nWorkflow fulfil-order:\n" in out
-    for name in SERVICE.workflows[0].steps:
+    for name in REFERENCE.workflows[0].steps:
         assert f"\n  {name}: " in out
     assert "charge-payment: task charge-payment -> state.payment" in out
     assert "catch PaymentDeclined -> release-stock" in out
@@ -122,11 +141,10 @@ def test_prod_check_exits_0_and_summarises_routes_and_workflow(prod_check):
     assert "note: anycloud:paymentApiKey is not set in Pulumi.prod.yaml" in out
 
 
-def test_dev_check_exits_0_without_auth_or_protection(capsys, tmp_path):
+def test_dev_check_exits_0_without_auth_or_protection(stacks, tmp_path):
     path = tmp_path / "dev.json"
-    assert main(["check", "--stack", "dev", "--export", str(path)]) == 0
-    out, err = capsys.readouterr()
-    assert err == ""
+    code, out, err = check("--dir", str(stacks), "--stack", "dev", "--export", str(path))
+    assert (code, err) == (0, "")
     assert out.startswith("anycloud check: stack dev (aws, dev): ")
     for route in ROUTES:
         assert route in out
@@ -141,31 +159,31 @@ def test_dev_check_exits_0_without_auth_or_protection(capsys, tmp_path):
     assert all(r["inputs"]["deletionProtectionEnabled"] is False for r in resources(dev, "aws:dynamodb/table:Table"))
 
 
-def test_json_format(capsys, export):
-    assert main(["check", "--stack", "prod", "--format", "json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+def test_json_format(stacks, export):
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--format", "json")
+    assert code == 0
+    summary = json.loads(out)
     assert {"resources", "by_type", "routes", "workflows", "outputs"} <= set(summary)
     assert (summary["cloud"], summary["environment"], summary["stack"]) == ("aws", "prod", "prod")
     assert summary["resources"] == len(export["deployment"]["resources"]) - 1
     assert sum(summary["by_type"].values()) == summary["resources"]
-    assert summary["by_type"]["aws:lambda/function:Function"] == len(SERVICE.functions)
+    assert summary["by_type"]["aws:lambda/function:Function"] == len(REFERENCE.functions)
     assert summary["routes"] == [
         {"route": "POST /orders", "function": "create-order", "auth": "jwt"},
         {"route": "GET /orders/{order_id}", "function": "get-order", "auth": "jwt"},
         {"route": "GET /health", "function": "health", "auth": "public"},
     ]
     steps = summary["workflows"]["fulfil-order"]
-    assert [line.split(":")[0] for line in steps] == list(SERVICE.workflows[0].steps)
+    assert [line.split(":")[0] for line in steps] == list(REFERENCE.workflows[0].steps)
     assert {"cloud", "api_url", "tables", "queues", "workflows", "functions"} <= set(summary["outputs"])
     assert summary["outputs"]["api_url"].startswith("https://")
     assert set(summary["outputs"]["tables"]) == {"orders", "idempotency"}
-    assert set(summary["outputs"]["functions"]) == {f.name for f in SERVICE.functions}
+    assert set(summary["outputs"]["functions"]) == {f.name for f in REFERENCE.functions}
 
 
 def test_secret_set_with_secret_never_appears_in_the_export(tmp_path):
     ciphertext = "v1:QmVlcEJvb3BTZWNyZXRDaXBoZXJ0ZXh0"
-    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
-    stack["anycloud:paymentApiKey"] = {"secure": ciphertext}
+    stack = {**PROD_STACK, "anycloud:paymentApiKey": {"secure": ciphertext}}
     path = tmp_path / "out.json"
     code, out, err = check("--dir", str(project(tmp_path, "sec", stack)), "--stack", "sec", "--export", str(path))
     assert (code, err) == (0, "")
@@ -222,7 +240,7 @@ def test_no_allow_statement_has_a_wildcard_action(export):
             wide = [a for a in as_list(s["Action"]) if "*" in a]
             assert not wide, f"{resource['urn']} {s.get('Sid')}: {wide}"
             assert s.get("Principal") != "*" and as_list((s.get("Principal") or {}).get("AWS", [])) != ["*"], resource["urn"]
-    assert statements > len(SERVICE.functions)  # every function's policy was looked at
+    assert statements > len(REFERENCE.functions)  # every function's policy was looked at
 
 
 def test_resource_star_only_for_actions_without_resource_level_permissions(export):
@@ -247,7 +265,7 @@ def test_every_data_store_log_group_and_workflow_is_encrypted_with_the_service_k
         for r in resources(export, typ):
             assert key_of(r["inputs"]) == key_arn, r["urn"]
     log_groups = resources(export, "aws:cloudwatch/logGroup:LogGroup")
-    assert len(log_groups) >= len(SERVICE.functions) + 2  # one per function, the workflow, the API access log
+    assert len(log_groups) >= len(REFERENCE.functions) + 2  # one per function, the workflow, the API access log
 
 
 def test_every_non_public_route_needs_a_jwt(export):
@@ -255,8 +273,8 @@ def test_every_non_public_route_needs_a_jwt(export):
     assert authorizer["inputs"]["authorizerType"] == "JWT"
     assert authorizer["inputs"]["jwtConfiguration"] == {"issuer": AUTH["issuer"], "audiences": AUTH["audience"]}
     routes = {r["inputs"]["routeKey"]: r["inputs"] for r in resources(export, "aws:apigatewayv2/route:Route")}
-    assert set(routes) == {r.key for r in SERVICE.api.routes}
-    for route in SERVICE.api.routes:
+    assert set(routes) == {r.key for r in REFERENCE.api.routes}
+    for route in REFERENCE.api.routes:
         inputs = routes[route.key]
         if route.public:
             assert inputs["authorizationType"] == "NONE"
@@ -346,3 +364,41 @@ def test_yaml_1_1_scalars_reach_the_program_literally(tmp_path, text):
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "Pulumi.x.yaml").write_text(f"config:\n  anycloud:value: {text}\n")
     assert load_stack(tmp_path, "x").config["anycloud:value"] == text
+
+
+# --------------------------------------------------------------- where the handlers are
+
+
+def small_project(tmp_path: Path) -> Path:
+    """A team's project: its own service module, its handlers under its own functions/, a dev stack."""
+    directory = project(tmp_path, "dev", {"anycloud:cloud": "aws", "anycloud:environment": "dev", "aws:region": "eu-west-1"})
+    (directory / "greeter.py").write_text(
+        "from components.spec import ApiSpec, FunctionSpec, RouteSpec, ServiceSpec\n\n"
+        "SERVICE = ServiceSpec(name='greeter', functions=[FunctionSpec(name='hello', handler='greet.api:hello')],\n"
+        "                      api=ApiSpec(routes=[RouteSpec(method='GET', path='/hello', function='hello')]))\n")
+    (directory / "functions" / "greet").mkdir(parents=True)
+    (directory / "functions" / "greet" / "__init__.py").write_text("")
+    (directory / "functions" / "greet" / "api.py").write_text("def hello(request, ctx):\n    return None\n")
+    return directory
+
+
+def test_handlers_resolve_under_the_project_functions_by_default(tmp_path):
+    directory = small_project(tmp_path)
+    code, out, err = check("--dir", str(directory), "--stack", "dev", "--service", "greeter:SERVICE", "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["routes"] == [{"route": "GET /hello", "function": "hello", "auth": "none (dev)"}]
+
+
+def test_functions_names_another_root_and_a_missing_one_is_refused(tmp_path):
+    directory = small_project(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    code, out, err = check("--dir", str(directory), "--stack", "dev", "--service", "greeter:SERVICE",
+                           "--functions", str(tmp_path / "elsewhere"))
+    assert (code, out) == (2, "")
+    assert err == ("error: functions.hello.handler: 'greet.api:hello': no module greet.api under elsewhere/; "
+                   "allowed: a module under elsewhere/\n")
+    code, out, err = check("--dir", str(directory), "--stack", "dev", "--service", "greeter:SERVICE",
+                           "--functions", str(tmp_path / "nowhere"))
+    assert (code, out) == (2, "")
+    assert err == (f"error: --functions {tmp_path / 'nowhere'}: not a directory; allowed: the folder the handlers' "
+                   "modules are in (default: <--dir>/functions)\n")

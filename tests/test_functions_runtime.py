@@ -17,7 +17,7 @@ from runtime.http import body_hash, load_handler, parse_body, run_route
 from runtime.memory import IdempotencyStore, MemoryResources, Queue, Table, Workflow, memory_context
 from runtime.secrets import CachedSecret as Secret
 
-from app import SERVICE
+from tests.services import REFERENCE
 
 CTX = Context(request_id="req-1")
 
@@ -222,15 +222,15 @@ def test_idempotency_records_expire() -> None:
 
 
 def test_load_handler() -> None:
-    import orders.api
+    import reference.api
 
-    assert load_handler("orders.api:create_order") is orders.api.create_order
+    assert load_handler("reference.api:create_order") is reference.api.create_order
     with pytest.raises(ValueError):
-        load_handler("orders.api.create_order")
+        load_handler("reference.api.create_order")
     with pytest.raises(ImportError):
-        load_handler("orders.nope:create_order")
+        load_handler("reference.nope:create_order")
     with pytest.raises(AttributeError):
-        load_handler("orders.api:nope")
+        load_handler("reference.api:nope")
 
 
 # ------------------------------------------------------------------ memory Table
@@ -381,7 +381,7 @@ def test_memory_context_shares_resources() -> None:
 
 
 def test_contexts_from_the_spec_hold_only_declared_resources() -> None:
-    res = MemoryResources.from_spec(SERVICE, {"payment-api-key": "k"})
+    res = MemoryResources.from_spec(REFERENCE, {"payment-api-key": "k"})
     create = res.context("create-order")
     assert (set(create.tables), set(create.queues), set(create.workflows), set(create.secrets)) == (
         {"orders", "idempotency"},

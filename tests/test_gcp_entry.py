@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.gcp import entry
+from tests.conftest import SERVICE_FUNCTIONS
 from tests.support import sample_handlers
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
 
@@ -193,7 +194,9 @@ def test_every_rendered_function_imports_in_a_fresh_process_with_only_its_enviro
         env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
         if env.get("ANYCLOUD_TRIGGERS") == "start":  # a workflow's starter has no handler to resolve
             continue
-        env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=str(root), GOOGLE_CLOUD_PROJECT="anycloud-test")
+        # the source's root, and the test services' handlers (a team's are in the source itself)
+        path = os.pathsep.join([str(root), str(SERVICE_FUNCTIONS)])
+        env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=path, GOOGLE_CLOUD_PROJECT="anycloud-test")
         out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
         assert out.returncode == 0, (fn.name, out.stderr[-500:])
         assert out.stdout.strip().splitlines()[-1] == env["ANYCLOUD_HANDLER"], fn.name

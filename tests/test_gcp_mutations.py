@@ -20,17 +20,16 @@ import components.gcp.identity as identity
 import components.gcp.workflow as workflow
 import components.gcp.platform as platform
 import components.gcp.queue as queue
-from app import SERVICE
 from components.export import to_export
 from components.mock_engine import render
-from components.program import run
 from policy.offline import evaluate
-from tests.conftest import GCP_PROD
+from tests.conftest import GCP_PROD, program
+from tests.services import REFERENCE
 
 
 def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
     patches(monkeypatch)
-    rendering = render(lambda: run(SERVICE), GCP_PROD, ["anycloud:paymentApiKey"], stack="prod")
+    rendering = render(program(), GCP_PROD, ["anycloud:paymentApiKey"], stack="prod")
     report = evaluate(to_export(rendering)["deployment"]["resources"], "prod", config={"publicRoutes": ["GET /health"]})
     return {v.policy for v in report.mandatory}
 
@@ -96,7 +95,7 @@ def one_account_for_all(mp):
     shared = {}
 
     def shared_account(ctx, name, purpose, parent):
-        if name in {f.name for f in SERVICE.functions}:
+        if name in {f.name for f in REFERENCE.functions}:
             if "account" not in shared:
                 shared["account"] = real(ctx, "functions", "every function", ctx.parent)
             return shared["account"]

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import yaml
 
-from app import SERVICE
+from tests.services import REFERENCE
 from components.gcp.context import BOOTSTRAP_APIS
 from components.gcp.function import BUILD_GRANTS_SETTLE, SOURCE_BUCKETS
 from components.gcp.keys import APIS, KEY_AGENTS, ROTATION
@@ -17,7 +17,7 @@ from components.mock_engine import Rendering, jsonable
 from components.wiring import env_name
 from policy.offline import evaluate
 from components.export import to_export
-from tests.conftest import GCP_DEV, SECRET_VALUE, refused_before_registering, render_config
+from tests.conftest import GCP_DEV, SECRET_VALUE, SERVICE_FUNCTIONS, refused_before_registering, render_config
 
 P = DEFAULT_PROJECT
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
@@ -85,15 +85,15 @@ def expected_function_grants(r: Rendering, fn) -> set[tuple]:
 
 def test_each_function_account_holds_exactly_its_declared_verbs(gcp_prod):
     found = grants(gcp_prod)
-    for fn in SERVICE.functions:
+    for fn in REFERENCE.functions:
         assert found.get(member(gcp_prod, fn.name), set()) == expected_function_grants(gcp_prod, fn), fn.name
 
 
 def test_invokers_are_the_gateway_the_push_subscription_and_the_workflow_only(gcp_prod):
     found = grants(gcp_prod)
     functions = {f.name: f.outputs["name"] for f in gcp_prod.of_type(FUNCTION)}
-    routes = {r.function for r in SERVICE.api.routes}
-    (workflow,) = SERVICE.workflows
+    routes = {r.function for r in REFERENCE.api.routes}
+    (workflow,) = REFERENCE.workflows
     assert found[member(gcp_prod, "gateway")] == {("roles/run.invoker", f"run:{functions[f]}", None) for f in routes}
     assert found[member(gcp_prod, "orders-push")] == {("roles/run.invoker", f"run:{functions['process-order']}", None)}
     assert found[member(gcp_prod, "fulfil-order-start-push")] == {
@@ -190,12 +190,12 @@ def test_without_customer_keys_nothing_names_a_key():
 
 def test_functions_run_as_their_own_account_with_wiring_and_stack_settings(gcp_prod):
     accounts = by_name(gcp_prod, ACCOUNT)
-    routes = {r.function for r in SERVICE.api.routes}
-    declared = {f.name for f in SERVICE.functions}
+    routes = {r.function for r in REFERENCE.api.routes}
+    declared = {f.name for f in REFERENCE.functions}
     for fn in gcp_prod.of_type(FUNCTION):
         if fn.name not in declared:  # a workflow's starter (its own test)
             continue
-        spec = SERVICE.function(fn.name)
+        spec = REFERENCE.function(fn.name)
         service = fn.inputs["serviceConfig"]
         env = service["environmentVariables"]
         assert service["serviceAccountEmail"] == accounts[f"{fn.name}-sa"].outputs["email"]
@@ -238,10 +238,10 @@ def test_queue_pushes_with_oidc_and_keeps_its_dead_letters(gcp_prod):
     push = subs["orders-to-process-order"].inputs
     consumer = by_name(gcp_prod, FUNCTION)["process-order"]
     url = consumer.outputs["serviceConfig"]["uri"]
-    (queue,) = SERVICE.queues
+    (queue,) = REFERENCE.queues
     assert push["pushConfig"] == {"pushEndpoint": url, "oidcToken": {
         "serviceAccountEmail": by_name(gcp_prod, ACCOUNT)["orders-push-sa"].outputs["email"], "audience": url}}
-    assert push["ackDeadlineSeconds"] >= SERVICE.function("process-order").timeout_s
+    assert push["ackDeadlineSeconds"] >= REFERENCE.function("process-order").timeout_s
     assert push["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
     topics = by_name(gcp_prod, TOPIC)
     assert push["deadLetterPolicy"] == {"deadLetterTopic": topics["orders-dlq"].id, "maxDeliveryAttempts": queue.max_receives}
@@ -277,11 +277,11 @@ def test_databases_are_recoverable_protected_in_prod_indexed_and_expire(gcp_prod
             assert db.inputs["deletionPolicy"] == "DELETE"
             assert db.protect is (prod and db.name != "workflow-starts")
     (index,) = gcp_prod.of_type("gcp:firestore/index:Index")
-    orders = SERVICE.table("orders")
+    orders = REFERENCE.table("orders")
     assert index.inputs["collection"] == "orders" and index.inputs["database"] == by_name(gcp_prod, DATABASE)["orders"].outputs["name"]
     assert [f["fieldPath"] for f in index.inputs["fields"]] == [orders.indexes[0].partition_key.name, orders.indexes[0].sort_key.name]
     ttl = {(f.inputs["collection"], f.inputs["field"]) for f in gcp_prod.of_type("gcp:firestore/field:Field")}
-    assert {(t.name, t.ttl_attribute) for t in SERVICE.tables if t.ttl_attribute} <= ttl
+    assert {(t.name, t.ttl_attribute) for t in REFERENCE.tables if t.ttl_attribute} <= ttl
 
 
 def test_secret_is_protected_its_version_is_not(gcp_prod):
@@ -325,7 +325,7 @@ def test_api_document_routes_each_operation_to_its_function_with_jwt(gcp_prod):
     assert doc["swagger"] == "2.0"
     assert doc["securityDefinitions"]["jwt"]["x-google-issuer"] == "https://auth.example.com/"
     urls = {f.name: f.outputs["serviceConfig"]["uri"] for f in gcp_prod.of_type(FUNCTION)}
-    for route in SERVICE.api.routes:
+    for route in REFERENCE.api.routes:
         op = doc["paths"][route.path][route.method.lower()]
         assert op["x-google-backend"]["address"] == urls[route.function] == op["x-google-backend"]["jwt_audience"]
         assert op["x-google-backend"]["path_translation"] == "APPEND_PATH_TO_ADDRESS"
@@ -347,7 +347,7 @@ def test_alerts_go_to_the_email_channel(gcp_prod):
     assert channel.inputs["labels"] == {"email_address": "oncall@example.com"}
     policies = gcp_prod.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
     # every function and each workflow's starter, each queue and each start path (two each), each workflow, the API
-    assert len(policies) == len(SERVICE.functions) + 2 * len(SERVICE.queues) + 4 * len(SERVICE.workflows) + 1
+    assert len(policies) == len(REFERENCE.functions) + 2 * len(REFERENCE.queues) + 4 * len(REFERENCE.workflows) + 1
     for p in policies:
         assert p.inputs["notificationChannels"] == [channel.outputs["name"]]
         assert all(c["conditionThreshold"]["filter"] for c in p.inputs["conditions"])
@@ -382,7 +382,7 @@ def test_a_table_with_a_sort_key_gets_the_index_its_queries_need():
     from components.spec import Key, TableSpec
 
     events = TableSpec(name="events", partition_key=Key(name="stream"), sort_key=Key(name="seq", type="number"))
-    spec = SERVICE.model_copy(update={"tables": (*SERVICE.tables, events)})
+    spec = REFERENCE.model_copy(update={"tables": (*REFERENCE.tables, events)})
     rendering = render_config(GCP_DEV, "dev", spec=spec)
     (index,) = [i for i in rendering.of_type("gcp:firestore/index:Index") if i.inputs["collection"] == "events"]
     assert [f["fieldPath"] for f in index.inputs["fields"]] == ["stream", "seq"]
@@ -399,7 +399,7 @@ def test_gcp_service_outputs_resolve_under_the_classic_mocks_pattern():
 
     @pulumi.runtime.test
     def check():
-        service = run(SERVICE)
+        service = run(REFERENCE, SERVICE_FUNCTIONS)
 
         def verify(values):
             url, topic, workflow = values
@@ -424,7 +424,7 @@ def test_a_workflow_over_the_workflows_source_limit_is_refused_before_anything_i
         return WorkflowSpec(name="long-chain", start="s0", steps=steps)
 
     check_source(chain(5))  # a short one passes
-    spec = SERVICE.model_copy(update={"workflows": (*SERVICE.workflows, chain(150))})
+    spec = REFERENCE.model_copy(update={"workflows": (*REFERENCE.workflows, chain(150))})
     error = str(refused_before_registering(GCP_DEV, SpecError, spec))
     assert error.startswith("workflows.long-chain: compiles to up to ")
     assert f"allowed: at most {MAX_SOURCE_BYTES} (128 KB)" in error

@@ -19,12 +19,10 @@ import components.aws.platform as platform
 import components.aws.queue as queue
 import components.aws.secret as secret
 import components.aws.workflow as workflow
-from app import SERVICE
 from components.export import to_export
 from components.mock_engine import render
-from components.program import run
 from policy.offline import evaluate
-from tests.conftest import PROD
+from tests.conftest import PROD, program
 
 
 def unguarded_statement(sid, actions, resources, condition=None) -> dict[str, Any]:
@@ -35,7 +33,7 @@ def unguarded_statement(sid, actions, resources, condition=None) -> dict[str, An
 
 def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
     patches(monkeypatch)
-    rendering = render(lambda: run(SERVICE), PROD, ["anycloud:paymentApiKey"], stack="prod")
+    rendering = render(program(), PROD, ["anycloud:paymentApiKey"], stack="prod")
     report = evaluate(to_export(rendering)["deployment"]["resources"], "prod", config={"publicRoutes": ["GET /health"]})
     return {v.policy for v in report.mandatory}
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from app import SERVICE
 from components.spec import (
     RESERVED_ENV_PREFIXES,
     Access,
@@ -666,28 +665,3 @@ def test_mappings_inside_models_cannot_be_mutated():
 )
 def test_extra_fields_are_refused(data, model, expected):
     assert refused(data, model) == expected
-
-
-# ---------------------------------------------------------------------- the example
-
-TASK_FUNCTIONS = ["reserve-stock", "release-stock", "charge-payment", "mark-failed", "ship", "notify", "mark-completed"]
-
-
-def test_example_service_validates():
-    again = ServiceSpec.model_validate(SERVICE.model_dump())
-    assert again == SERVICE
-    assert {r.key for r in SERVICE.api.routes} == {"POST /orders", "GET /orders/{order_id}", "GET /health"}
-    assert [r.key for r in SERVICE.api.routes if r.public] == ["GET /health"]
-
-
-def test_example_workflow_lists_exactly_its_7_task_functions():
-    (fulfil,) = SERVICE.workflows
-    assert fulfil.task_functions() == TASK_FUNCTIONS
-    declared = {f.name for f in SERVICE.functions}
-    triggers = {r.function for r in SERVICE.api.routes} | {q.consumer for q in SERVICE.queues}
-    assert declared - triggers == set(TASK_FUNCTIONS)
-
-
-def test_example_secret_is_read_only_by_the_payment_task():
-    readers = [f.name for f in SERVICE.functions if Access.parse("secret:payment-api-key:read") in f.uses]
-    assert readers == ["charge-payment"]

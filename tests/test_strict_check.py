@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from app import SERVICE
 from components.config_keys import PROVIDERS, provider_keys
 from components.handlers import check_handlers
-from components.settings import KEYS
 from components.spec import FunctionSpec, ServiceSpec, SpecError
-from tests.test_check_cli import ROOT, check, project
+from tests.conftest import program
+from tests.services import FUNCTIONS, REFERENCE
+from tests.test_check_cli import DEV_STACK, ROOT, check, project, stacks  # noqa: F401 (stacks: a fixture)
 
 AWS = {"anycloud:cloud": "aws", "aws:region": "eu-west-1"}
 PROD = {**AWS, "anycloud:environment": "prod", "anycloud:apiAuth": {"issuer": "https://auth.example.com/",
@@ -89,11 +88,6 @@ def test_a_key_left_empty_is_unset(tmp_path):
         "error: anycloud:apiAuth: not set; required in prod")
 
 
-def test_the_schema_in_pulumi_yaml_is_what_the_program_reads():
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert set(declared) == {f"anycloud:{k}" for k in KEYS} | {f"anycloud:{s.config_key}" for s in SERVICE.secrets}
-
-
 def test_provider_keys_come_from_each_installed_sdk():
     for provider in PROVIDERS.values():
         for package in provider.packages:
@@ -107,31 +101,32 @@ def test_provider_keys_come_from_each_installed_sdk():
 
 
 def with_handler(handler: str) -> ServiceSpec:
-    data = SERVICE.model_dump()
+    data = REFERENCE.model_dump()
     data["functions"] = [{**f, "handler": handler} if f["name"] == "create-order" else f for f in data["functions"]]
     return ServiceSpec(**data)
 
 
 @pytest.mark.parametrize("handler, expected", [
-    ("orders.api:create_ordr", "functions.create-order.handler: 'orders.api:create_ordr': functions/orders/api.py "
-                               "defines no create_ordr; did you mean orders.api:create_order?"),
-    ("orderz.api:create_order", "functions.create-order.handler: 'orderz.api:create_order': no module orderz.api under "
-                                "functions/; did you mean orders.api:create_order?"),
+    ("reference.api:create_ordr", "functions.create-order.handler: 'reference.api:create_ordr': "
+                                  "functions/reference/api.py defines no create_ordr; did you mean "
+                                  "reference.api:create_order?"),
+    ("referense.api:create_order", "functions.create-order.handler: 'referense.api:create_order': no module "
+                                   "referense.api under functions/; did you mean reference.api:create_order?"),
 ])
 def test_a_wrong_handler_is_refused_naming_the_function(handler, expected):
     with pytest.raises(SpecError) as info:
-        check_handlers(with_handler(handler))
+        check_handlers(with_handler(handler), FUNCTIONS)
     assert str(info.value) == expected
 
 
-def test_a_wrong_handler_fails_the_check_before_rendering(tmp_path, monkeypatch):
-    module = tmp_path / "svc.py"
-    module.write_text("from app import SERVICE\nfrom tests.test_strict_check import with_handler\n"
-                      "BROKEN = with_handler('orders.api:create_ordr')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    code, out, err = check("--stack", "dev", "--service", "svc:BROKEN")
+def test_a_wrong_handler_fails_the_check_before_rendering(tmp_path):
+    directory = project(tmp_path, "dev", DEV_STACK)
+    (directory / "svc.py").write_text("from tests.test_strict_check import with_handler\n"
+                                     "BROKEN = with_handler('reference.api:create_ordr')\n")
+    code, out, err = check("--dir", str(directory), "--stack", "dev", "--service", "svc:BROKEN",
+                           "--functions", str(FUNCTIONS))
     assert (code, out) == (2, "")
-    assert err.startswith("error: functions.create-order.handler: 'orders.api:create_ordr'")
+    assert err.startswith("error: functions.create-order.handler: 'reference.api:create_ordr'")
 
 
 def test_a_handler_bound_to_a_literal_or_unparsable_is_refused(tmp_path):
@@ -152,30 +147,33 @@ def test_a_handler_bound_to_a_literal_or_unparsable_is_refused(tmp_path):
         check_handlers(spec("team.broken:create"), root=tmp_path)
 
 
-def test_every_example_handler_resolves():
-    check_handlers(SERVICE)
+def test_every_test_service_handler_resolves():
+    from tests.services import SERVICES
+
+    for spec in SERVICES.values():
+        check_handlers(spec, FUNCTIONS)
 
 
 # ------------------------------------------------------------------ --strict and the summary
 
 
-def test_limitations_are_printed_once_and_strict_fails_on_them():
-    code, out, _ = check("--stack", "prod", "--cloud", "gcp")
+def test_limitations_are_printed_once_and_strict_fails_on_them(stacks):
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--cloud", "gcp")
     assert code == 0
     assert out.count("has no CORS") == 1 and "limitation: GCP API Gateway has no CORS" in out
-    code, out, _ = check("--stack", "prod", "--cloud", "gcp", "--strict")
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--cloud", "gcp", "--strict")
     assert code == 1 and "--strict: " in out and "limitation(s) above fail the check" in out
 
 
-def test_strict_passes_a_stack_without_limitations():
-    code, out, _ = check("--stack", "prod", "--strict")
+def test_strict_passes_a_stack_without_limitations(stacks):
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--strict")
     assert code == 0 and "limitation:" not in out
 
 
-def test_the_summary_ends_with_the_next_command():
-    code, out, _ = check("--stack", "prod")
+def test_the_summary_ends_with_the_next_command(stacks):
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod")
     assert code == 0 and out.rstrip().endswith("Next: pulumi up -s prod")
-    code, out, _ = check("--stack", "prod", "--cloud", "azure")
+    code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--cloud", "azure")
     assert out.rstrip().endswith("then pulumi up -s prod-azure")
 
 
@@ -204,16 +202,14 @@ def test_the_emulator_hint_names_the_project_directory(tmp_path):
 
 def render_deployed(config: dict[str, str], deployed: dict) -> list:
     from components.mock_engine import render
-    from components.program import run
 
-    return render(lambda: run(SERVICE), config, ["anycloud:paymentApiKey"], stack="dev", deployed=deployed).resources
+    return render(program(), config, ["anycloud:paymentApiKey"], stack="dev", deployed=deployed).resources
 
 
 def test_a_stack_deployed_on_aws_refuses_another_cloud_before_registering_anything():
     import pulumi
 
     from components.mock_engine import configure
-    from components.program import run
     from components.settings import SettingsError
     from tests.conftest import GCP_DEV
 
@@ -221,12 +217,12 @@ def test_a_stack_deployed_on_aws_refuses_another_cloud_before_registering_anythi
     raised = []
 
     @pulumi.runtime.test
-    def program():
+    def body():
         with pytest.raises(SettingsError) as info:
-            run(SERVICE)
+            program()()
         raised.append(str(info.value))
 
-    program()
+    body()
     assert monitor.recorded == []
     assert raised == [
         "anycloud:cloud: stack 'dev' is deployed on aws; rendering it on gcp would delete every aws resource of the "

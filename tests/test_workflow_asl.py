@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from statelint.linter import Linter
 
-from app import SERVICE
+from tests.services import REFERENCE
 from components.spec import (
     Branch,
     Catch,
@@ -30,7 +30,7 @@ from components.spec import (
 from components.workflow.asl import LAMBDA_SERVICE_RETRY, RETHROW, compile_asl
 from tests.support.step_functions import Run, arn, moto_step_functions, named_error
 
-FULFIL = next(w for w in SERVICE.workflows if w.name == "fulfil-order")
+FULFIL = next(w for w in REFERENCE.workflows if w.name == "fulfil-order")
 
 
 def flow(steps: dict, start: str | None = None) -> WorkflowSpec:

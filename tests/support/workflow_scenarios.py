@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import SERVICE
+from tests.services import REFERENCE
 from components.spec import (
     Branch,
     Catch,
@@ -26,7 +26,7 @@ from components.spec import (
     WorkflowSpec,
 )
 
-FULFIL = next(w for w in SERVICE.workflows if w.name == "fulfil-order")
+FULFIL = next(w for w in REFERENCE.workflows if w.name == "fulfil-order")
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from tests.conftest import SECRET_VALUE
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
 from runtime.gcp.entry import Instance
 from tests.support.gcp_stack import PROJECT, GcpStack, Pending
-from tests.support.orders_requests import JSON, ORDER
+from tests.example.orders_requests import JSON, ORDER
 
 
 
 @pytest.fixture
-def stack(gcp_dev, firestore_emulator, monkeypatch):  # noqa: F811
+def stack(example_gcp_dev, firestore_emulator, monkeypatch):  # noqa: F811
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
-    running = GcpStack.create(gcp_dev, SECRET_VALUE)
+    running = GcpStack.create(example_gcp_dev, SECRET_VALUE)
     yield running
     running.close()
     # the emulator keeps state for the session: empty the rendered databases for the next test

@@ -22,15 +22,15 @@ import pytest
 from tests.conftest import SECRET_VALUE
 from tests.support.azure_stack import AzureStack, bearer
 from tests.support.azurite import azurite  # noqa: F401 (fixture)
-from tests.support.orders_requests import INVALID as INVALID_ORDERS
-from tests.support.orders_requests import INVALID_WITH_A_KEY, JSON, ORDER, PUBLIC_FIELDS
+from tests.example.orders_requests import INVALID as INVALID_ORDERS
+from tests.example.orders_requests import INVALID_WITH_A_KEY, JSON, ORDER, PUBLIC_FIELDS
 
 ALL_QUEUES = ("orders", "orders-poison", "fulfil-order-start", "fulfil-order-start-poison")
 
 
 @pytest.fixture
-def stack(azure_dev, azurite):  # noqa: F811
-    running = AzureStack.create(azure_dev, azurite)
+def stack(example_azure_dev, azurite):  # noqa: F811
+    running = AzureStack.create(example_azure_dev, azurite)
     yield running
     running.close()
 
@@ -227,8 +227,8 @@ def test_the_same_post_with_the_same_key_creates_one_order(stack):
 
 
 @pytest.fixture
-def prod_stack(azure_prod, azurite):  # noqa: F811
-    running = AzureStack.create(azure_prod, azurite)
+def prod_stack(example_azure_prod, azurite):  # noqa: F811
+    running = AzureStack.create(example_azure_prod, azurite)
     yield running
     running.close()
 

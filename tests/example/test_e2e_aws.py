@@ -21,17 +21,17 @@ from moto import mock_aws
 from runtime.aws import entry
 from tests.support.inprocess_lambda import fast_step_functions
 from tests.support.moto_stack import RUNTIME_ENV, MotoStack
-from tests.support.orders_requests import INVALID, JSON, ORDER, PUBLIC_FIELDS
+from tests.example.orders_requests import INVALID, JSON, ORDER, PUBLIC_FIELDS
 
 
 
 @pytest.fixture
-def stack(dev, monkeypatch):
+def stack(example_dev, monkeypatch):
     for var, value in RUNTIME_ENV.items():
         monkeypatch.setenv(var, value)
     entry.reset()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), fast_step_functions():
-        moto_stack = MotoStack.create(dev)
+        moto_stack = MotoStack.create(example_dev)
         statuses: list[tuple[str, str | None]] = []
 
         def status_after(function: str, state: dict) -> None:
