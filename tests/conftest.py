@@ -18,6 +18,10 @@ from typing import Any
 import pulumi
 import pytest
 
+# pytest imports this file as `conftest`, test modules as `tests.conftest`: the same module either
+# way, or each name would keep its own render cache and render every config twice.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
 # functions/ is the root of the function asset, as /var/task is on Lambda.
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))

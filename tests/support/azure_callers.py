@@ -49,7 +49,7 @@ class EntraStandIn:
         self.fetches = 0
         public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         self._jwks = json.dumps({"keys": [{**public, "kid": kid, "use": "sig"}]})
-        self._server = LocalServer(self._answer, poll_interval=0.01)
+        self._server = LocalServer(self._answer)
         self.keys_url = f"http://{self._server.address}{KEYS_PATH}"
 
     def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:

@@ -37,8 +37,7 @@ class PublishEndpoint:
         self.publishes = list(publishes)
         self.records = list(records)
         self.received: list[Received] = []
-        # A short poll interval: close() waits for the serving loop to notice, once per test.
-        self._server = LocalServer(self._answer, poll_interval=0.01)
+        self._server = LocalServer(self._answer)
         self.host = self._server.address
 
     def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
