@@ -126,7 +126,7 @@ def test_bad_handler_format_is_refused(handler):
     assert "must be module:function inside functions/, e.g. orders.api:create_order" in message
 
 
-@pytest.mark.parametrize("handler", ["a:b", "orders.api:create_order", "pkg.sub_mod.x1:fn_2"])
+@pytest.mark.parametrize("handler", ["a:b", "shop.api:create_order", "pkg.sub_mod.x1:fn_2"])
 def test_module_colon_function_handlers_are_accepted(handler):
     assert FunctionSpec(name="api-fn", handler=handler).handler == handler
 
