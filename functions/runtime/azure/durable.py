@@ -42,15 +42,15 @@ durable task, and nothing here does I/O.
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import timedelta
 from typing import Any
 
 from azure.durable_functions import ManagedIdentityTokenSource
 
+from ..workflow_state import error_matches, lookup, rule_matches, store
+
 ORCHESTRATOR_NAME = "orchestrator"
-_MISSING = object()
 
 
 class WorkflowFailed(Exception):
@@ -86,7 +86,7 @@ def _graph(context, graph: dict, state: Any):
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=step["seconds"]))
             name = step["next"]
         elif kind == "choice":
-            name = next((r["next"] for r in step["rules"] if _rule_matches(r, state)), step["default"])
+            name = next((r["next"] for r in step["rules"] if rule_matches(state, r["path"], r["op"], r["value"])), step["default"])
             if name is None:
                 return {"error": {"error": "NoChoiceMatched", "cause": "no rule of the choice step matched"}}
             continue
@@ -95,7 +95,7 @@ def _graph(context, graph: dict, state: Any):
             if "ok" in outcome:
                 state, name = outcome["ok"], step["next"]
             else:
-                name = next((c["next"] for c in step["catch"] if _error_matches(c["errors"], outcome["error"], step)), None)
+                name = next((c["next"] for c in step["catch"] if _handles(c, outcome["error"], step)), None)
                 if name is None:
                     return outcome
                 state = {**state, "error": outcome["error"]}
@@ -109,7 +109,7 @@ def _with_retry(context, step: dict, state: Any):
         outcome = yield from _attempt(context, step, state)
         if "ok" in outcome:
             return outcome
-        entry = next((i for i, r in enumerate(step["retry"]) if _error_matches(r["errors"], outcome["error"], step)), None)
+        entry = next((i for i, r in enumerate(step["retry"]) if _handles(r, outcome["error"], step)), None)
         if entry is None or tries[entry] >= len(step["retry"][entry]["delays"]):
             return outcome
         delay = step["retry"][entry]["delays"][tries[entry]]
@@ -124,14 +124,14 @@ def _attempt(context, step: dict, state: Any):
     elif step["kind"] == "parallel":
         outcome = yield from _join(context, [(b, state) for b in step["branches"]], 0)
     else:
-        items = _lookup(state, step["items"])
+        items = lookup(state, step["items"])
         if not isinstance(items, list):
             return {"error": {"error": "TaskFailed", "cause": f"{step['items']} is not a list"}}
         runs = [(step["iterator"], {"item": item, "index": i}) for i, item in enumerate(items)]
         outcome = yield from _join(context, runs, step["max_concurrency"])
     if "error" in outcome or step["result"] is None:
         return outcome if "error" in outcome else {"ok": state}
-    return {"ok": _store(state, step["result"], outcome["ok"])}
+    return {"ok": store(state, step["result"], outcome["ok"])}
 
 
 def _task(context, step: dict, state: Any):
@@ -190,48 +190,6 @@ def _join(context, runs: list[tuple[dict, Any]], limit: int):
     return failed[0] if failed else {"ok": [o["ok"] for o in outcomes]}
 
 
-def _error_matches(errors: list[str], error: dict, step: dict) -> bool:
-    name = error["error"]
-    if "all" in errors or name in errors:
-        return True
-    return "TaskFailed" in errors and name not in step["task_failed_excludes"]
-
-
-def _rule_matches(rule: dict, state: Any) -> bool:
-    value, literal, op = _lookup(state, rule["path"]), rule["value"], rule["op"]
-    if op == "exists":
-        return (value is not _MISSING) == literal
-    if value is _MISSING:
-        return op == "!="
-    if op in ("==", "!="):
-        return (_kind(value) == _kind(literal) and value == literal) == (op == "==")
-    if _kind(value) != _kind(literal) or _kind(value) not in ("number", "string"):
-        return False
-    return {"<": value < literal, "<=": value <= literal, ">": value > literal, ">=": value >= literal}[op]
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "string" if isinstance(value, str) else type(value).__name__
-
-
-def _lookup(state: Any, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(state, dict) or key not in state:
-            return _MISSING
-        state = state[key]
-    return state
-
-
-def _store(state: dict, path: str, value: Any) -> dict:
-    """A copy of `state` with `value` at the dotted `path`, missing parent maps created."""
-    out = copy.deepcopy(state)
-    *parents, last = path.split(".")
-    target = out
-    for key in parents:
-        target = target.setdefault(key, {})
-    target[last] = value
-    return out
+def _handles(entry: dict, error: dict, step: dict) -> bool:
+    """Whether a retry or catch entry of `step` matches `error`."""
+    return error_matches(entry["errors"], error["error"], step["task_failed_excludes"])
