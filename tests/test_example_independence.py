@@ -90,8 +90,8 @@ def example_uses(path: Path) -> list[str]:
 
 
 # One test per module: a failure names the module. (It also makes this file one of the largest by
-# test count, which pytest-xdist's loadfile schedules first, so the subprocess below never runs
-# alone at the end of the suite.)
+# test count, and pytest-xdist hands out the files with the most tests first, so the subprocess
+# below starts early instead of running alone at the end of the suite.)
 @pytest.mark.parametrize("module", framework_modules(), ids=lambda p: str(p.relative_to(TESTS)))
 def test_no_framework_test_module_reaches_the_example(module):
     assert example_uses(module) == []
