@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from components.dev.store import Store, Table
+from components.spec import TableSpec
 from runtime import memory
-from runtime.contracts import ConditionFailed
+from runtime.contracts import ConditionFailed, Response
+from runtime.idempotency import EXPIRES_AFTER_S, TableIdempotency
 from tests.support.dev_store import EVENTS, ORDERS, Clock
 from tests.support.table_conformance import (
     assert_bad_arguments_fail_as_in_memory,
@@ -257,3 +259,20 @@ def test_a_table_without_ttl_ignores_any_such_attribute(events: Table, clock: Cl
     events.put({"stream": "a", "seq": 1, "expires_at": NOW - 100})
     clock.now = NOW + 1
     assert events.get({"stream": "a", "seq": 1}) is not None
+
+
+def test_route_idempotency_runs_on_the_store_as_on_the_clouds(store: Store, clock: Clock) -> None:
+    """runtime.idempotency over the store's `idempotency` table (key `id`, TTL `expiration`): a
+    response is replayed for the same key; once the record expires the key runs again."""
+    table = store.table(TableSpec.model_validate({"name": "idempotency", "partition_key": {"name": "id"},
+                                                  "ttl_attribute": "expiration"}))
+    idem, runs = TableIdempotency(table, "create-order#alice", in_progress_s=30, clock=clock), []
+
+    def compute() -> Response:
+        runs.append(1)
+        return Response(202, {"run": len(runs)})
+
+    assert idem.run("key-1", "hash", compute).body == {"run": 1}
+    assert idem.run("key-1", "hash", compute).body == {"run": 1} and len(runs) == 1
+    clock.now += EXPIRES_AFTER_S
+    assert idem.run("key-1", "hash", compute).body == {"run": 2}
