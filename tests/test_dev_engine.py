@@ -300,12 +300,13 @@ def test_an_unnamed_failure_is_task_failed_and_its_text_stays_out_of_the_state(e
         (None, TimeoutError("gave up"), {"error": "TaskFailed", "cause": INTERNAL_ERROR}, "TimeoutError: gave up"),
         (None, TaskError("Timeout", "named so"), {"error": "Timeout", "cause": "named so"}, None),
         (None, {1, 2}, {"error": "TaskFailed", "cause": INTERNAL_ERROR}, "TypeError: Object of type set is not JSON serializable"),
+        (None, SystemExit(3), {"error": "TaskFailed", "cause": INTERNAL_ERROR}, "SystemExit: 3"),
     ],
 )
 def test_what_a_task_answer_means(engines, timeout_s, answer, error, exception):
     def invoke(function, state, timeout):
         assert timeout == timeout_s  # the step's timeout, for invokers that enforce it themselves
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
         return answer
 

@@ -26,7 +26,8 @@ as the three clouds' engines.
   final states in branch order its result. Map: the list at `items` (anything else fails with
   ``TaskFailed``), each element run with the state ``{"item", "index"}``, at most
   ``max_concurrency`` at once (0: no limit) and never more than MAP_THREADS, results in item order.
-- Wait and retry delays sleep their seconds times `time_scale` (0: no sleep at all).
+- Wait and retry delays sleep their seconds times `time_scale` (0: no sleep at all); a task's
+  timeout is not scaled, it bounds real work.
 - Succeed ends its graph with the state; Fail fails with its ``{error, cause}``.
 
 Executions: at most one per id per workflow, whatever its status (`runtime.contracts.Workflow`);
@@ -60,7 +61,7 @@ INTERNAL_ERROR = "internal error"
 
 #: ``invoke(function, state, timeout_s)`` -> the task's JSON result; `timeout_s` is the step's
 #: (None when it sets none).
-Invoke = Callable[[str, dict, "float | None"], Any]
+Invoke = Callable[[str, dict, float | None], Any]
 _LOG = logging.getLogger("anycloud.dev.engine")
 
 
@@ -367,7 +368,7 @@ class Engine:
                 error = {"error": "Timeout", "cause": f"no answer within {step.timeout_s} s"}
         except _Aborted:
             raise
-        except Exception as err:
+        except BaseException as err:  # SystemExit too: a function that exits has failed, as on the clouds
             error, detail = {"error": "TaskFailed", "cause": INTERNAL_ERROR}, f"{type(err).__name__}: {err}"
         else:
             self._record(run, name, branch, "TaskSucceeded", function=step.function, output=_json_copy(result),
