@@ -165,14 +165,22 @@ def test_numbers_order_as_numbers_and_strings_by_code_point(events: Table) -> No
     assert [i["at"] for i in events.query({"kind": "k"}, index="by-kind")] == sorted(words)
 
 
-def test_what_no_cloud_stores_as_a_key_is_refused(events: Table) -> None:
-    """The two differences from memory.Table (see the module docstring)."""
-    for bad in (float("nan"), float("inf"), 2**63):
+def test_what_clouds_refuse_is_refused(events: Table) -> None:
+    """The three differences from memory.Table (see the module docstring), each a ValueError
+    before anything is written."""
+    events.put({"stream": "a", "seq": 1})
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            events.put({"stream": "a", "seq": 2, "score": [bad]})
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            events.update({"stream": "a", "seq": 1}, {"score": bad})
         with pytest.raises(ValueError, match="key attribute seq must be a finite number"):
-            events.put({"stream": "a", "seq": bad})
+            events.get({"stream": "a", "seq": bad})
+    with pytest.raises(ValueError, match="key attribute seq must be a finite number, integers within 64 bits"):
+        events.put({"stream": "a", "seq": 2**63})
     with pytest.raises(ValueError, match="key attribute owner must be a non-empty string or a number"):
         events.query({"owner": None}, index="by-owner")
-    assert events.items() == []
+    assert events.items() == [{"stream": "a", "seq": 1}]
 
 
 def test_two_tables_never_share_items(store: Store) -> None:

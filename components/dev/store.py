@@ -7,9 +7,10 @@ as JSON copies; put replaces the whole item, `if_absent` refuses an existing key
 attributes on an existing item and returns it, `expect` as runtime.tables.matches; delete with
 `expect`; query by the table's or an index's partition key, ordered by the sort key (ties in
 insertion order, as memory's stable sort), `limit`, `descending`; an index holds only items that
-have all its key attributes. Two differences, both where memory would accept what no cloud
-stores: a key (or queried) number must be finite and an integer must fit in 64 bits (SQLite's,
-Firestore's); a query's value must be a key value (memory compares anything with `==`).
+have all its key attributes. Three differences, where memory accepts what clouds refuse: NaN
+and infinities are a ValueError (not JSON: DynamoDB and Cosmos DB refuse them too); a key (or
+queried) integer must fit in 64 bits (SQLite's, Firestore's); a query's value must be a key value
+(memory compares anything with `==`).
 
 TTL: the table's TTL attribute holds epoch seconds (DESIGN.md §6); a number at or before the
 store's clock is expired: invisible to every read and every condition (put if_absent succeeds
@@ -262,6 +263,12 @@ def _expiry(item: Mapping[str, Any], ttl: str | None) -> float | None:
         return math.inf if value > 0 else -math.inf
 
 
+def _json(item: Mapping[str, Any]) -> str:
+    """`item` as the JSON text stored: TypeError for what JSON can't hold, as memory.Table's copy;
+    ValueError for NaN and infinities, which SQLite's JSON functions (and the clouds) refuse."""
+    return json.dumps(dict(item), allow_nan=False)
+
+
 def _storable(names: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
     """Key values as SQLite holds them: finite numbers, integers within 64 bits."""
     for name, value in zip(names, values, strict=True):
@@ -365,7 +372,7 @@ class Table:
 
     def put(self, item: Mapping[str, Any], *, if_absent: bool = False) -> None:
         """Write `item`; with `if_absent`, ConditionFailed when an item with its key exists."""
-        body = json.dumps(dict(item))
+        body = _json(item)
         stored = json.loads(body)
         row_key = self._row_key(stored, exact=False)
         with self._writing() as conn:
@@ -383,7 +390,7 @@ class Table:
         when it does not exist or an attribute differs from `expect`. Key attributes can't change."""
         row_key = self._row_key(key, exact=True)
         check_changes(changes, self._key_names)
-        new_values = json.loads(json.dumps(dict(changes)))
+        new_values = json.loads(_json(changes))
         with self._writing() as conn:
             row = conn.execute(f"SELECT seq, body FROM items WHERE {_KEY}", row_key).fetchone()
             if row is None:
@@ -393,7 +400,7 @@ class Table:
                 raise ConditionFailed("the item does not match the expected values")
             item.update(new_values)
             conn.execute("UPDATE items SET body = ?, expires = ? WHERE seq = ?",
-                         (json.dumps(item), _expiry(item, self.ttl_attribute), row[0]))
+                         (_json(item), _expiry(item, self.ttl_attribute), row[0]))
         return item
 
     def delete(self, key: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None) -> None:
