@@ -123,7 +123,8 @@ def _inspect(path: Path) -> None:
     if header != _SQLITE_HEADER:
         raise _refuse(path, "is not an SQLite file, so not an anycloud dev store", "move it aside")
     # Without a WAL beside it the file is the whole database: `immutable` reads it without
-    # creating the -wal and -shm files SQLite otherwise makes for a WAL-mode file, even read-only.
+    # creating the -wal and -shm files SQLite otherwise makes for a WAL-mode file, even read-only
+    # (https://sqlite.org/uri.html#uriimmutable).
     immutable = "" if path.with_name(path.name + "-wal").exists() else "&immutable=1"
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True, timeout=BUSY_TIMEOUT_S)
@@ -331,7 +332,9 @@ class Table:
         self._store = store
         self._key_names = tuple(key)
         self._index_paths = {name: tuple(None if a is None else _path(a) for a in attrs) for name, attrs in self.indexes.items()}
-        self._tbl = _literal(name)  # in index queries' SQL, so SQLite uses the partial index
+        # In index queries' SQL as a literal: SQLite uses a partial index when the query's WHERE
+        # implies the index's, which a bound parameter does not show (https://sqlite.org/partialindex.html).
+        self._tbl = _literal(name)
 
     # -- helpers
 
