@@ -5,7 +5,7 @@ Statically: no test module outside tests/example imports app or an orders module
 orders handler or the example's service, or reads functions/orders. For real: in a copy of the
 project whose app.py declares another service, with functions/orders/ replaced by that
 service's package and the stack files' function overrides dropped, a slice of the framework's
-suite (the check CLI and one render test file per cloud) passes.
+suite (the check CLI tests and the AWS render tests) passes.
 """
 
 from __future__ import annotations
