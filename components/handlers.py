@@ -15,7 +15,6 @@ import difflib
 from functools import cache
 from pathlib import Path
 
-from .packaging import FUNCTIONS_DIR
 from .spec import ServiceSpec, SpecError
 
 _NOT_CALLABLE = (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.DictComp,
@@ -49,8 +48,11 @@ def _bindings(path: Path, mtime: float) -> dict[str, bool]:
     return names
 
 
-def check_handlers(spec: ServiceSpec, root: Path = FUNCTIONS_DIR) -> None:
-    """SpecError naming the first function whose handler cannot run."""
+def check_handlers(spec: ServiceSpec, root: Path | None = None) -> None:
+    """SpecError naming the first function whose handler cannot run; `root` is the functions
+    root (default: the project's functions/)."""
+    if root is None:  # packaging imports the Pulumi SDK, which `anycloud dev` runs without
+        from .packaging import FUNCTIONS_DIR as root
     for function in spec.functions:
         module, _, name = function.handler.partition(":")
         where = f"functions.{function.name}.handler: {function.handler!r}"

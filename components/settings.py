@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .spec import ApiSpec, FunctionSpec, JwtAuth, ServiceSpec, describe_error
+
+if TYPE_CHECKING:  # imported where it is used: `anycloud dev` reads settings without the Pulumi SDK
+    import pulumi
 
 NAMESPACE = "anycloud"
 CLOUDS = ("aws", "gcp", "azure")
@@ -30,6 +33,13 @@ KEYS = ("cloud", "environment", "allowedOrigins", "alertEmail", "logRetentionDay
 
 class SettingsError(ValueError):
     """A stack config value that cannot be used; the message is one line naming the key."""
+
+
+class ConfigReader(Protocol):
+    """What the readers below ask of the config: `pulumi.Config(NAMESPACE)` under the engine, or
+    `anycloud dev`'s view of the stack file (components/dev/project.py)."""
+
+    def get(self, key: str) -> str | None: ...
 
 
 class Settings(BaseModel):
@@ -66,6 +76,8 @@ class Settings(BaseModel):
 
     def secret(self, config_key: str) -> pulumi.Output[str]:
         """The secret config value, always wrapped as a Pulumi secret."""
+        import pulumi
+
         return pulumi.Output.secret(pulumi.Config(NAMESPACE).require(config_key))
 
 
@@ -74,7 +86,7 @@ def _fail(key: str, value: Any, allowed: str) -> SettingsError:
     return SettingsError(f"{NAMESPACE}:{key}: {shown!r} is not allowed; allowed: {allowed}")
 
 
-def _choice(cfg: pulumi.Config, key: str, choices: tuple[str, ...], default: str | None) -> str:
+def _choice(cfg: ConfigReader, key: str, choices: tuple[str, ...], default: str | None) -> str:
     value = cfg.get(key)
     if value is None:
         if default is None:
@@ -88,7 +100,7 @@ def _choice(cfg: pulumi.Config, key: str, choices: tuple[str, ...], default: str
     return value
 
 
-def _object(cfg: pulumi.Config, key: str, allowed: str) -> Any:
+def _object(cfg: ConfigReader, key: str, allowed: str) -> Any:
     raw = cfg.get(key)
     if raw is None:
         return None
@@ -98,7 +110,7 @@ def _object(cfg: pulumi.Config, key: str, allowed: str) -> Any:
         raise _fail(key, raw, allowed) from None
 
 
-def _int(cfg: pulumi.Config, key: str, default: int, low: int, high: int) -> int:
+def _int(cfg: ConfigReader, key: str, default: int, low: int, high: int) -> int:
     raw = cfg.get(key)
     if raw is None:
         return default
@@ -107,7 +119,7 @@ def _int(cfg: pulumi.Config, key: str, default: int, low: int, high: int) -> int
     return int(raw)
 
 
-def _bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
+def _bool(cfg: ConfigReader, key: str, default: bool) -> bool:
     raw = cfg.get(key)
     if raw is None:
         return default
@@ -116,7 +128,7 @@ def _bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
     return raw.strip().lower() == "true"
 
 
-def _origins(cfg: pulumi.Config, environment: str) -> tuple[str, ...]:
+def _origins(cfg: ConfigReader, environment: str) -> tuple[str, ...]:
     allowed = 'a list of origins like ["https://app.example.com"]'
     value = _object(cfg, "allowedOrigins", allowed)
     if value is None:
@@ -134,7 +146,7 @@ def _origins(cfg: pulumi.Config, environment: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _api_auth(cfg: pulumi.Config) -> JwtAuth | None:
+def _api_auth(cfg: ConfigReader) -> JwtAuth | None:
     allowed = '{"issuer": "https://...", "audience": ["..."]}'
     value = _object(cfg, "apiAuth", allowed)
     if value is None:
@@ -147,7 +159,7 @@ def _api_auth(cfg: pulumi.Config) -> JwtAuth | None:
         raise SettingsError(f"{NAMESPACE}:apiAuth: {describe_error(err)}; allowed: {allowed}") from None
 
 
-def _function_overrides(cfg: pulumi.Config, spec: ServiceSpec) -> dict[str, dict[str, int]]:
+def _function_overrides(cfg: ConfigReader, spec: ServiceSpec) -> dict[str, dict[str, int]]:
     allowed = '{"<function>": {"memoryMb": 512, "timeoutSeconds": 10, "warmInstances": 1}}'
     value = _object(cfg, "functions", allowed)
     if value is None:
@@ -172,7 +184,16 @@ def _function_overrides(cfg: pulumi.Config, spec: ServiceSpec) -> dict[str, dict
 
 def load_settings(spec: ServiceSpec) -> Settings:
     """Read and check every `anycloud:*` key of the current stack."""
-    cfg = pulumi.Config(NAMESPACE)
+    import pulumi
+
+    return read_settings(pulumi.Config(NAMESPACE), spec, project=pulumi.get_project(), stack=pulumi.get_stack(),
+                         is_secret=pulumi.runtime.is_config_secret)
+
+
+def read_settings(cfg: ConfigReader, spec: ServiceSpec, *, project: str, stack: str,
+                  is_secret: Callable[[str], bool]) -> Settings:
+    """Check every `anycloud:*` key `cfg` holds; `is_secret(full key)` says whether a value was
+    given as a secret."""
     cloud = _choice(cfg, "cloud", CLOUDS, None)
     replaces = _choice(cfg, "replacesCloud", CLOUDS, "") or None
     environment = _choice(cfg, "environment", ENVIRONMENTS, "dev")
@@ -194,11 +215,11 @@ def load_settings(spec: ServiceSpec) -> Settings:
         key = f"{NAMESPACE}:{secret.config_key}"
         if cfg.get(secret.config_key) is None:
             raise SettingsError(f"{key} is not set; allowed: a secret value (pulumi config set --secret {key} VALUE)")
-        if not pulumi.runtime.is_config_secret(key):
+        if not is_secret(key):
             raise SettingsError(f"{key} is stored in plain text; allowed: a secret value (pulumi config set --secret {key} VALUE)")
     return Settings(
-        project=pulumi.get_project(),
-        stack=pulumi.get_stack(),
+        project=project,
+        stack=stack,
         cloud=cloud,
         environment=environment,
         allowed_origins=origins,
