@@ -76,9 +76,15 @@ class FakeQueue:
         self.name, self.consumer, self._depth = name, consumer, depth
         self.letters = list(letters or [])
         self.redriven: list[str] = []
+        self.sent: list[Any] = []
 
     def depth(self) -> int:
         return self._depth
+
+    def send(self, body: Any) -> str:
+        self.sent.append(body)
+        self._depth += 1
+        return f"sent-{len(self.sent)}"
 
     def dead_letters(self) -> list[DeadLetter]:
         return list(self.letters)
@@ -303,6 +309,31 @@ def test_a_redrive_takes_only_post_and_pages_take_no_post(service):
     assert service.queues["orders"].redriven == []
 
 
+def test_a_message_is_sent_from_a_form_of_its_own_and_the_queue_page_says_so(service):
+    queue = service.queues["orders"]
+    assert "/_anycloud/queues/orders/send" in get(service, "/_anycloud/queues/orders").links
+    form_page = get(service, "/_anycloud/queues/orders/send")
+    assert form_page.refresh is None  # it must not reload under someone typing
+    assert [(f["method"], f["action"]) for f in form_page.forms] == [("post", "/_anycloud/queues/orders/send")]
+    assert "textarea" in form_page.tags and "process-order gets it as the message body" in form_page.text
+    status, headers, _ = console.handle(service, "POST", "/_anycloud/queues/orders/send", {},
+                                        {"body": ['{"order_id": "nope", "n": [1, 2]}']})
+    assert status == 303 and queue.sent == [{"order_id": "nope", "n": [1, 2]}]
+    target = urlsplit(headers["location"])
+    assert target.path == "/_anycloud/queues/orders" and parse_qs(target.query) == {"sent": ["sent-1"]}
+    assert "Sent message sent-1 to the consumer" in get(service, target.path, parse_qs(target.query)).text
+
+
+def test_a_body_that_is_not_json_is_the_form_again_with_the_reason_and_the_text(service):
+    code, _, body = console.handle(service, "POST", "/_anycloud/queues/orders/send", {}, {"body": "{order_id: " + EVIL})
+    page = Parsed(body.decode())
+    assert code == 400 and service.queues["orders"].sent == []
+    assert "body: not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))" in page.text
+    assert "{order_id: " + EVIL in page.text and "script" not in page.tags and EVIL not in body.decode()
+    code, _, body = console.handle(service, "POST", "/_anycloud/queues/orders/send", {}, {})
+    assert code == 400 and "body: not JSON (Expecting value" in Parsed(body.decode()).text
+
+
 def test_a_queue_without_dead_letters_says_what_lands_there(service):
     service.queues["orders"].letters = []
     page = get(service, "/_anycloud/queues/orders")
@@ -472,6 +503,7 @@ def test_every_value_from_the_service_is_shown_not_run(service):
     ("/_anycloud/queues/orders/extra", "is not a console page"),
     ("/_anycloudy", "is not a console page; the console is at /_anycloud"),
     ("/_anycloud/queues/jobs", "no queue 'jobs' in this service; declared: orders"),
+    ("/_anycloud/queues/jobs/send", "no queue 'jobs' in this service; declared: orders"),
     ("/_anycloud/tables/people", "no table 'people' in this service; declared: orders, idempotency"),
     ("/_anycloud/workflows/refund", "no workflow 'refund' in this service; declared: fulfil-order, simple"),
     ("/_anycloud/workflows/fulfil-order/executions/e-404", "workflow fulfil-order has no execution 'e-404'"),

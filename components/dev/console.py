@@ -3,10 +3,11 @@ with a browser. The dev server hands it every request under the prefix:
 ``handle(service, method, path, query, form) -> (status, headers, body)``.
 
 Pages: the overview (the service, its routes, queues, tables, workflows, recent invocations), a
-queue (its dead letters, each with a re-drive button: a POST form; the answer is a 303 back to
-the queue, so a reload never re-drives twice), a table (its items, newest first or by key,
-paged), a workflow (its executions) and an execution (input, output or error, the engine's
-history), the invocations; anything else is a 404 page.
+queue (its dead letters, each with a re-drive button: a POST form), a form to send a queue a
+message (to poke a consumer, or make a poison message), a table (its items, newest first or by
+key, paged), a workflow (its executions) and an execution (input, output or error, the engine's
+history), the invocations; anything else is a 404 page. The two actions, re-drive and send,
+answer 303 back to the queue's page, so reloading it never does them twice.
 
 Plain HTML rendered here, with no script and nothing fetched from anywhere (the CSS is inline;
 the Content-Security-Policy forbids every other source), so it works offline. Every value that
@@ -65,7 +66,6 @@ _HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
-_PAGE_METHODS, _FORM_METHODS = ("GET", "HEAD"), ("POST",)
 
 _CSS = """
 :root{--fg:#1f2328;--dim:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--link:#0969da}
@@ -104,6 +104,8 @@ details summary{cursor:pointer;color:var(--dim)}
 .choice a,.choice b{margin-right:.8em}
 button{font:inherit;font-size:.9em;padding:.2em .8em;border:1px solid #1f883d;border-radius:6px;background:#1f883d;color:#fff;cursor:pointer}
 button:hover{background:#1a7f37}
+textarea{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;width:100%;max-width:60em;padding:.5em;border:1px solid var(--line);border-radius:6px}
+label{font-weight:600}
 footer{padding:1em 1.5em;color:var(--dim);font-size:.85em;border-top:1px solid var(--line)}
 """
 
@@ -115,6 +117,13 @@ class _Problem(Exception):
     def __init__(self, status: int, title: str, message: str, allow: Sequence[str] = ()):
         super().__init__(message)
         self.status, self.title, self.message, self.allow = status, title, message, tuple(allow)
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    """An action's answer: 303 to `location`, so the browser then GETs it."""
+
+    location: str
 
 
 @dataclass
@@ -135,19 +144,22 @@ def handle(service: Any, method: str, path: str, query: Mapping[str, Any] | None
            form: Mapping[str, Any] | None) -> tuple[int, dict[str, str], bytes]:
     """Answer one request under /_anycloud: (status, headers, body). `path` is the request's
     path (percent-encoded as sent), `query` and `form` its decoded parameters (a value or a
-    list of values per name). A POST to ``/_anycloud/queues/<queue>/redrive/<message id>``
-    re-drives that dead letter and answers 303 to the queue's page; every other path is a GET
-    page."""
+    list of values per name). Pages answer GET (and HEAD); the two actions answer POST with a
+    303 to the queue's page: ``/_anycloud/queues/<queue>/redrive/<message id>`` re-drives
+    that dead letter, ``/_anycloud/queues/<queue>/send`` sends the form's ``body`` (JSON)."""
     method = method.upper()
     headers = dict(_HEADERS)
     try:
-        view, args, methods = _route(path)
-        if method not in methods:
-            raise _Problem(405, "Method not allowed", f"{method} is not allowed on {path}; allowed: {', '.join(methods)}",
-                           methods)
-        if view is _redrive:
-            return _redrive(service, *args)
-        page, status = view(service, *args, query or {}), 200
+        views, args = _route(path)
+        if method not in views:
+            allowed = list(views)
+            raise _Problem(405, "Method not allowed", f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}",
+                           allowed)
+        answer = views[method](service, *args, (form if method == "POST" else query) or {})
+        if isinstance(answer, _Redirect):
+            return 303, {"location": answer.location, "cache-control": "no-store",
+                         "content-type": "text/plain; charset=utf-8"}, b""
+        page, status = answer if isinstance(answer, tuple) else (answer, 200)
     except _Problem as problem:
         page, status = _problem_page(problem), problem.status
         if problem.allow:
@@ -156,29 +168,35 @@ def handle(service: Any, method: str, path: str, query: Mapping[str, Any] | None
     return status, headers, body
 
 
-def _route(path: str) -> tuple[Callable[..., Any], tuple[str, ...], tuple[str, ...]]:
-    """The view for `path`, its arguments (names and ids decoded) and the methods it takes."""
+def _page(view: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
+    return {"GET": view, "HEAD": view}
+
+
+def _route(path: str) -> tuple[dict[str, Callable[..., Any]], tuple[str, ...]]:
+    """The views of `path` by method, and their arguments (names and ids decoded)."""
     if path != PREFIX and not path.startswith(PREFIX + "/"):
         raise _Problem(404, "Not found", f"{path} is not a console page; the console is at {PREFIX}")
     rest = path[len(PREFIX):].lstrip("/")
     parts = rest.split("/") if rest else []
-    if parts and parts[-1] == "" and len(parts) <= 3:
+    if parts and parts[-1] == "" and len(parts) <= 4:
         parts.pop()  # /_anycloud/queues/orders/ is /_anycloud/queues/orders
     match parts:
         case []:
-            return _overview, (), _PAGE_METHODS
+            return _page(_overview), ()
         case ["invocations"]:
-            return _invocations, (), _PAGE_METHODS
+            return _page(_invocations), ()
         case ["queues", queue]:
-            return _queue, (unquote(queue),), _PAGE_METHODS
+            return _page(_queue), (unquote(queue),)
+        case ["queues", queue, "send"]:
+            return {**_page(_send_page), "POST": _send}, (unquote(queue),)
         case ["queues", queue, "redrive", *message] if any(message):
-            return _redrive, (unquote(queue), unquote("/".join(message))), _FORM_METHODS
+            return {"POST": _redrive}, (unquote(queue), unquote("/".join(message)))
         case ["tables", table]:
-            return _table, (unquote(table),), _PAGE_METHODS
+            return _page(_table), (unquote(table),)
         case ["workflows", workflow]:
-            return _workflow, (unquote(workflow),), _PAGE_METHODS
+            return _page(_workflow), (unquote(workflow),)
         case ["workflows", workflow, "executions", *execution] if any(execution):
-            return _execution, (unquote(workflow), unquote("/".join(execution))), _PAGE_METHODS
+            return _page(_execution), (unquote(workflow), unquote("/".join(execution)))
     raise _Problem(404, "Not found", f"{path} is not a console page")
 
 
@@ -238,6 +256,8 @@ def _queue(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
     elif (gone := _param(query, "gone")) is not None:
         notes = (f"<p class='note warn'>No dead letter <code>{_e(gone)}</code> on this queue: "
                  "it was re-driven already, or never was one.</p>")
+    elif (sent := _param(query, "sent")) is not None:
+        notes = f"<p class='note ok'>Sent message <code>{_e(sent)}</code> to the consumer.</p>"
     facts = [("consumer", _function_link(queue.consumer)), ("depth", _e(queue.depth())),
              ("dead letters", _e(len(letters)))]
     if declared is not None:
@@ -248,17 +268,44 @@ def _queue(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
     dead = _grid_table(["Dead-lettered", "Message", ("Receives", "num"), "Last error", "Body", ""], rows,
                        f"No dead letters. A message lands here{after}; re-driving puts it back on the queue.")
     body = (f"<h1>Queue {_e(name)}</h1>{_facts(facts)}{notes}"
+            f"<p>{_link(_queue_url(name) + '/send', 'Send a message…')}</p>"
             f"<section><h2>Dead letters</h2>{dead}</section>")
     return _Page(f"Queue {name}", body, [("Overview", PREFIX)], refresh=_queue_url(name))
 
 
-def _redrive(service: Any, name: str, message_id: str) -> tuple[int, dict[str, str], bytes]:
+def _send_page(service: Any, name: str, query: Mapping[str, Any], text: str = "", problem: str = "") -> _Page:
+    """A form of its own, not on the queue's page: that page reloads itself, which would lose
+    what the developer is typing."""
+    queue = _lookup(service.queues, name, "queue")
+    note = f"<p class='note bad'>{_e(problem)}</p>" if problem else ""
+    body = (f"<h1>Send a message to {_e(name)}</h1>"
+            f"<p>The consumer {_function_link(queue.consumer)} gets it as the message body, as from a deployed "
+            f"queue: delivered at least once, retried when the consumer raises, then dead-lettered.</p>{note}"
+            f'<form method=post action="{_e(_queue_url(name))}/send">'
+            f'<p><label for=body>Body (JSON)</label><br><textarea id=body name=body rows=8 cols=80 required>'
+            f"{_e(text)}</textarea></p><p><button type=submit>Send</button></p></form>")
+    return _Page(f"Send to {name}", body, [("Overview", PREFIX), (f"Queue {name}", _queue_url(name))])
+
+
+def _send(service: Any, name: str, form: Mapping[str, Any]) -> _Redirect | tuple[_Page, int]:
+    """Send the form's JSON body on the queue, then back to the queue's page (303); a body that
+    is not JSON is the form again, with the parser's reason and the text kept."""
+    queue = _lookup(service.queues, name, "queue")
+    text = _param(form, "body") or ""
+    try:
+        body = json.loads(text)
+    except ValueError as err:
+        problem = f"body: not JSON ({err}); write the message as JSON, e.g. {{\"order_id\": \"...\"}}"
+        return _send_page(service, name, {}, text, problem), 400
+    return _Redirect(f"{_queue_url(name)}?{urlencode({'sent': queue.send(body)})}")
+
+
+def _redrive(service: Any, name: str, message_id: str, form: Mapping[str, Any]) -> _Redirect:
     """Put a dead letter back on its queue, then send the browser to the queue's page (303: a
     reload there is a GET, never a second re-drive), which says whether it was there."""
     queue = _lookup(service.queues, name, "queue")
     outcome = "redriven" if queue.redrive(message_id) else "gone"
-    location = f"{_queue_url(name)}?{urlencode({outcome: message_id})}"
-    return 303, {"location": location, "cache-control": "no-store", "content-type": "text/plain; charset=utf-8"}, b""
+    return _Redirect(f"{_queue_url(name)}?{urlencode({outcome: message_id})}")
 
 
 def _table(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
