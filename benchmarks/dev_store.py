@@ -6,13 +6,18 @@ partition, ordered by the sort key) and by an index (100 of a customer's orders 
 ordered by the index's sort key). Each figure is the best of R rounds of N calls, in
 microseconds per call.
 
-Threads: T threads (1, 4, 16) released together, each doing N calls; the figure is calls per
-second over all threads and the 99th percentile of one call's latency. Two workloads: a put of
+Threads: T threads (1, 4, 16) released together, each doing N/10 calls; the figure is calls per
+second over all threads and the 99th percentile of one call's latency, each the median of R
+rounds (a thread's scheduling varies too much from round to round for the best to mean much). Two workloads: a put of
 distinct keys (the threads share only the write lock) and the read-then-update-with-expect
 increment of one counter (they contend for one item, retrying on ConditionFailed; the calls
-counted are the successful increments). Both designs run the same Table code: the store (one
-connection behind a lock) and, to show why it is built so, a store whose `_locked` hands each
-thread its own connection instead, where writers wait in SQLite's busy handler.
+counted are the successful increments). And a thread per call, as a server with a thread per
+request runs: a new thread does one get (microseconds per call, thread start and join included).
+Three designs run the same Table code: the store (one connection behind a semaphore, which wakes
+waiting threads in turn), the same behind a `threading.Lock` (which the releasing thread can take
+again at once), and a store whose `_locked` gives each thread its own connection, opened on its
+first call, where a writer that finds the file locked sleeps in SQLite's busy handler (1, 2, 5,
+10 ms...).
 
     python benchmarks/dev_store.py [--runs N] [--repeat R] [--json]
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sqlite3
 import sys
 import tempfile
@@ -42,8 +48,16 @@ from tests.support.dev_store import EVENTS, ORDERS  # noqa: E402
 ORDER = {"customer_id": "c-0", "status": "new", "total": 42.5, "lines": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}]}
 
 
+class PlainLock(Store):
+    """A design not taken: the connection behind a threading.Lock."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self._lock = threading.Lock()
+
+
 class ConnectionPerThread(Store):
-    """The design not taken: each thread its own connection, no lock; SQLite's locks alone."""
+    """A design not taken: each thread its own connection, opened on its first call."""
 
     def __init__(self, path: Path):
         self._local = threading.local()
@@ -135,6 +149,18 @@ def threaded(store: Store, threads: int, runs: int, work: str) -> dict[str, floa
     return {"per_s": threads * runs / elapsed, "p99_us": latencies[int(len(latencies) * 0.99)] * 1e6}
 
 
+def thread_per_call_us(store: Store, runs: int, repeat: int) -> float:
+    table = store.table(ORDERS)
+    table.put({"order_id": "o-1", **ORDER})
+
+    def call(_: int) -> None:
+        thread = threading.Thread(target=table.get, args=({"order_id": "o-1"},))
+        thread.start()
+        thread.join()
+
+    return best_us(call, runs, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
@@ -147,15 +173,22 @@ def main() -> None:
         for kind in ("file", "memory"):
             with Store(Path(folder) / f"single-{kind}.sqlite" if kind == "file" else None) as store:
                 report["single_us"][kind] = single(store, args.runs, args.repeat)
-        for design, make in (("one connection, a lock (the store)", Store), ("a connection per thread", ConnectionPerThread)):
+        designs: dict[str, Callable[[Path], Store]] = {
+            "one connection, a semaphore (the store)": Store,
+            "one connection, a threading.Lock": PlainLock,
+            "a connection per thread": ConnectionPerThread,
+        }
+        for n, (design, make) in enumerate(designs.items()):
             for work in ("put", "increment"):
                 for threads in (1, 4, 16):
-                    best = None
+                    rounds = []
                     for r in range(args.repeat):
-                        with make(Path(folder) / f"{design[:5]}-{work}-{threads}-{r}.sqlite") as store:
-                            got = threaded(store, threads, max(1, args.runs // threads // 2), work)
-                        best = got if best is None or got["per_s"] > best["per_s"] else best
-                    report["threads"].setdefault(design, {}).setdefault(work, {})[threads] = best
+                        with make(Path(folder) / f"{n}-{work}-{threads}-{r}.sqlite") as store:
+                            rounds.append(threaded(store, threads, max(1, args.runs // 10), work))
+                    report["threads"].setdefault(design, {}).setdefault(work, {})[threads] = {
+                        k: statistics.median(r[k] for r in rounds) for k in ("per_s", "p99_us")}
+            with make(Path(folder) / f"{n}-thread-per-call.sqlite") as store:
+                report.setdefault("thread_per_call_us", {})[design] = thread_per_call_us(store, args.runs // 4, args.repeat)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -163,11 +196,14 @@ def main() -> None:
     print(f"\n{'one thread, warm (us per call)':34} {'file':>8} {'memory':>8}")
     for name in report["single_us"]["file"]:
         print(f"{name:34} {report['single_us']['file'][name]:8.1f} {report['single_us']['memory'][name]:8.1f}")
-    print(f"\n{'threads, a file (calls/s, p99 us)':44} {'1':>16} {'4':>16} {'16':>16}")
+    print(f"\n{'threads, a file (calls/s, p99 us; medians)':52} {'1':>16} {'4':>16} {'16':>16}")
     for design, works in report["threads"].items():
         for work, by_threads in works.items():
             cells = " ".join(f"{r['per_s']:>8.0f} {r['p99_us']:>7.0f}" for r in by_threads.values())
-            print(f"{design + ': ' + work:44} {cells}")
+            print(f"{design + ': ' + work:52} {cells}")
+    print("\na new thread per call, one get (us per call)")
+    for design, us in report["thread_per_call_us"].items():
+        print(f"{design:52} {us:8.1f}")
 
 
 if __name__ == "__main__":
