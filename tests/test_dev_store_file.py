@@ -210,7 +210,7 @@ def test_this_repository_ignores_the_anycloud_folder() -> None:
 @pytest.fixture(params=["file", "memory"])
 def orders(request: pytest.FixtureRequest, path: Path) -> Iterator[Table]:
     """The orders table without TTL (a write then starts with a read, not with deleting the
-    expired items), in a file store of several connections or in memory."""
+    expired items), in a file store or in memory."""
     with Store(path if request.param == "file" else None) as store:
         yield store.table(ORDERS.model_copy(update={"ttl_attribute": None}))
 
