@@ -4,22 +4,22 @@ with no violation, and answers what the README says."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
-from datetime import UTC, datetime
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from app import SERVICE, orders
+from components.export import to_export
 from components.handlers import check_handlers
 from components.mock_engine import render
 from components.program import run
 from components.spec import FunctionSpec, RouteSpec, ServiceSpec
 from policy.offline import evaluate
-from components.export import to_export
 from tests.conftest import AZURE_DEV, DEV, GCP_DEV
 
 ROOT = Path(__file__).resolve().parents[2]
