@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -27,7 +28,7 @@ from runtime.contracts import TaskError
 from components.dev import console
 from components.dev.engine import Engine
 from components.dev.store import Store
-from components.spec import ServiceSpec, Task
+from components.spec import JwtAuth, ServiceSpec, Task
 from tests.services import REFERENCE
 from tests.support.workflow_scenarios import flow
 
@@ -109,6 +110,8 @@ class FakeService:
     started_at: float = 0.0
     routes: list = field(default_factory=list)
     invocations: list = field(default_factory=list)
+    #: The stack's reading: `auth` is the JWT non-public routes need (None: open, as on a dev stack).
+    loaded: Any = field(default_factory=lambda: SimpleNamespace(auth=None))
 
 
 SIMPLE = flow("simple", {"work": Task(function="work", result="out")})
@@ -165,6 +168,7 @@ class Parsed(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.links: list[str] = []
+        self.icons: list[str] = []
         self.forms: list[dict] = []
         self.refresh: str | None = None
         self.chunks: list[str] = []
@@ -180,6 +184,8 @@ class Parsed(HTMLParser):
             self._hidden += 1
         if tag == "a":
             self.links.append(attrs["href"])
+        if tag == "link":
+            self.icons.append(attrs["href"] if attrs.get("rel") == "icon" else f"not an icon: {attrs}")
         if tag == "form":
             self.forms.append(attrs)
         if tag == "meta" and attrs.get("http-equiv") == "refresh":
@@ -221,9 +227,10 @@ def test_the_overview_shows_the_service_its_routes_queues_tables_workflows_and_i
                            for i in range(12)]
     page = get(service, "/_anycloud")
     text = page.text
-    assert f"service {REFERENCE.name} stack dev" in text and re.search(r"up 1 min 1\d s", text)
+    assert f"{REFERENCE.name} on anycloud dev stack dev" in text and re.search(r"up 1 min 1\d s", text)
     for route in REFERENCE.api.routes:
-        assert f"{route.method} {route.path} {route.function} {'public' if route.public else 'token'}" in text
+        assert f"{route.method} {route.path} {route.function} {'public' if route.public else 'open'}" in text
+    assert "The stack sets no apiAuth: every route is open" in text
     assert "/health" in page.links  # a GET route without parameters opens from the page
     assert "orders process-order 3 2" in text  # depth 3, two dead letters
     assert "orders order_id 2" in text and "idempotency id 0" in text
@@ -235,6 +242,13 @@ def test_the_overview_shows_the_service_its_routes_queues_tables_workflows_and_i
     assert "/_anycloud/invocations" in page.links and "All 12 recent invocations" in text
     assert {"/_anycloud/queues/orders", "/_anycloud/tables/orders", "/_anycloud/workflows/fulfil-order"} <= set(page.links)
     assert page.refresh == f"{console.REFRESH_S}; url=/_anycloud"
+
+
+def test_routes_not_public_need_a_token_where_the_stack_sets_auth(service):
+    service.loaded = SimpleNamespace(auth=JwtAuth(issuer="https://auth.example.com/", audience=("orders-api",)))
+    text = get(service, "/_anycloud").text
+    assert "POST /orders create-order token" in text and "GET /health health public" in text
+    assert "Routes not public take a bearer token for https://auth.example.com/" in text
 
 
 def test_the_refresh_pauses_and_resumes(service):
@@ -249,7 +263,9 @@ def test_every_page_is_self_contained_and_forbids_scripts(service):
     code, headers, body = console.handle(service, "GET", "/_anycloud", {}, {})
     page = body.decode()
     assert "http://" not in page and "https://" not in page
-    assert {"link", "img", "script", "iframe"}.isdisjoint(Parsed(page).tags)
+    parsed = Parsed(page)
+    assert {"img", "script", "iframe", "object"}.isdisjoint(parsed.tags)
+    assert parsed.icons == ["data:,"]  # no request for /favicon.ico to the service's API
     assert "default-src 'none'" in headers["content-security-policy"]
     assert "script-src" not in headers["content-security-policy"]
 
@@ -269,6 +285,14 @@ def test_the_queue_page_lists_dead_letters_with_a_redrive_form_each(service):
     assert [(f["method"], f["action"]) for f in page.forms] == [
         ("post", "/_anycloud/queues/orders/redrive/m-2"), ("post", "/_anycloud/queues/orders/redrive/m-1")]
     assert page.refresh == f"{console.REFRESH_S}; url=/_anycloud/queues/orders"
+
+
+def test_a_long_error_is_folded_after_its_start_and_kept_whole(service):
+    error = "ValidationError: " + "x" * 300 + " the end"
+    service.queues["orders"].letters = [DeadLetter("m-3", {}, 5, error, NOW)]
+    page = get(service, "/_anycloud/queues/orders")
+    assert "details" in page.tags and "summary" in page.tags
+    assert error[:160] + "… …" + error[160:] in page.text
 
 
 def test_a_redrive_calls_the_queue_and_redirects_to_its_page_which_says_so(service):

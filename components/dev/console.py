@@ -16,8 +16,9 @@ page shows a stored ``<script>``, never runs it. Pages that change reload themse
 REFRESH_S seconds with ``<meta http-equiv="refresh">`` (a link pauses it). Times are the
 machine's local time: the browser and the server are the developer's one machine.
 
-It reads the service only through the interface components/dev/service.py gives it
-(``spec, stack, started_at, routes, tables, queues, engine, invocations``) and imports no cloud SDK.
+It reads the service only through what components/dev/service.py gives the console (``spec,
+stack, started_at, routes, loaded.auth, tables, queues, engine, invocations``; a queue's
+``depth, dead_letters, redrive, send``) and imports no cloud SDK.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ _EVENT_CLASS = {
     "RetryScheduled": "warn", "Caught": "warn", "ExecutionAborted": "muted",
 }
 # No script, no frame, no source but this page itself: a value that slipped past escaping
-# still could not run, and nothing is fetched from the internet.
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+# still could not run, and nothing is fetched from the internet. The icon is an empty data: URL,
+# so the browser does not ask the service's API for /favicon.ico on every page.
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
         "frame-ancestors 'none'")
 _HEADERS = {
     "content-type": "text/html; charset=utf-8",
@@ -87,7 +89,8 @@ section{border:1px solid var(--line);border-radius:8px;padding:1em;margin:0 0 1.
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;vertical-align:top;padding:.35em .6em;border-bottom:1px solid var(--line)}
 th{background:var(--bg);font-weight:600;font-size:.9em;color:var(--dim)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.nowrap,th.nowrap{white-space:nowrap}td.wide{min-width:24em;max-width:48em}
 tr:hover td{background:#fafbfc}
 code,pre,.mono{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 pre{margin:0;white-space:pre-wrap;word-break:break-word;background:var(--bg);padding:.5em .6em;border-radius:6px;max-height:28em;overflow:auto}
@@ -102,7 +105,7 @@ details summary{cursor:pointer;color:var(--dim)}
 .empty{color:var(--dim);font-style:italic}
 .pager{display:flex;gap:1em;align-items:center;margin-top:.8em;color:var(--dim)}
 .choice a,.choice b{margin-right:.8em}
-button{font:inherit;font-size:.9em;padding:.2em .8em;border:1px solid #1f883d;border-radius:6px;background:#1f883d;color:#fff;cursor:pointer}
+button{font:inherit;font-size:.9em;padding:.2em .8em;border:1px solid #1f883d;border-radius:6px;background:#1f883d;color:#fff;cursor:pointer;white-space:nowrap}
 button:hover{background:#1a7f37}
 textarea{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;width:100%;max-width:60em;padding:.5em;border:1px solid var(--line);border-radius:6px}
 label{font-weight:600}
@@ -207,15 +210,22 @@ def _overview(service: Any, query: Mapping[str, Any]) -> _Page:
     spec = service.spec
     invocations = list(service.invocations)
     facts = _facts([
-        ("service", _e(spec.name)), ("stack", _e(service.stack)),
+        ("stack", _e(service.stack)),
         ("started", _when(service.started_at)), ("up", _e(_duration(time.time() - service.started_at))),
         ("invocations", _e(len(invocations))),
     ])
+    # What the dev server asks of a caller: a token only where the stack (or declaration) sets
+    # the JWT auth, as deployed; a dev stack usually sets none, so its routes are open.
+    auth = service.loaded.auth
+    guarded = _badge("token", "muted") if auth is not None else _badge("open", "muted")
+    auth_note = (f"<p class=zero>Routes not public take a bearer token for {_e(auth.issuer)}; anycloud dev "
+                 "takes the claims you choose.</p>" if auth is not None else
+                 "<p class=zero>The stack sets no apiAuth: every route is open, as deployed on this stack.</p>")
     routes = _grid_table(
         ["Method", "Path", "Function", "Access"],
         [[f"<code>{_e(r.method)}</code>", _route_path(r), _function_link(r.function),
-          _badge("public", "warn") if r.public else _badge("token", "muted")] for r in service.routes],
-        "No routes declared.")
+          _badge("public", "warn") if r.public else guarded] for r in service.routes],
+        "No routes declared.") + (auth_note if service.routes else "")
     queues = _grid_table(
         ["Queue", "Consumer", ("Depth", "num"), ("Dead letters", "num")],
         [[_link(_queue_url(name), name), _function_link(queue.consumer), _count(queue.depth()),
@@ -262,10 +272,11 @@ def _queue(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
              ("dead letters", _e(len(letters)))]
     if declared is not None:
         facts += [("batch size", _e(declared.batch_size)), ("max receives", _e(declared.max_receives))]
-    rows = [[_when(d.at), f"<code>{_e(d.id)}</code>", _count(d.receive_count), _e(d.error), _body(d.body),
+    rows = [[_when(d.at), f"<code>{_e(d.id)}</code>", _count(d.receive_count), _fold(d.error), _body(d.body),
              _redrive_button(name, d.id)] for d in letters]
     after = f" after {declared.max_receives} failed deliveries" if declared is not None else ""
-    dead = _grid_table(["Dead-lettered", "Message", ("Receives", "num"), "Last error", "Body", ""], rows,
+    dead = _grid_table([("Dead-lettered", "nowrap"), ("Message", "nowrap"), ("Receives", "num"), "Last error",
+                        ("Body", "wide"), ("", "nowrap")], rows,
                        f"No dead letters. A message lands here{after}; re-driving puts it back on the queue.")
     body = (f"<h1>Queue {_e(name)}</h1>{_facts(facts)}{notes}"
             f"<p>{_link(_queue_url(name) + '/send', 'Send a message…')}</p>"
@@ -350,7 +361,8 @@ def _workflow(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
     facts = [("start", f"<code>{_e(spec.start)}</code>"), ("steps", _e(len(spec.all_steps()))),
              ("executions", _e(len(executions))),
              *((status.lower(), _e(counts[status])) for status in (RUNNING, SUCCEEDED, FAILED, ABORTED) if counts.get(status))]
-    listing = _grid_table(["Execution", "Status", "Started", "Ended", ("Duration", "num"), "Error"], rows,
+    listing = _grid_table([("Execution", "nowrap"), "Status", ("Started", "nowrap"), ("Ended", "nowrap"),
+                           ("Duration", "num"), "Error"], rows,
                           "No executions yet.")
     body = f"<h1>Workflow {_e(name)}</h1>{_facts(facts)}<section><h2>Executions</h2>{listing}{pager}</section>"
     refresh = url if page == 1 else f"{url}?page={page}"
@@ -420,7 +432,7 @@ def _document(service: Any, page: _Page, query: Mapping[str, Any]) -> str:
     trail = f"<div class=crumbs>{crumbs}</div>" if crumbs else ""
     offset = _zone()
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
-            '<meta name=viewport content="width=device-width, initial-scale=1">'
+            '<meta name=viewport content="width=device-width, initial-scale=1"><link rel=icon href="data:,">'
             f"{meta}<title>{_e(page.title)} · {_e(service.spec.name)} · anycloud dev</title>"
             f"<style>{_CSS}</style></head><body>"
             f'<header><a class=brand href="{PREFIX}">anycloud dev</a>'
@@ -460,13 +472,14 @@ def _invocation_table(service: Any, invocations: Iterable[Any]) -> str:
             request = _link(_execution_url(callers[i.function][0], i.request_id), i.request_id, code=True)
         rows.append([_when(i.at), _function_link(i.function), _e(i.trigger),
                      _badge(i.outcome, _OUTCOME_CLASS.get(i.outcome, "muted")),
-                     _e(_duration(i.duration_ms / 1000)), request, _e(i.detail)])
-    return _grid_table(["At", "Function", "Trigger", "Outcome", ("Duration", "num"), "Request / message / execution",
-                        "Detail"], rows, "No invocations yet.")
+                     _e(_duration(i.duration_ms / 1000)), request, _fold(i.detail)])
+    return _grid_table([("At", "nowrap"), ("Function", "nowrap"), "Trigger", "Outcome", ("Duration", "num"),
+                        ("Request, message or execution", "nowrap"), "Detail"], rows, "No invocations yet.")
 
 
 def _grid_table(headers: Sequence[str | tuple[str, str]], rows: Sequence[Sequence[str]], empty: str) -> str:
-    """A table of cells that are already HTML; a header given as (label, "num") right-aligns its column."""
+    """A table of cells that are already HTML; a header given as (label, class) sets its column's
+    class: "num" right-aligned, "nowrap" on one line, "wide" given room (a message body)."""
     if not rows:
         return f"<p class=empty>{_e(empty)}</p>"
     classes = [h[1] if isinstance(h, tuple) else "" for h in headers]
@@ -520,6 +533,13 @@ def _event_details(data: Mapping[str, Any]) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fold(text: str, limit: int = 160) -> str:
+    """Text a person reads; a long one (a validation error's whole report) folded after `limit`."""
+    if len(text) <= limit:
+        return _e(text)
+    return f"<details><summary>{_e(text[:limit])}…</summary>…{_e(text[limit:])}</details>"
 
 
 def _value(value: Any) -> str:
