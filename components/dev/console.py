@@ -400,7 +400,7 @@ def _invocations(service: Any, query: Mapping[str, Any]) -> _Page:
     url = f"{PREFIX}/invocations"
     shown, pager = _paged(invocations, _page_number(query), LIST_ROWS, url, keep)
     title = f"Invocations of {function}" if function else "Invocations"
-    facts = [("shown", _e(len(invocations))), ("newest", "first")]
+    facts = [("shown", _e(len(invocations))), ("order", "newest first")]
     if function:
         facts.append(("function", f"<code>{_e(function)}</code> ({_link(url, 'all functions')})"))
     body = (f"<h1>{_e(title)}</h1>{_facts(facts)}"
