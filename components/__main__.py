@@ -1,4 +1,5 @@
-"""Entry point: `python -m components check --stack prod` (the same as the `anycloud` command)."""
+"""Entry point: `python -m components check --stack prod`, `python -m components dev` (the same as the
+`anycloud` command)."""
 
 from .cli import main
 

@@ -9,7 +9,6 @@ engine with the stack's config, and the CrossGuard pack in policy/ runs over the
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -22,6 +21,8 @@ from pydantic import ValidationError
 from policy import POLICIES
 from policy.offline import PolicyInputError, Report, evaluate, load_export
 
+from .declaration import PROJECT_DIR, load_service
+from .dev.cli import add_commands as add_local_commands
 from .export import to_export
 from .mock_engine import Rendering, render
 from .program import run
@@ -29,18 +30,7 @@ from .settings import CLOUDS, NAMESPACE, SettingsError
 from .spec import Choice, Fail, Map, Parallel, ServiceSpec, SpecError, Succeed, Task, Wait, describe_error
 from .stackfile import SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def load_service(ref: str, project_dir: Path = PROJECT_DIR) -> ServiceSpec:
-    """`module:ATTRIBUTE` naming the declared ServiceSpec (the program imports the same one),
-    importable from the project directory wherever the command runs (the `anycloud` script
-    does not put the working directory on the path)."""
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr or "SERVICE")
 
 
 def prepare(stack: StackConfig, spec: ServiceSpec, cloud: str | None) -> StackConfig:
@@ -181,7 +171,8 @@ def print_text(summary: dict[str, Any]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anycloud", description="anycloud: check a stack offline (also: python -m components)")
+    p = argparse.ArgumentParser(prog="anycloud", description="anycloud: check a stack offline, or run the service "
+                                "locally (also: python -m components)")
     sub = p.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="render a stack offline, summarise it and run the policy pack")
     source = check.add_mutually_exclusive_group(required=True)
@@ -199,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
     check.add_argument("--functions", type=Path, metavar="DIR",
                        help="the root the handlers' module:function names are relative to (default: <--dir>/functions)")
+    add_local_commands(sub)
     return p
 
 
@@ -248,6 +240,8 @@ def from_export(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command != "check":  # anycloud dev, anycloud invoke (components/dev/cli.py)
+        return args.run(args)
     try:
         summary, resources, pack_config = from_export(args) if args.from_file else from_stack(args)
         report = evaluate(resources, **pack_config)
