@@ -55,7 +55,9 @@ def _decode(token: str) -> Any:
         raise _refused("the token is neither a JWT nor a JSON object")
     header = _segment(parts[0], "header")
     alg = header.get("alg") if isinstance(header, dict) else None
-    if str(alg).lower() != "none" or parts[2]:
+    if not isinstance(alg, str):
+        raise _refused('the token\'s header names no alg (an unsigned JWT\'s is "none")')
+    if alg.lower() != "none" or parts[2]:
         raise _refused(f"the token is signed (alg {alg}); anycloud dev verifies no signature, so it takes unsigned "
                        "tokens only")
     return _segment(parts[1], "claims")
