@@ -131,8 +131,8 @@ class Project:
         except SpecError:
             raise
         except SyntaxError as err:
-            raise DevError(f"--service {self.service}: {err.filename} line {err.lineno}: {err.msg}; allowed: valid "
-                           "Python") from None
+            raise DevError(f"--service {self.service}: {shown(err.filename, self.dir.resolve())} line {err.lineno}: "
+                           f"{err.msg}; allowed: valid Python") from None
         except ModuleNotFoundError as err:
             raise DevError(f"--service {self.service}: no module {err.name} (looked in {self.dir.resolve()} and on "
                            "the path); allowed: module:ATTRIBUTE of the declared ServiceSpec") from None
@@ -180,6 +180,12 @@ def forget_modules(names: list[str]) -> None:
     """Drop `names` from `sys.modules`, so the next import reads their source again."""
     for name in names:
         sys.modules.pop(name, None)
+
+
+def shown(filename: str | None, root: Path) -> str:
+    """`filename` relative to `root` when it is under it."""
+    path = Path(filename or "?")
+    return str(path.relative_to(root)) if path.is_absolute() and path.is_relative_to(root) else str(path)
 
 
 def raised(err: BaseException, root: Path) -> str:

@@ -30,17 +30,19 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from runtime import memory
 from runtime.contracts import Context, Message, Request, TaskError
 from runtime.dispatch import Instance, match_route
+from runtime.handlers import load_handler
 
 from components import wiring
 from components.dev.engine import Engine, Event, LocalWorkflow
-from components.dev.project import DevError, Loaded, Project, forget_modules, raised
+from components.dev.project import DevError, Loaded, Project, forget_modules, raised, shown
 from components.dev.queues import DevQueue
 from components.dev.secrets import dev_secrets, missing
 from components.dev.store import Store, Table
@@ -155,6 +157,9 @@ class DevService:
         self._invocations: deque[Invocation] = deque(maxlen=MAX_INVOCATIONS)
         self._lock = threading.Lock()
         loaded = project.load()
+        for fn in loaded.spec.functions:  # before the store is opened: a handler that fails leaves the file untouched
+            with self._handler_errors(fn):
+                load_handler(fn.handler)
         self.engine = Engine([], self._run_task, time_scale=time_scale, listener=self._workflow_event)
         self.store = Store(None if memory_store else project.store_path)
         self.tables: dict[str, Table] = {}
@@ -308,14 +313,21 @@ class DevService:
         )
 
     def _instance(self, fn: FunctionSpec, env: dict[str, str], context: Context) -> _Function:
-        """The function's instance; one line naming the handler when it can't be imported."""
-        where = f"functions.{fn.name}.handler: {fn.handler!r}"
-        try:
+        with self._handler_errors(fn):
             return _Function(env, context)
+
+    @contextmanager
+    def _handler_errors(self, fn: FunctionSpec) -> Iterator[None]:
+        """One line naming the function's handler when it can't be imported or run."""
+        where = f"functions.{fn.name}.handler: {fn.handler!r}"
+        root = self.project.functions_dir.parent
+        try:
+            yield
         except SyntaxError as err:
-            raise DevError(f"{where}: {err.filename} line {err.lineno}: {err.msg}; allowed: valid Python") from None
+            raise DevError(f"{where}: {shown(err.filename, root)} line {err.lineno}: {err.msg}; allowed: valid "
+                           "Python") from None
         except Exception as err:  # the handler's module failed at import, or the handler can't run
-            raise DevError(f"{where}: {raised(err, self.project.functions_dir.parent)}") from None
+            raise DevError(f"{where}: {raised(err, root)}") from None
 
     # ---------------------------------------------------------------- queues and workflows
 
