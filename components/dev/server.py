@@ -97,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------------ a request
 
     def _handle(self) -> None:
+        began = time.perf_counter()
         request_id = str(uuid.uuid4())
         url = urlsplit(self.path)
         path = url.path or "/"
@@ -123,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 caller = auth.claims(headers, required)
             except HttpError as err:
-                service.record(route.function, "route", "refused", time.perf_counter(), request_id,
+                service.record(route.function, "route", "refused", began, request_id,
                                f"{self.command} {path} 401 {err.message.split(';')[0]}")
                 answer = error_response(err, request_id)
                 return self._send(401, answer.body, {**answer.headers, "www-authenticate": "Bearer",
