@@ -1,8 +1,8 @@
 """`anycloud dev` end to end: the real command on a free port, requests over HTTP.
 
-The reference service (tests/services) in a tmp project, and the example (app.py): an order
-posted, queued, consumed and fulfilled by the workflow to COMPLETED (time scale 0); the store
-surviving a restart; idempotency keys; auth with claims the developer chooses; CORS preflight;
+The reference service (tests/services) in a tmp project (the example's run is
+tests/example/test_dev_example.py): an order posted, queued, consumed and fulfilled by the
+workflow to COMPLETED (time scale 0); the store surviving a restart; idempotency keys; auth with claims the developer chooses; CORS preflight;
 body limits and error bodies with request ids; the console's page; and no cloud SDK in the
 process. Nothing here asserts a duration.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,8 +22,6 @@ import pytest
 from tests.support.dev_project import AUTH, DEV_STACK, ROOT, DevProcess, project, reference_args
 
 ORDER = {"customer_id": "c-1", "total": 2500, "sku": "sku-1"}
-EXAMPLE_ORDER = {"customer_id": "c-1", "items": [{"sku": "mug", "quantity": 2, "unit_price_cents": 1250}],
-                 "currency": "EUR", "payment_token": "tok_visa"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -90,7 +87,10 @@ def test_body_limits(reference):
     with socket.create_connection(("127.0.0.1", reference.port), timeout=10) as sock:
         sock.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 20000000\r\n\r\n")
-        answer = sock.recv(65536).decode()
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes the connection: the body was never read
+            received += chunk
+        answer = received.decode()
     assert answer.startswith("HTTP/1.1 413") and '"error":"PayloadTooLarge"' in answer
 
 
@@ -172,23 +172,6 @@ def test_claims_the_developer_chooses_pass_and_reach_the_function(guarded):
     assert replay[2]["order_id"] == first[2]["order_id"]  # alice's key, alice's record
     assert other[2]["order_id"] != first[2]["order_id"]  # the same key is bob's own
     assert guarded.request("GET", f"/orders/{first[2]['order_id']}", headers=bob)[2]["customer_id"] == "c-1"
-
-
-# ---------------------------------------------------------------------- the example
-
-
-def test_the_example_order_reaches_completed(tmp_path):
-    """The README's loop: `anycloud dev`, POST /orders, GET /orders/{id} until COMPLETED."""
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copy(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
-    with DevProcess("--dir", str(tmp_path), "--service", "app:SERVICE", "--functions", str(ROOT / "functions"),
-                    "--time-scale", "0") as dev:
-        status, _, body = dev.request("POST", "/orders", EXAMPLE_ORDER)
-        assert status == 202
-        done = dev.poll(f"/orders/{body['order_id']}", lambda b: b.get("status") in ("COMPLETED", "FAILED"))
-        assert done["status"] == "COMPLETED" and done["total_cents"] == 2500 and "payment_token" not in done
-    assert (tmp_path / ".anycloud" / "dev.sqlite").is_file()
-    assert (tmp_path / ".anycloud" / ".gitignore").read_text().strip().endswith("*")
 
 
 def test_stored_orders_survive_a_restart(tmp_path):
