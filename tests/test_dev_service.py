@@ -142,3 +142,30 @@ def test_a_service_without_the_secret_warns_at_start_and_keeps_serving(tmp_path,
         assert running.call_route(route, Request("GET", "/health", "r"), {})[0] == 200
     finally:
         running.close()
+
+
+def test_a_reload_forgets_the_projects_modules_not_the_libraries_of_a_virtualenv_in_it(tmp_path, monkeypatch):
+    """Pulumi makes the project's virtualenv in the project folder (Pulumi.yaml: virtualenv venv):
+    its libraries are under the project but were not imported from it, and must never be re-imported."""
+    import sys
+    import types
+
+    functions = tmp_path / "functions"
+    files = {
+        "devapp_t": tmp_path / "devapp_t.py",
+        "shop_t": tmp_path / "shop_t" / "__init__.py",
+        "shop_t.tables": tmp_path / "shop_t" / "tables.py",
+        "library_t": tmp_path / "venv" / "lib" / "site-packages" / "library_t" / "__init__.py",
+        "orders_t.api": functions / "orders_t" / "api.py",
+        "runtime.contracts_t": functions / "runtime" / "contracts_t.py",
+        "components.spec_t": tmp_path / "components" / "spec_t.py",
+    }
+    for name, file in files.items():
+        made = types.ModuleType(name)
+        made.__file__ = str(file)
+        monkeypatch.setitem(sys.modules, name, made)
+    found = Project(dir=tmp_path, service="devapp_t:SERVICE", functions=functions)
+    assert {"devapp_t", "shop_t", "shop_t.tables"} <= set(found.declaration_modules())
+    assert not {"library_t", "orders_t.api", "runtime.contracts_t", "components.spec_t"} & set(found.declaration_modules())
+    assert "orders_t.api" in found.handler_modules()
+    assert not {"runtime.contracts_t", "library_t", "devapp_t", "shop_t"} & set(found.handler_modules())

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -100,8 +101,14 @@ def run_dev(args: argparse.Namespace) -> int:
     if reloader is not None:
         reloader.start()
     stop = threading.Event()
+
+    def stopping(*_: Any) -> None:
+        if stop.is_set():  # asked twice: don't wait for what is still running
+            os._exit(130)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stopping)
     threading.Thread(target=server.serve_forever, name="anycloud dev server", daemon=True).start()
     where = "memory (--memory)" if args.memory else str(project.store_path)
     print(f"anycloud dev: {service.spec.name} (stack {project.stack}) on {server.url}  console {server.url}/_anycloud",

@@ -149,23 +149,24 @@ class Project:
         """The declaration's module, its submodules, and the project's own modules outside the
         functions folder and the framework: what an edit of the declaration may have changed."""
         root, functions = self.dir.resolve(), self.functions_dir
-        names = []
-        for name, module in list(sys.modules.items()):
-            if name == self.module or name.startswith(self.module + "."):
-                names.append(name)
-                continue
-            path = module_path(module)
-            if (path is not None and path.is_relative_to(root) and not path.is_relative_to(functions)
-                    and name.split(".")[0] not in FRAMEWORK):
-                names.append(name)
-        return names
+        return [name for name, module in list(sys.modules.items())
+                if name == self.module or name.startswith(self.module + ".")
+                or (imported_from(name, module, root) and not imported_from(name, module, functions))]
 
     def handler_modules(self) -> list[str]:
-        """The handlers' modules (under the functions folder; the runtime excepted)."""
-        functions = self.functions_dir
-        return [name for name, module in list(sys.modules.items())
-                if name.split(".")[0] not in FRAMEWORK and (path := module_path(module)) is not None
-                and path.is_relative_to(functions)]
+        """The handlers' modules (imported from the functions folder; the runtime excepted)."""
+        return [name for name, module in list(sys.modules.items()) if imported_from(name, module, self.functions_dir)]
+
+
+def imported_from(name: str, module: object, root: Path) -> bool:
+    """Whether `module` was imported from `root` itself (`root/pkg/...` for `pkg.x`), not from a
+    folder below it on the path (a virtualenv in the project holds every library), nor the framework."""
+    top = name.split(".")[0]
+    path = module_path(module)
+    if top in FRAMEWORK or path is None or not path.is_relative_to(root):
+        return False
+    first = path.relative_to(root).parts[0]
+    return first in (top, f"{top}.py") or first.startswith(f"{top}.")
 
 
 def module_path(module: object) -> Path | None:
