@@ -2,9 +2,9 @@
 
 The reference service (tests/services) in a tmp project (the example's run is
 tests/example/test_dev_example.py): an order posted, queued, consumed and fulfilled by the
-workflow to COMPLETED (time scale 0); the store surviving a restart; idempotency keys; auth with claims the developer chooses; CORS preflight;
-body limits and error bodies with request ids; the console's page; and no cloud SDK in the
-process. Nothing here asserts a duration.
+workflow to COMPLETED (time scale 0); the store surviving a restart; idempotency keys; auth with
+claims the developer chooses; CORS preflight; body limits and error bodies with request ids; the
+console's page; and no cloud SDK in the process. Nothing here asserts a duration.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -192,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer_headers, page = console.handle(self.server.service, self.command, path, _params(query), form)
         except Exception as exc:  # a console defect must not drop the connection without an answer
             self.server.service.echo(f"error: the console failed on {self.command} {path}: {type(exc).__name__}: {exc}")
-            status, answer_headers, page = 500, {"content-type": "text/plain; charset=utf-8"}, b"the console failed; see the terminal\n"
+            status, answer_headers = 500, {"content-type": "text/plain; charset=utf-8"}
+            page = b"the console failed; see the terminal\n"
         self._write(status, answer_headers, page)
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:

@@ -50,7 +50,6 @@ from components.spec import FunctionSpec, ServiceSpec
 
 #: Invocations kept for the console.
 MAX_INVOCATIONS = 500
-TRIGGERS = ("route", "consumer", "task", "invoke")
 
 
 @dataclass(frozen=True)
