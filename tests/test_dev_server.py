@@ -124,6 +124,17 @@ def test_the_console_is_served_under_its_prefix(reference):
     assert status == 200 and headers["content-type"].startswith("text/html") and "fulfil-order" in body
 
 
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}])
+def test_a_console_action_from_another_site_is_refused(reference, headers):
+    """Another website open in the developer's browser cannot re-drive or send (no CSRF)."""
+    status, _, body = reference.request("POST", "/_anycloud/queues/orders/redrive/x", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 403 and "own pages" in body
+    same = reference.request("POST", "/_anycloud/queues/orders/redrive/x", headers={
+        "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
+    assert same[0] == 303
+
+
 # ------------------------------------------------------------------------------- auth
 
 

@@ -186,6 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
         if console is None:
             return self._send(404, {"error": "NotFound", "message": "the console is not installed"},
                               {"content-type": "application/json"})
+        if self.command == "POST" and not _same_site(headers):
+            return self._write(403, {"content-type": "text/plain; charset=utf-8"},
+                               b"the console's actions are taken from its own pages only\n")
         form = _params(body.decode("utf-8", "replace")) if headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded") else {}
         try:
@@ -219,3 +222,19 @@ def _params(text: str) -> dict[str, Any]:
 def _query(text: str) -> dict[str, str]:
     """Query parameters as API Gateway's payload 2.0 gives them: repeated names joined with commas."""
     return {k: ",".join(v) for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _same_site(headers: dict[str, str]) -> bool:
+    """A console action (re-drive, send) comes from the console's own page: another website open in
+    the developer's browser could otherwise POST to 127.0.0.1 (a cross-site request forgery).
+    Browsers send `Sec-Fetch-Site`, and `Origin` on POSTs; a request with neither (curl, tests) is
+    not a browser's cross-site request."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    host = headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
