@@ -27,6 +27,8 @@ from runtime.contracts import TaskError
 
 from components.dev import console
 from components.dev.engine import Engine
+from components.dev.queues import DeadLetter
+from components.dev.service import Invocation, RouteInfo
 from components.dev.store import Store
 from components.spec import JwtAuth, ServiceSpec, Task
 from tests.services import REFERENCE
@@ -40,34 +42,6 @@ NOW = datetime.now().timestamp()
 
 
 # ----------------------------------------------------------------------------- the fake
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    method: str
-    path: str
-    function: str
-    public: bool
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    id: str
-    body: Any
-    receive_count: int
-    error: str
-    at: float
-
-
-@dataclass(frozen=True)
-class Invocation:
-    at: float
-    function: str
-    trigger: str
-    outcome: str
-    duration_ms: float
-    request_id: str
-    detail: str = ""
 
 
 class FakeQueue:

@@ -9,16 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from runtime.contracts import Message
 
-from components.dev.project import Project
 from components.dev.queues import REDELIVERY_S, DevQueue
-from components.dev.service import DevService
 from components.spec import QueueSpec
-from tests.support.dev_project import SECRET_ENV, SERVICE_FUNCTIONS, project
+from tests.support.dev_project import service  # noqa: F401 (fixture)
 
 HANG_S = 10
 SPEC = QueueSpec(name="jobs", consumer="work", batch_size=3, max_receives=5)
@@ -153,16 +150,6 @@ def test_redelivery_waits_the_scaled_visibility_delay(make):
 # ------------------------------------------------------------------ through the service
 
 
-@pytest.fixture
-def service(tmp_path: Path, monkeypatch) -> DevService:
-    for name, value in SECRET_ENV.items():
-        monkeypatch.setenv(name, value)
-    lines: list[str] = []
-    running = DevService(Project(dir=project(tmp_path), service="tests.services:REFERENCE", functions=SERVICE_FUNCTIONS),
-                         memory_store=True, time_scale=0, echo=lines.append)
-    running.lines = lines
-    yield running
-    running.close()
 
 
 def wait_until(check: Callable[[], bool]) -> None:

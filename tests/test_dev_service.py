@@ -6,7 +6,6 @@ interface the console reads, and secrets from the environment."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from runtime.contracts import Message, Request
@@ -16,21 +15,11 @@ from components.dev.project import Project
 from components.dev.secrets import MissingSecret, dev_secrets, missing
 from components.dev.service import DevService, RouteInfo
 from tests.services import REFERENCE
-from tests.support.dev_project import SECRET_ENV, SERVICE_FUNCTIONS, project
+from tests.support.dev_project import SERVICE_FUNCTIONS, project, service  # noqa: F401 (fixture)
 
 HANG_S = 10
 
 
-@pytest.fixture
-def service(tmp_path: Path, monkeypatch) -> DevService:
-    for name, value in SECRET_ENV.items():
-        monkeypatch.setenv(name, value)
-    lines: list[str] = []
-    running = DevService(Project(dir=project(tmp_path), service="tests.services:REFERENCE", functions=SERVICE_FUNCTIONS),
-                         memory_store=True, time_scale=0, echo=lines.append)
-    running.lines = lines
-    yield running
-    running.close()
 
 
 def context(service: DevService, function: str):

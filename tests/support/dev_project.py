@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +152,21 @@ class DevProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch):
+    """The reference service running in process (DevService, memory store, time scale 0), its
+    terminal lines kept in `.lines`; closed after the test."""
+    from components.dev.project import Project
+    from components.dev.service import DevService
+
+    for name, value in SECRET_ENV.items():
+        monkeypatch.setenv(name, value)
+    lines: list[str] = []
+    running = DevService(Project(dir=project(tmp_path), service="tests.services:REFERENCE", functions=SERVICE_FUNCTIONS),
+                         memory_store=True, time_scale=0, echo=lines.append)
+    running.lines = lines
+    yield running
+    running.close()
+
