@@ -2,7 +2,9 @@
 
 Project defaults from Pulumi.yaml, overlaid with Pulumi.<stack>.yaml; structured values
 become JSON strings, scalars strings, and `secure:` values secrets. Secrets are never
-decrypted: the offline check renders them as the placeholder Pulumi itself shows.
+decrypted here: the offline check renders them as the placeholder Pulumi itself shows; the
+ciphertexts and the stack's secrets provider are kept for `anycloud dev`
+(components/pulumi_secrets.py opens them when the developer gives the passphrase).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class StackConfig:
     config: dict[str, str]
     secret_keys: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    file_name: str = ""
+    secure: dict[str, str] = field(default_factory=dict)  # key -> the `secure:` ciphertext
+    encryption_salt: str | None = None  # the passphrase provider's state (`encryptionsalt`)
+    secrets_provider: str | None = None  # `secretsprovider`, when not the passphrase
 
 
 def _text(value: Any) -> str:
@@ -103,6 +109,7 @@ def load_stack(project_dir: Path, stack: str) -> StackConfig:
                              f"{', '.join(found) or 'none yet'} (a stack is its file: copy Pulumi.dev.yaml to "
                              f"{path.name} and edit it)")
     stack_file = _read_yaml(path)
+    secure: dict[str, str] = {}
     for key, value in (stack_file.get("config") or {}).items():
         full = key if ":" in key else f"{project}:{key}"
         if value is None:  # `key:` with no value is unset, as `pulumi config rm` leaves it
@@ -110,6 +117,9 @@ def load_stack(project_dir: Path, stack: str) -> StackConfig:
         elif isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = SECRET_PLACEHOLDER
             secret_keys.append(full)
+            secure[full] = str(value["secure"])
         else:
             config[full] = _text(value)
-    return StackConfig(project=project, stack=stack, config=config, secret_keys=secret_keys)
+    return StackConfig(project=project, stack=stack, config=config, secret_keys=secret_keys, file_name=path.name,
+                       secure=secure, encryption_salt=stack_file.get("encryptionsalt"),
+                       secrets_provider=stack_file.get("secretsprovider"))

@@ -12,7 +12,6 @@ from runtime.contracts import Message, Request
 
 from components.dev.engine import FAILED
 from components.dev.project import Project
-from components.dev.secrets import MissingSecret, dev_secrets, missing
 from components.dev.service import DevService, RouteInfo
 from tests.services import REFERENCE
 from tests.support.dev_project import SERVICE_FUNCTIONS, project, service  # noqa: F401 (fixture)
@@ -105,19 +104,6 @@ def test_a_consumer_called_once_raises_as_it_did(service):
     with pytest.raises(LookupError):
         service.call_consumer("process-order", Message(id="m-1", body={"order_id": "nope"}))
     assert service.invocations[-1].detail == "OrderNotFound: nope"
-
-
-def test_secrets_come_from_the_environment_and_a_missing_one_says_how_to_give_it():
-    (secret,) = REFERENCE.secrets
-    line = ("secret payment-api-key: ANYCLOUD_SECRET_PAYMENT_API_KEY is not set; export "
-            "ANYCLOUD_SECRET_PAYMENT_API_KEY=VALUE, or take the stack's value with the Pulumi CLI: export "
-            "ANYCLOUD_SECRET_PAYMENT_API_KEY=$(pulumi config get anycloud:paymentApiKey -s dev)")
-    assert missing([secret], "dev", {}) == [line]
-    assert missing([secret], "dev", {"ANYCLOUD_SECRET_PAYMENT_API_KEY": "k"}) == []
-    with pytest.raises(MissingSecret) as info:
-        dev_secrets([secret], "dev", {})["payment-api-key"].get()
-    assert str(info.value) == line
-    assert dev_secrets([secret], "dev", {"ANYCLOUD_SECRET_PAYMENT_API_KEY": "k"})["payment-api-key"].get() == "k"
 
 
 def test_a_service_without_the_secret_warns_at_start_and_keeps_serving(tmp_path, monkeypatch):

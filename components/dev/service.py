@@ -9,7 +9,7 @@ Built from the declaration and the stack config as `check` reads them (component
 - workflows on the local engine (components/dev/engine.py), each task call going to the task
   function's handler through runtime/dispatch.py's task contract (DESIGN.md section 5: a
   `TaskError` is its name, anything else TaskFailed), as on GCP and Azure;
-- secrets from the environment (components/dev/secrets.py).
+- secrets from the environment or the stack file with its passphrase (components/dev/secrets.py).
 
 Each function runs as on a cloud: a runtime/dispatch.py `Instance` built from the wiring the
 renderers set (components/wiring.py: handler, triggers, routes, timeout), so routes, idempotency
@@ -44,7 +44,7 @@ from components import wiring
 from components.dev.engine import Engine, Event, LocalWorkflow
 from components.dev.project import DevError, Loaded, Project, forget_modules, raised, shown
 from components.dev.queues import DevQueue
-from components.dev.secrets import dev_secrets, missing
+from components.dev.secrets import DevSecrets
 from components.dev.store import Store, Table
 from components.spec import FunctionSpec, ServiceSpec
 
@@ -136,6 +136,7 @@ class _Generation:
     queues: dict[str, DevQueue]
     functions: dict[str, _Function]
     routes: list[RouteInfo]
+    secrets: DevSecrets
 
     def route_keys(self) -> list[str]:
         return [r.key for r in self.routes]
@@ -169,7 +170,7 @@ class DevService:
         except BaseException:
             self.close()
             raise
-        for line in missing(self.spec.secrets, self.stack):
+        for line in self._generation.secrets.missing(self.spec.secrets):
             self.echo(f"warning: {line}")
 
     # -------------------------------------------------------------- what the console reads
@@ -259,7 +260,7 @@ class DevService:
         forget_modules(self.project.handler_modules())
         loaded = self.project.load(fresh=True) if declaration else self._generation.loaded
         self._commit(self._build(loaded))
-        for line in missing(self.spec.secrets, self.stack):
+        for line in self._generation.secrets.missing(self.spec.secrets):
             self.echo(f"warning: {line}")
 
     def _build(self, loaded: Loaded) -> _Generation:
@@ -270,7 +271,8 @@ class DevService:
         for q in spec.queues:
             queues[q.name] = self.queues.get(q.name) or DevQueue(q, self._consumer(q.consumer), report=self._delivered(q.name),
                                                                   time_scale=self.time_scale)
-        secrets = dev_secrets(spec.secrets, self.stack)
+        source = DevSecrets(loaded.stack)
+        secrets = source.values(spec.secrets)
         functions = {}
         for fn in spec.functions:
             context = self._context(fn, tables, queues, secrets)
@@ -278,7 +280,7 @@ class DevService:
                    **wiring.reached(spec, fn)}
             functions[fn.name] = self._instance(fn, {k: str(v) for k, v in env.items()}, context)
         routes = [RouteInfo(r.method, r.path, r.function, r.public) for r in spec.api.routes] if spec.api else []
-        return _Generation(loaded, tables, queues, functions, routes)
+        return _Generation(loaded, tables, queues, functions, routes, source)
 
     def _commit(self, generation: _Generation) -> None:
         """Make `generation` the running service: queues updated, started or stopped; workflows reloaded."""
