@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from policy import POLICIES
 from policy.offline import PolicyInputError, Report, evaluate, load_export
 
-from .declaration import PROJECT_DIR, load_service
+from .declaration import PROJECT_DIR, default_project_dir, load_service
 from .dev.cli import add_commands as add_local_commands
 from .export import to_export
 from .mock_engine import Rendering, render
@@ -186,7 +186,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--strict", action="store_true",
                        help="fail (exit 1) when the cloud cannot do something the declaration asks for (a limitation)")
-    check.add_argument("--dir", type=Path, default=PROJECT_DIR, help="the project directory (holds Pulumi.yaml)")
+    check.add_argument("--dir", type=Path, default=default_project_dir(), help="the project directory (holds Pulumi.yaml)")
     check.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
     check.add_argument("--functions", type=Path, metavar="DIR",
                        help="the root the handlers' module:function names are relative to (default: <--dir>/functions)")

@@ -12,6 +12,14 @@ from .spec import ServiceSpec
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def default_project_dir() -> Path:
+    """`--dir`'s default: the working directory when it holds a Pulumi project (as the Pulumi CLI
+    reads the project where it runs), else the project this package was installed from, so the
+    commands work from a subfolder and from a second clone without reinstalling."""
+    here = Path.cwd()
+    return here if (here / "Pulumi.yaml").is_file() else PROJECT_DIR
+
+
 def load_service(ref: str, project_dir: Path = PROJECT_DIR) -> ServiceSpec:
     """`module:ATTRIBUTE` naming the declared ServiceSpec (the program imports the same one),
     importable from the project directory wherever the command runs (the `anycloud` script

@@ -402,3 +402,15 @@ def test_functions_names_another_root_and_a_missing_one_is_refused(tmp_path):
     assert (code, out) == (2, "")
     assert err == (f"error: --functions {tmp_path / 'nowhere'}: not a directory; allowed: the folder the handlers' "
                    "modules are in (default: <--dir>/functions)\n")
+
+
+def test_the_project_is_the_working_directory_when_it_holds_one(tmp_path, monkeypatch):
+    """As the Pulumi CLI: a second clone works without reinstalling; elsewhere, the installed project."""
+    from components.check import parser
+    from components.declaration import PROJECT_DIR
+
+    monkeypatch.chdir(tmp_path)
+    assert parser().parse_args(["check", "--stack", "dev"]).dir == PROJECT_DIR
+    (tmp_path / "Pulumi.yaml").write_text("name: shop\nruntime: python\n")
+    assert parser().parse_args(["check", "--stack", "dev"]).dir == tmp_path
+    assert parser().parse_args(["dev"]).dir == tmp_path

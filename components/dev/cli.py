@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from components.declaration import PROJECT_DIR
+from components.declaration import PROJECT_DIR, default_project_dir
 
 COMMANDS = ("dev", "invoke")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -62,7 +62,7 @@ def add_commands(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default dev)")
     parser.add_argument("--memory", action="store_true", help="keep the tables in memory for this run only")
-    parser.add_argument("--dir", type=Path, default=PROJECT_DIR, help="the project directory (holds Pulumi.yaml)")
+    parser.add_argument("--dir", type=Path, default=default_project_dir(), help="the project directory (holds Pulumi.yaml)")
     parser.add_argument("--service", default="app:SERVICE", help="module:attribute of the declared ServiceSpec")
     parser.add_argument("--functions", type=Path, metavar="DIR",
                         help="the root the handlers' module:function names are relative to (default: <--dir>/functions)")
@@ -296,3 +296,5 @@ def _logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # watchfiles notes each change at info; the `reloaded: FILE` line already says it.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
