@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from policy import POLICIES
+from policy.coverage import NAME as COVERAGE
 from policy.offline import PolicyInputError, Report, evaluate, load_export
 
 from .declaration import PROJECT_DIR, default_project_dir, load_service
@@ -123,18 +124,25 @@ def policy_config(stack: StackConfig, spec: ServiceSpec) -> dict[str, Any]:
 
 
 def print_violations(report: Report) -> None:
+    """The policies' findings, then the types no policy read (policy/coverage.py) apart."""
     grouped = report.by_policy()
+    unreviewed = grouped.pop(COVERAGE, [])
     mandatory = len(report.mandatory)
     if not grouped:
         print(f"\nPolicies: {len(POLICIES)} evaluated, no violations.")
     else:
-        print(f"\nPolicy violations: {mandatory} mandatory, {len(report.violations) - mandatory} advisory")
+        advisory = sum(len(v) for v in grouped.values()) - mandatory
+        print(f"\nPolicy violations: {mandatory} mandatory, {advisory} advisory")
         for name, violations in grouped.items():
             print(f"  [{violations[0].level}] {name}")
             for v in violations:
                 print(f"    {v.urn}\n      {v.message}")
     for note in report.notes:
         print(f"  note: {note}")
+    if unreviewed:
+        print(f"\nNot reviewed: {len(unreviewed)} resource type(s) that no policy reads (the pack's guarantees stop here):")
+        for v in unreviewed:
+            print(f"  {v.message.split(' is read by no policy')[0]}")
 
 
 def print_text(summary: dict[str, Any]) -> None:
@@ -255,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         {"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message} for v in report.violations
     ]
     summary["policy_notes"] = report.notes
+    summary["unreviewed_types"] = [v.message.split(" (")[0] for v in report.violations if v.policy == COVERAGE]
     strict_failures = summary.get("limitations", []) if args.strict else []
+    if args.strict and summary["environment"] == "prod":
+        strict_failures = strict_failures + [f"not reviewed: {t}" for t in summary["unreviewed_types"]]
     failed = bool(report.mandatory or strict_failures)
     if args.format == "json":
         summary["strict"] = args.strict
@@ -266,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.export:
             print(f"\nexported {summary['resources']} resources to {args.export}")
         if strict_failures:
-            print(f"\n--strict: {len(strict_failures)} limitation(s) above fail the check.")
+            print(f"\n--strict: {len(strict_failures)} limitation(s) or unreviewed type(s) above fail the check.")
         print(f"\nNext: {next_command(summary, failed)}")
     return EXIT_VIOLATIONS if failed else EXIT_OK
 

@@ -8,6 +8,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 from . import (
     azure_deployability,
     azure_operations,
+    coverage,
     deployability,
     encryption,
     exposure,
@@ -29,4 +30,5 @@ POLICIES = [
     *gcp_deployability.POLICIES,
     *azure_deployability.POLICIES,
     *azure_operations.POLICIES,
+    *coverage.POLICIES,  # last: it reports what the others do not read
 ]

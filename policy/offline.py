@@ -22,6 +22,7 @@ from pulumi_policy import (
     EnforcementLevel,
     Policy,
     PolicyCustomTimeouts,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -131,6 +132,16 @@ def _run(call) -> None:
         asyncio.run(result)
 
 
+def _provider(resource: Mapping[str, Any]) -> PolicyProviderResource | None:
+    """A custom resource's provider, as the engine gives it (components have none); the export
+    names it by URN (`urn::id`) when it is not the default one."""
+    if not resource.get("custom", True):
+        return None
+    package = resource["type"].split(":", 1)[0]
+    urn = str(resource.get("provider") or "").rsplit("::", 1)[0] or f"urn:pulumi:::::pulumi:providers:{package}::default"
+    return PolicyProviderResource(f"pulumi:providers:{package}", {}, urn, _name(urn))
+
+
 def _stack_resources(resources: list[Mapping[str, Any]]) -> list[PolicyResource]:
     built: dict[str, PolicyResource] = {}
     for r in resources:
@@ -140,7 +151,7 @@ def _stack_resources(resources: list[Mapping[str, Any]]) -> list[PolicyResource]
             urn=r["urn"],
             name=_name(r["urn"]),
             opts=_options(r),
-            provider=None,
+            provider=_provider(r),
             parent=None,
             dependencies=[],
             property_dependencies={},

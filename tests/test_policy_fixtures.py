@@ -29,6 +29,9 @@ def environment(path: Path) -> str:
 
 
 def clouds(policy) -> set[str]:
+    """The clouds whose types the policy reads ("*": every type, so every cloud)."""
+    if "*" in policy.resource_types:
+        return set(CLOUD_OF_PREFIX.values())
     return {CLOUD_OF_PREFIX[t.split(":", 1)[0]] for t in policy.resource_types}
 
 

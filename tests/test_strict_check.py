@@ -272,3 +272,21 @@ def test_a_decommissioning_stack_is_checked_with_dev_rules_and_says_what_comes_n
     code, out, err = check("--dir", str(directory), "--stack", "prod")
     assert code == 0, out + err
     assert "note: anycloud:decommission is true" in out and "`pulumi destroy -s prod`" in out
+
+
+def test_types_no_policy_reads_are_listed_and_strict_fails_on_them_in_prod():
+    export = ROOT / "tests" / "policy_fixtures" / "resource-types-reviewed" / "aws-bad.json"
+    code, out, _ = check("--from", str(export))
+    assert code == 0
+    assert "Not reviewed: 1 resource type(s) that no policy reads" in out
+    assert "  aws:budgets/budget:Budget (1 resource)" in out and "Policies: " in out
+    code, out, _ = check("--from", str(export), "--strict")
+    assert code == 1 and "--strict: 1 limitation(s) or unreviewed type(s) above fail the check" in out
+    code, out, _ = check("--from", str(export), "--strict", "--environment", "dev", "--format", "json")
+    assert code == 0 and json.loads(out)["unreviewed_types"] == ["aws:budgets/budget:Budget"]
+
+
+def test_components_and_inert_types_are_not_reported():
+    export = ROOT / "tests" / "policy_fixtures" / "resource-types-reviewed" / "aws-ok.json"
+    code, out, _ = check("--from", str(export), "--strict", "--format", "json")
+    assert code == 0 and json.loads(out)["unreviewed_types"] == []
