@@ -1,6 +1,7 @@
 """The example `orders` service, declared once without naming a cloud.
 
-Orders are accepted over HTTP, queued, and fulfilled by a workflow: reserve stock (with
+Orders are accepted over HTTP with one write (the order; the orders table's change stream
+queues it: the outbox pattern), and fulfilled by a workflow: reserve stock (with
 retries), check the total, charge the payment (a declined payment releases the stock and
 fails the order), then ship and notify in parallel and mark the order completed.
 """
@@ -21,6 +22,7 @@ from components.spec import (
     Rule,
     SecretSpec,
     ServiceSpec,
+    StreamSpec,
     Succeed,
     TableSpec,
     Task,
@@ -33,6 +35,7 @@ orders = TableSpec(
     partition_key=Key(name="order_id"),
     indexes=(IndexSpec(name="by-customer", partition_key=Key(name="customer_id"), sort_key=Key(name="created_at")),),
     ttl_attribute="expires_at",
+    stream=StreamSpec(consumer="order-placed", batch_size=10, max_receives=5),
 )
 idempotency = TableSpec(name="idempotency", partition_key=Key(name="id"), ttl_attribute="expiration")
 jobs = QueueSpec(name="orders", consumer="process-order", batch_size=10, max_receives=5, retention_days=4)
@@ -95,8 +98,9 @@ SERVICE = ServiceSpec(
             handler="orders.api:create_order",
             memory_mb=512,
             timeout_s=10,
-            uses=(orders.write(), idempotency.write(), jobs.send()),
+            uses=(orders.write(), idempotency.write()),
         ),
+        FunctionSpec(name="order-placed", handler="orders.consumer:order_placed", uses=(jobs.send(),)),
         FunctionSpec(name="get-order", handler="orders.api:get_order", uses=(orders.read(),)),
         FunctionSpec(name="health", handler="orders.api:health", memory_mb=128, timeout_s=3),
         FunctionSpec(

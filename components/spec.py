@@ -221,12 +221,30 @@ class IndexSpec(Model):
     sort_key: Key | None = None
 
 
+class StreamSpec(Model):
+    """A consumer of a table's changes: the outbox a handler writes to instead of writing and
+    then sending. Every item written (inserted or updated), and with `deletes` every item
+    deleted, reaches `consumer` at least once, in order per item, as a `Message` whose body is
+    ``{"table", "key", "item"}``: the item as it is after the change (None once deleted). The
+    state, not the delta: Cosmos DB's change feed (latest-version mode, the one its Functions
+    trigger reads) gives the latest state and may fold successive writes of one item into one
+    delivery, so a consumer acts on what the item is, and is idempotent per delivery. After
+    `max_receives` failed deliveries a change is dead-lettered, never dropped."""
+
+    consumer: Name
+    deletes: bool = False
+    # DynamoDB Streams and the Cosmos DB trigger batch; a Firestore trigger delivers one change.
+    batch_size: int = Field(10, ge=1, le=100)
+    max_receives: int = Field(5, ge=2, le=100)
+
+
 class TableSpec(Model):
     name: TableName
     partition_key: Key
     sort_key: Key | None = None
     indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: Attribute | None = None
+    stream: StreamSpec | None = None
 
     @model_validator(mode="after")
     def _consistent_keys(self) -> TableSpec:
@@ -522,6 +540,17 @@ class ServiceSpec(Model):
         for queue in self.queues:
             known("function", queue.consumer, f"queues.{queue.name}.consumer")
             triggered.add(queue.consumer)
+        sources: dict[str, str] = {q.consumer: f"queue {q.name!r}" for q in self.queues}
+        for table in self.tables:
+            if table.stream is None:
+                continue
+            consumer = table.stream.consumer
+            known("function", consumer, f"tables.{table.name}.stream.consumer")
+            if consumer in sources:
+                raise ValueError(f"tables.{table.name}.stream.consumer: {consumer!r} already consumes "
+                                 f"{sources[consumer]}; allowed: one queue or table stream per consumer function")
+            sources[consumer] = f"the changes of table {table.name!r}"
+            triggered.add(consumer)
         for workflow in self.workflows:
             for fn in workflow.task_functions():
                 known("function", fn, f"workflows.{workflow.name}.steps")
@@ -529,7 +558,7 @@ class ServiceSpec(Model):
         unused = [f.name for f in self.functions if f.name not in triggered]
         if unused:
             raise ValueError(
-                f"functions {', '.join(unused)} are not used by any route, queue or workflow; "
+                f"functions {', '.join(unused)} are not used by any route, queue, table stream or workflow; "
                 "remove them or wire them to a trigger"
             )
         return self

@@ -22,7 +22,7 @@ ENVIRONMENT = "ANYCLOUD_ENVIRONMENT"
 #: The portable handler (`module:function`) a cloud's entrypoint runs.
 HANDLER = "ANYCLOUD_HANDLER"
 #: How the function is reached where one HTTP entrypoint serves every trigger (GCP, Azure):
-#: a comma-separated subset of route, consumer, task.
+#: a comma-separated subset of route, consumer, task, changes.
 TRIGGERS = "ANYCLOUD_TRIGGERS"
 #: The route keys ("GET /orders/{order_id}") a route function serves, comma-separated, where
 #: the gateway forwards the raw path (GCP): the entrypoint matches path parameters with them.
@@ -66,12 +66,13 @@ def table_keys(spec: TableSpec) -> str:
 
 
 def triggers(service: ServiceSpec, function: str) -> tuple[list[str], list[str]]:
-    """(how `function` is reached: route, task, consumer, in that order; the route keys it serves),
-    for clouds where one entrypoint serves every trigger and must be told which (GCP, Azure)."""
+    """(how `function` is reached: route, task, consumer, changes, in that order; the route keys it
+    serves), for clouds where one entrypoint serves every trigger and must be told which (GCP, Azure)."""
     routes = [r.key for r in service.api.routes if r.function == function] if service.api else []
     kinds = ["route"] if routes else []
     kinds += ["task"] if any(function in w.task_functions() for w in service.workflows) else []
     kinds += ["consumer"] if any(q.consumer == function for q in service.queues) else []
+    kinds += ["changes"] if any(t.stream and t.stream.consumer == function for t in service.tables) else []
     return kinds, routes
 
 

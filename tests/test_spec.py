@@ -325,7 +325,7 @@ def test_unknown_references(change, expected):
 def test_function_used_by_nothing_is_an_error():
     message = refused(mutated(lambda d: d["functions"].append({"name": "lonely", "handler": "shop.lonely:run"})))
     assert message == (
-        "ServiceSpec: functions lonely are not used by any route, queue or workflow; remove them or wire them to a trigger"
+        "ServiceSpec: functions lonely are not used by any route, queue, table stream or workflow; remove them or wire them to a trigger"
     )
 
 
@@ -345,6 +345,39 @@ def test_queue_consumer_that_is_also_a_route_handler_is_allowed():
     )
     assert spec.queues[0].consumer == "worker"
     assert "worker" in {r.function for r in spec.api.routes}
+
+
+def with_stream(stream: dict[str, Any], consumer: dict[str, Any] | None = None) -> dict[str, Any]:
+    def change(d):
+        if consumer:
+            d["functions"].append(consumer)
+        d["tables"][0]["stream"] = stream
+    return mutated(change)
+
+
+def test_a_table_stream_consumer_is_a_trigger_reached_as_changes():
+    from components.wiring import triggers
+
+    data = with_stream({"consumer": "on-item"}, {"name": "on-item", "handler": "shop.items:changed"})
+    spec = ServiceSpec.model_validate(data)
+    assert spec.table("items").stream.model_dump() == {"consumer": "on-item", "deletes": False, "batch_size": 10,
+                                                        "max_receives": 5}
+    assert triggers(spec, "on-item") == (["changes"], [])
+
+
+@pytest.mark.parametrize("stream, consumer, expected", [
+    pytest.param({"consumer": "ghost"}, None, "tables.items.stream.consumer: unknown function 'ghost'", id="unknown"),
+    pytest.param({"consumer": "worker"}, None, "tables.items.stream.consumer: 'worker' already consumes queue 'jobs'; "
+                 "allowed: one queue or table stream per consumer function", id="also-a-queue-consumer"),
+    pytest.param({"consumer": "on-item", "max_receives": 1}, {"name": "on-item", "handler": "shop.items:changed"},
+                 "max_receives", id="one-delivery-is-no-retry"),
+    pytest.param({"consumer": "on-item", "batch_size": 101}, {"name": "on-item", "handler": "shop.items:changed"},
+                 "batch_size", id="batch-too-large"),
+    pytest.param({"consumer": "on-item", "inserts": True}, {"name": "on-item", "handler": "shop.items:changed"},
+                 "inserts", id="unknown-field"),
+])
+def test_a_bad_stream_is_refused_naming_the_field(stream, consumer, expected):
+    assert expected in refused(with_stream(stream, consumer))
 
 
 # ------------------------------------------------------------------------------- api

@@ -6,6 +6,8 @@ Built from the declaration and the stack config as `check` reads them (component
 - tables in the store (components/dev/store.py): `.anycloud/<stack>.sqlite` under the project,
   or memory;
 - queues in this process (components/dev/queues.py), each delivering to its consumer;
+- table streams (components/dev/streams.py) delivering each change, logged by the write itself
+  in the store, to the stream's consumer;
 - workflows on the local engine (components/dev/engine.py), each task call going to the task
   function's handler through runtime/dispatch.py's task contract (DESIGN.md section 5: a
   `TaskError` is its name, anything else TaskFailed), as on GCP and Azure;
@@ -44,6 +46,7 @@ from components import wiring
 from components.dev.engine import Engine, Event, LocalWorkflow
 from components.dev.project import DevError, Loaded, Project, forget_modules, raised, shown
 from components.dev.queues import DevQueue
+from components.dev.streams import DevStream
 from components.dev.secrets import DevSecrets
 from components.dev.store import Store, Table
 from components.spec import FunctionSpec, ServiceSpec
@@ -134,6 +137,7 @@ class _Generation:
     loaded: Loaded
     tables: dict[str, Table]
     queues: dict[str, DevQueue]
+    streams: dict[str, DevStream]
     functions: dict[str, _Function]
     routes: list[RouteInfo]
     secrets: DevSecrets
@@ -164,6 +168,7 @@ class DevService:
         self.store = Store(None if memory_store else project.store_path)
         self.tables: dict[str, Table] = {}
         self.queues: dict[str, DevQueue] = {}
+        self.streams: dict[str, DevStream] = {}
         self.outbox = memory.MemoryResources()
         try:
             self._commit(self._build(loaded))
@@ -280,7 +285,10 @@ class DevService:
                    **wiring.reached(spec, fn)}
             functions[fn.name] = self._instance(fn, {k: str(v) for k, v in env.items()}, context)
         routes = [RouteInfo(r.method, r.path, r.function, r.public) for r in spec.api.routes] if spec.api else []
-        return _Generation(loaded, tables, queues, functions, routes, source)
+        streams = {t.name: self.streams.get(t.name) or DevStream(t, self.store, self._consumer(t.stream.consumer),
+                                                                 report=self._streamed(t.name), time_scale=self.time_scale)
+                   for t in spec.tables if t.stream}
+        return _Generation(loaded, tables, queues, streams, functions, routes, source)
 
     def _commit(self, generation: _Generation) -> None:
         """Make `generation` the running service: queues updated, started or stopped; workflows reloaded."""
@@ -295,7 +303,16 @@ class DevService:
         for name in set(self.queues) - set(queues):
             self.queues[name].stop()
             self.echo(f"queue {name} is no longer declared: its consumer stopped, its messages are dropped")
-        self.tables, self.queues = tables, queues
+        for name, stream in generation.streams.items():
+            if name in self.streams:
+                stream.update(spec.table(name), self._consumer(spec.table(name).stream.consumer))
+            elif self.deliver:
+                stream.start()
+        for name in set(self.streams) - set(generation.streams):
+            self.streams[name].stop()
+            self.echo(f"table {name} declares no stream any more: its delivery stopped; the changes logged stay "
+                      "in the store")
+        self.tables, self.queues, self.streams = tables, queues, generation.streams
         self.engine.reload(spec.workflows)
         self._generation = generation
 
@@ -342,6 +359,13 @@ class DevService:
             self._keep(Invocation(time.time(), consumer, "consumer", outcome, duration_ms, message.id, detail))
         return report
 
+    def _streamed(self, table: str) -> Callable[[Message, str, float, str], None]:
+        def report(message: Message, outcome: str, duration_ms: float, error: str) -> None:
+            consumer = self.streams[table].consumer if table in self.streams else "?"
+            detail = f"table {table} change receive {message.receive_count}" + (f": {error}" if error else "")
+            self._keep(Invocation(time.time(), consumer, "changes", outcome, duration_ms, message.id, detail))
+        return report
+
     def _run_task(self, function: str, state: dict, timeout_s: float | None) -> Any:
         """The engine's task call: the task contract's answer as the engine takes it."""
         status, body = self.call_task(function, state, trigger="task")
@@ -373,6 +397,8 @@ class DevService:
     def close(self) -> None:
         for queue in self.queues.values():
             queue.stop()
+        for stream in self.streams.values():
+            stream.stop()
         self.engine.stop()
         self.store.close()
 

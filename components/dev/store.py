@@ -22,7 +22,9 @@ The file (schema version 1): `anycloud_meta` (format, version), `anycloud_tables
 key attribute names and TTL attribute), `items` (one row per item: the key values typed, so 1
 and 1.0 are one key and "1" is another, as in memory; the JSON body; the expiry; `seq`, the
 insertion order, kept when an item is replaced); each declared index is a partial SQL index on
-its attributes' JSON paths, so an index query reads its partition only. A file that is not
+its attributes' JSON paths, so an index query reads its partition only; `changes` (a table with a
+stream: each write's key and item after it, in the write's own transaction, so a change is never
+lost between the write and its delivery; components/dev/streams.py delivers and deletes them). A file that is not
 SQLite, is damaged, belongs to another program or to another version is refused with one line
 naming it and what to do, after reading it only (read-only, so it stays byte for byte as it
 was). A table whose key changed while it holds items is refused too: they are keyed by the old one.
@@ -83,6 +85,10 @@ _SCHEMA = (
     " body TEXT NOT NULL, expires REAL)",
     "CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (tbl, pk, sk)",
     "CREATE INDEX IF NOT EXISTS items_expiry ON items (tbl, expires) WHERE expires IS NOT NULL",
+    # The change log of tables with a stream, written in the item's own transaction (the outbox):
+    # a change is kept until its consumer succeeded, or as a dead letter (`error` set).
+    "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, key TEXT NOT NULL, item TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, error TEXT, at REAL NOT NULL)",
     f"INSERT OR IGNORE INTO anycloud_meta VALUES ('format', '{FORMAT}'), ('version', '{VERSION}')",
 )
 
@@ -168,6 +174,7 @@ class Store:
         self.path = None if path is None else Path(path)
         self._clock = clock
         self._lock = threading.Semaphore(1)  # not a Lock: see the module docstring
+        self._written: dict[str, threading.Event] = {}
         self._where = "the in-memory store" if self.path is None else str(self.path)
         if self.path is not None:
             _make_folder(self.path.parent)
@@ -194,7 +201,9 @@ class Store:
         attribute re-reads every item's expiry; a changed key is refused while it holds items."""
         key = [spec.partition_key.name] + ([spec.sort_key.name] if spec.sort_key else [])
         indexes = {i.name: (i.partition_key.name, i.sort_key.name if i.sort_key else None) for i in spec.indexes}
-        table = Table(self, spec.name, key, indexes, spec.ttl_attribute)
+        stream = spec.stream
+        table = Table(self, spec.name, key, indexes, spec.ttl_attribute,
+                      stream=None if stream is None else ("deletes" if stream.deletes else "writes"))
         with self._locked() as conn, _transaction(conn):
             row = conn.execute("SELECT key, ttl FROM anycloud_tables WHERE name = ?", (table.name,)).fetchone()
             holds_items = conn.execute("SELECT 1 FROM items WHERE tbl = ? LIMIT 1", (table.name,)).fetchone()
@@ -216,6 +225,41 @@ class Store:
         """Delete every expired item of every table; how many were deleted."""
         with self._locked() as conn, _transaction(conn):
             return conn.execute("DELETE FROM items WHERE expires <= ?", (self._clock(),)).rowcount
+
+    # -- the change log (components/dev/streams.py)
+
+    def written(self, table: str) -> threading.Event:
+        """Set when a change of `table` is logged by this process: it wakes that table's delivery."""
+        return self._written.setdefault(table, threading.Event())
+
+    def pending_changes(self, table: str, limit: int) -> list[tuple[int, dict[str, Any], dict[str, Any] | None, int]]:
+        """The oldest `limit` undelivered changes of `table`: (seq, key, item or None, attempts so far)."""
+        with self._locked() as conn:
+            rows = conn.execute("SELECT seq, key, item, attempts FROM changes WHERE tbl = ? AND error IS NULL "
+                                "ORDER BY seq LIMIT ?", (table, limit)).fetchall()
+        return [(seq, json.loads(key), None if item is None else json.loads(item), attempts) for seq, key, item, attempts in rows]
+
+    def delivered(self, seq: int) -> None:
+        with self._locked() as conn, _transaction(conn):
+            conn.execute("DELETE FROM changes WHERE seq = ?", (seq,))
+
+    def failed(self, seq: int, error: str | None) -> None:
+        """A failed delivery counted; with `error`, the change is now a dead letter."""
+        with self._locked() as conn, _transaction(conn):
+            conn.execute("UPDATE changes SET attempts = attempts + 1, error = ? WHERE seq = ?", (error, seq))
+
+    def dead_changes(self, table: str) -> list[tuple[int, dict[str, Any], dict[str, Any] | None, int, str, float]]:
+        """The dead-lettered changes of `table`, oldest first: (seq, key, item, attempts, error, written at)."""
+        with self._locked() as conn:
+            rows = conn.execute("SELECT seq, key, item, attempts, error, at FROM changes WHERE tbl = ? AND error IS "
+                                "NOT NULL ORDER BY seq", (table,)).fetchall()
+        return [(seq, json.loads(k), None if i is None else json.loads(i), n, e, at) for seq, k, i, n, e, at in rows]
+
+    def redrive_change(self, seq: int) -> bool:
+        """A dead-lettered change back in the log, its attempts reset; False if there is none by that seq."""
+        with self._locked() as conn, _transaction(conn):
+            return conn.execute("UPDATE changes SET attempts = 0, error = NULL WHERE seq = ? AND error IS NOT NULL",
+                                (seq,)).rowcount == 1
 
     def close(self) -> None:
         with self._lock:
@@ -327,8 +371,9 @@ class Table:
     """runtime.contracts.Table over the store's file; made by `Store.table`."""
 
     def __init__(self, store: Store, name: str, key: Sequence[str], indexes: Mapping[str, tuple[str, str | None]],
-                 ttl_attribute: str | None):
+                 ttl_attribute: str | None, *, stream: str | None = None):
         self.name = name
+        self.stream = stream  # None, "writes" (puts and updates are logged) or "deletes" (deletes too)
         self.partition_key = key[0]
         self.sort_key = key[1] if len(key) > 1 else None
         self.indexes = dict(indexes)
@@ -348,8 +393,21 @@ class Table:
         return (self.name, values[0], values[1] if len(values) > 1 else _NO_SORT_KEY)
 
     def _delete_expired(self, conn: sqlite3.Connection, now: float) -> None:
-        if self.ttl_attribute is not None:
-            conn.execute("DELETE FROM items WHERE tbl = ? AND expires <= ?", (self.name, now))
+        if self.ttl_attribute is None:
+            return
+        if self.stream == "deletes":  # an expiry is a delete, as DynamoDB's and Firestore's TTL deletes are
+            for (body,) in conn.execute("SELECT body FROM items WHERE tbl = ? AND expires <= ?", (self.name, now)).fetchall():
+                self._log(conn, json.loads(body), None)
+        conn.execute("DELETE FROM items WHERE tbl = ? AND expires <= ?", (self.name, now))
+
+    def _log(self, conn: sqlite3.Connection, item: Mapping[str, Any], after: Mapping[str, Any] | None) -> None:
+        """Under the write's transaction: the change of `item` (its state `after`, None once deleted)."""
+        if self.stream is None or (after is None and self.stream != "deletes"):
+            return
+        key = {name: item[name] for name in self._key_names}
+        conn.execute("INSERT INTO changes (tbl, key, item, at) VALUES (?, ?, ?, ?)",
+                     (self.name, _json(key), None if after is None else _json(after), time.time()))
+        self._store.written(self.name).set()
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -389,6 +447,7 @@ class Table:
             conn.execute("INSERT INTO items (tbl, pk, sk, body, expires) VALUES (?, ?, ?, ?, ?) "
                          "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = excluded.body, expires = excluded.expires",
                          (*row_key, body, _expiry(stored, self.ttl_attribute)))
+            self._log(conn, stored, stored)
 
     def update(
         self, key: Mapping[str, Any], changes: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
@@ -408,17 +467,19 @@ class Table:
             item.update(new_values)
             conn.execute("UPDATE items SET body = ?, expires = ? WHERE seq = ?",
                          (_json(item), _expiry(item, self.ttl_attribute), row[0]))
+            self._log(conn, item, item)
         return item
 
     def delete(self, key: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None) -> None:
         """Remove the item; a missing item is fine unless `expect` is given (then ConditionFailed)."""
         row_key = self._row_key(key, exact=True)
         with self._writing() as conn:
-            if expect is not None:
-                row = conn.execute(f"SELECT body FROM items WHERE {_KEY}", row_key).fetchone()
-                if not matches(None if row is None else json.loads(row[0]), expect):
-                    raise ConditionFailed("the item does not exist or does not match the expected values")
-            conn.execute(f"DELETE FROM items WHERE {_KEY}", row_key)
+            row = conn.execute(f"SELECT body FROM items WHERE {_KEY}", row_key).fetchone()
+            if expect is not None and not matches(None if row is None else json.loads(row[0]), expect):
+                raise ConditionFailed("the item does not exist or does not match the expected values")
+            if row is not None:
+                conn.execute(f"DELETE FROM items WHERE {_KEY}", row_key)
+                self._log(conn, json.loads(row[0]), None)
 
     def query(
         self, key: Mapping[str, Any], *, index: str | None = None, limit: int = 100, descending: bool = False

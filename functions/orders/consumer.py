@@ -1,4 +1,9 @@
-"""process-order: start fulfil-order for each queued order, at least once.
+"""order-placed: queue each new order's fulfilment, from the orders table's change stream.
+process-order: start fulfil-order for each queued order, at least once.
+
+order-placed sees every write of an order (the state after it, at least once): it queues the
+orders still PENDING and ignores the rest, so a redelivered or folded change queues at most a
+duplicate, which process-order absorbs.
 
 Delivery is at least once, so the workflow's execution id is the order id: a duplicate
 message finds the execution started (Workflow.start returns False) and is acknowledged.
@@ -11,13 +16,19 @@ import logging
 
 from runtime.contracts import Context, Message
 
-from .models import Order, OrderMessage
+from .models import Order, OrderMessage, Status
 
 logger = logging.getLogger("anycloud.orders")
 
 
 class OrderNotFound(LookupError):
     """The message names an order the table does not hold (yet): retry, then dead-letter."""
+
+
+def order_placed(message: Message, ctx: Context) -> None:
+    item = message.body["item"]
+    if item is not None and item.get("status") == Status.PENDING:
+        ctx.queues["orders"].send({"order_id": item["order_id"]})
 
 
 def process_order(message: Message, ctx: Context) -> None:

@@ -7,6 +7,7 @@ or the total (computed here), and "1" is not a quantity. Stored orders are read 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,20 @@ OrderId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 def now() -> datetime:
     """The clock for orders (tests may replace it): always timezone-aware, never utcnow()."""
     return datetime.now(UTC)
+
+
+#: The namespace of order ids derived from an Idempotency-Key (uuid5; any fixed UUID serves).
+ORDER_IDS = uuid.UUID("5b0c8a7e-3f1d-4c49-9a55-0d6f3e2b7c11")
+
+
+def order_id_for(idempotency_key: str | None, body: bytes) -> str | None:
+    """The order id a request with an Idempotency-Key always gets: a retry after a crash between
+    the order's write and the stored response writes the same id again and finds it there, so
+    one request makes one order. The body is part of it, so another client reusing the key for
+    another order gets another id. No key: None (a fresh id; a retry may make a second order)."""
+    if not idempotency_key:
+        return None
+    return str(uuid.uuid5(ORDER_IDS, f"{idempotency_key}\n{hashlib.sha256(body).hexdigest()}"))
 
 
 def is_order_id(value: str) -> bool:
@@ -137,12 +152,12 @@ class Order(BaseModel):
         return utc_text(moment)
 
     @classmethod
-    def new(cls, request: CreateOrder, now: datetime) -> Order:
-        """A PENDING order: id generated here, total computed here, kept for RETENTION."""
+    def new(cls, request: CreateOrder, now: datetime, order_id: str | None = None) -> Order:
+        """A PENDING order: id given (`order_id_for`) or generated, total computed here, kept for RETENTION."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         return cls(
-            order_id=str(uuid.uuid4()),
+            order_id=order_id or str(uuid.uuid4()),
             customer_id=request.customer_id,
             items=list(request.items),
             total_cents=sum(i.quantity * i.unit_price_cents for i in request.items),

@@ -95,7 +95,12 @@ def internal_error(request_id: str) -> Response:
 
 @dataclass(frozen=True)
 class Message:
-    """A queue message; `body` is the JSON that was sent. Delivery is at least once."""
+    """A queue message, or a table's change. Delivery is at least once.
+
+    From a queue, `body` is the JSON that was sent. From a table stream (`TableSpec.stream`),
+    `id` names the change and `body` is ``{"table": name, "key": {key attributes}, "item": the
+    item after the change, or None once deleted}``: the state, not the delta (see
+    components/spec.py StreamSpec)."""
 
     id: str
     body: Any

@@ -26,6 +26,7 @@ __all__ = [
     "MemoryResources",
     "Queue",
     "CachedSecret",
+    "Change",
     "Sent",
     "Table",
     "Workflow",
@@ -39,8 +40,24 @@ def _json_copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+@dataclass(frozen=True)
+class Change:
+    """A write as a table stream delivers it: `message()` gives what the stream's consumer would
+    receive (components/spec.py StreamSpec: the item after the change, None once deleted)."""
+
+    id: str
+    table: str
+    key: dict[str, Any]
+    item: dict[str, Any] | None
+
+    def message(self, receive_count: int = 1) -> Message:
+        body = {"table": self.table, "key": _json_copy(self.key), "item": _json_copy(self.item)}
+        return Message(id=self.id, body=body, receive_count=receive_count)
+
+
 class Table:
-    """A key-value table: partition key, optional sort key, secondary indexes {name: (pk, sk)}."""
+    """A key-value table: partition key, optional sort key, secondary indexes {name: (pk, sk)}.
+    Every write is also recorded in `changes`, for tests to deliver to a stream's consumer."""
 
     def __init__(
         self,
@@ -54,6 +71,7 @@ class Table:
         self.sort_key = sort_key
         self.indexes = dict(indexes or {})
         self._items: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.changes: list[Change] = []
 
     # -- helpers
 
@@ -63,6 +81,10 @@ class Table:
 
     def _key_of(self, key: Mapping[str, Any], *, exact: bool) -> tuple[Any, ...]:
         return key_values(key, self._key_names, exact=exact)
+
+    def _changed(self, item: Mapping[str, Any], after: Mapping[str, Any] | None) -> None:
+        key = {name: item[name] for name in self._key_names}
+        self.changes.append(Change(str(uuid.uuid4()), self.name, _json_copy(key), None if after is None else _json_copy(after)))
 
     # -- the Table protocol
 
@@ -77,6 +99,7 @@ class Table:
         if if_absent and k in self._items:
             raise ConditionFailed("an item with this key exists")
         self._items[k] = stored
+        self._changed(stored, stored)
 
     def update(
         self, key: Mapping[str, Any], changes: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None
@@ -92,6 +115,7 @@ class Table:
         if not matches(item, expect):
             raise ConditionFailed("the item does not match the expected values")
         item.update(new_values)
+        self._changed(item, item)
         return copy.deepcopy(item)
 
     def delete(self, key: Mapping[str, Any], *, expect: Mapping[str, Any] | None = None) -> None:
@@ -99,7 +123,9 @@ class Table:
         k = self._key_of(key, exact=True)
         if expect is not None and not matches(self._items.get(k), expect):
             raise ConditionFailed("the item does not exist or does not match the expected values")
-        self._items.pop(k, None)
+        removed = self._items.pop(k, None)
+        if removed is not None:
+            self._changed(removed, None)
 
     def query(
         self, key: Mapping[str, Any], *, index: str | None = None, limit: int = 100, descending: bool = False

@@ -27,7 +27,8 @@ def test_example_workflow_lists_exactly_its_7_task_functions():
     (fulfil,) = SERVICE.workflows
     assert fulfil.task_functions() == TASK_FUNCTIONS
     declared = {f.name for f in SERVICE.functions}
-    triggers = {r.function for r in SERVICE.api.routes} | {q.consumer for q in SERVICE.queues}
+    triggers = ({r.function for r in SERVICE.api.routes} | {q.consumer for q in SERVICE.queues}
+                | {t.stream.consumer for t in SERVICE.tables if t.stream})
     assert declared - triggers == set(TASK_FUNCTIONS)
 
 

@@ -61,6 +61,11 @@ def deliver(svc: MemoryResources, index: int = 0) -> None:
     consumer.process_order(svc.queues["orders"].sent[index].message(), svc.context("process-order"))
 
 
+def placed(svc: MemoryResources, index: int = -1) -> None:
+    """The orders table's stream delivers change `index` to order-placed."""
+    consumer.order_placed(svc.tables["orders"].changes[index].message(), svc.context("order-placed"))
+
+
 def run_task(svc: MemoryResources, function: str, state: dict[str, Any]) -> Any:
     handler = getattr(tasks, function.replace("-", "_"))
     return handler(state, svc.context(function))
@@ -70,6 +75,7 @@ def created(svc: MemoryResources, **changes: Any) -> tuple[str, dict[str, Any]]:
     """A created and dispatched order: (order_id, the workflow's start state)."""
     resp = post(svc, order_body(**changes))
     assert resp.status == 202
+    placed(svc)
     deliver(svc, len(svc.queues["orders"].sent) - 1)
     order_id = resp.body["order_id"]
     return order_id, svc.workflows["fulfil-order"].executions[order_id]
@@ -78,7 +84,7 @@ def created(svc: MemoryResources, **changes: Any) -> tuple[str, dict[str, Any]]:
 # ------------------------------------------------------------------------ create
 
 
-def test_create_stores_the_order_and_enqueues_its_id(svc: MemoryResources) -> None:
+def test_create_stores_the_order_and_only_that(svc: MemoryResources) -> None:
     resp = post(svc, order_body())
     assert resp.status == 202
     order_id = resp.body["order_id"]
@@ -92,7 +98,32 @@ def test_create_stores_the_order_and_enqueues_its_id(svc: MemoryResources) -> No
     assert datetime.fromisoformat(item["created_at"]).tzinfo is not None
     assert item["expires_at"] == int((NOW + timedelta(days=365)).timestamp())
     assert "failure_reason" not in item and "shipment" not in item
+    assert svc.queues["orders"].bodies == []  # one write: the change stream queues it (order-placed)
+    placed(svc)
     assert svc.queues["orders"].bodies == [{"order_id": order_id}]
+
+
+def test_order_placed_queues_pending_orders_only(svc: MemoryResources) -> None:
+    order_id = post(svc, order_body()).body["order_id"]
+    svc.tables["orders"].update({"order_id": order_id}, {"status": "RESERVED"})
+    svc.tables["orders"].delete({"order_id": order_id})
+    for index in range(len(svc.tables["orders"].changes)):  # the insert, the update, the delete
+        placed(svc, index)
+    placed(svc, 0)  # at least once: the insert again
+    assert svc.queues["orders"].bodies == [{"order_id": order_id}, {"order_id": order_id}]
+
+
+def test_a_retry_after_a_crash_between_the_write_and_the_response_makes_no_second_order(svc: MemoryResources) -> None:
+    """The process died after the order's write, before its response was stored: the retry with
+    the same key (once the in-progress claim is gone) writes the same id and finds the order."""
+    first = post(svc, order_body(), key="attempt-7")
+    svc.idempotency._records.clear()  # what a crash before the stored response leaves behind, once it expires
+    again = post(svc, order_body(), key="attempt-7")
+    assert again.status == 202 and again.body == first.body
+    assert len(svc.tables["orders"]) == 1 and len(svc.tables["orders"].changes) == 1
+    svc.idempotency._records.clear()
+    other = post(svc, order_body(currency="USD"), key="attempt-7")  # another body under the key: another order
+    assert other.body["order_id"] != first.body["order_id"] and len(svc.tables["orders"]) == 2
 
 
 def test_orders_are_found_by_customer_newest_first(svc: MemoryResources, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +139,7 @@ def test_same_idempotency_key_creates_one_order(svc: MemoryResources) -> None:
     first = post(svc, order_body(), key="order-attempt-1")
     again = post(svc, order_body(), key="order-attempt-1")
     assert first == again
-    assert len(svc.tables["orders"]) == 1 and len(svc.queues["orders"].sent) == 1
+    assert len(svc.tables["orders"]) == 1 and len(svc.tables["orders"].changes) == 1
     other = post(svc, order_body(currency="USD"), key="order-attempt-1")
     assert (other.status, other.body["error"]) == (409, "IdempotencyKeyReused")
     assert len(svc.tables["orders"]) == 1
@@ -234,6 +265,7 @@ def test_health_says_ok_and_nothing_else(svc: MemoryResources) -> None:
 
 def test_process_order_starts_the_workflow_once(svc: MemoryResources) -> None:
     order_id = post(svc, order_body()).body["order_id"]
+    placed(svc)
     deliver(svc)
     deliver(svc)  # at-least-once delivery
     wf = svc.workflows["fulfil-order"]
