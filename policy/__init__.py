@@ -16,6 +16,7 @@ from . import (
     identity,
     observability,
     resilience,
+    resource_policies,
     transport,
 )
 
@@ -24,6 +25,7 @@ POLICIES = [
     *transport.POLICIES,
     *identity.POLICIES,
     *exposure.POLICIES,
+    *resource_policies.POLICIES,
     *resilience.POLICIES,
     *observability.POLICIES,
     *deployability.POLICIES,

@@ -30,10 +30,6 @@ from .common import (
     GCS_BUCKET,
     MANDATORY,
     PUBSUB_SUBSCRIPTION,
-    S3_BUCKETS,
-    SNS_TOPIC,
-    SQS_QUEUE,
-    SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
     WEB_APP_AUTH_SETTINGS_V2,
@@ -42,7 +38,6 @@ from .common import (
     config,
     dependency_urns,
     each_known,
-    everyone,
     get,
     is_function_app,
     is_prod,
@@ -53,7 +48,6 @@ from .common import (
     same_app,
     shown,
     stack_policy,
-    statements,
 )
 
 # AWS
@@ -159,75 +153,6 @@ def _function_url_auth(args: ResourceValidationArgs, report: ReportViolation) ->
     auth = get(args.props, "authorizationType")
     if auth != "AWS_IAM":
         report(f"Lambda function URL {args.name}: authorizationType is {shown(auth)}; required: 'AWS_IAM' (never 'NONE').")
-
-
-# ------------------------------------------------------------------ resource policies
-
-SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
-S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
-#: Resource types carrying a resource-based policy document, and its property.
-RESOURCE_POLICY_DOCUMENTS = {SQS_QUEUE: "policy", SQS_QUEUE_POLICY: "policy", SNS_TOPIC: "policy",
-                             SNS_TOPIC_POLICY: "policy", S3_BUCKET_POLICY: "policy",
-                             **{bucket: "policy" for bucket in S3_BUCKETS}}
-#: Global condition keys that pin who the caller is or on whose behalf it calls.
-PINNING_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths",
-                "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
-                "aws:sourcevpc", "aws:sourcevpce", "aws:userid"}
-PUBLIC_RESOURCES = "publicResources"
-
-
-def _open_to_everyone(statement: Mapping[str, Any]) -> bool:
-    """Principal "*" or {"AWS": "*"}, or a NotPrincipal Allow (everyone but those)."""
-    return "NotPrincipal" in statement or everyone(statement.get("Principal"))
-
-
-def _pins_caller(condition: Any) -> bool:
-    """A condition that names the caller: a pinning key tested with a value that is not "*", by
-    an operator that does not pass when the key is absent (no ...IfExists)."""
-    if not isinstance(condition, Mapping):
-        return False
-    for operator, tests in condition.items():
-        if str(operator).lower().endswith("ifexists") or not isinstance(tests, Mapping):
-            continue
-        for key, value in tests.items():
-            values = [str(v) for v in as_list(value)]
-            if str(key).lower() in PINNING_KEYS and values and all(v.strip() not in ("*", "") for v in values):
-                return True
-    return False
-
-
-def public_statements(policy: Any) -> list[str]:
-    """How each Allow statement of a resource policy lets anyone in ([] when none does)."""
-    out = []
-    for i, s in enumerate(statements(policy)):
-        if s.get("Effect") == "Deny" or not _open_to_everyone(s) or _pins_caller(s.get("Condition")):
-            continue
-        actions = s.get("NotAction", s.get("Action", []))
-        who = "NotPrincipal" if "NotPrincipal" in s else f"Principal {shown(s.get('Principal'))}"
-        out.append(f"{s.get('Sid') or f'Statement[{i}]'} allows {who} {shown(list(actions))} with no condition "
-                   "pinning the caller")
-    return out
-
-
-def _public_resource_policies(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.name in {str(n) for n in config(args, PUBLIC_RESOURCES, [])}:
-        return
-    if args.resource_type == LAMBDA_PERMISSION:
-        action = str(get(args.props, "action") or "").lower()
-        principal = str(get(args.props, "principal") or "").strip()
-        via_url = action in ("lambda:invokefunctionurl", "lambda:*") or (
-            action == "lambda:invokefunction" and get(args.props, "invokedViaFunctionUrl") in (True, "true"))
-        if principal == "*" and via_url and not (
-                get(args.props, "sourceAccount") or get(args.props, "principalOrgId")):
-            report(f"Lambda permission {args.name}: principal '*' may call {get(args.props, 'action')} "
-                   f"(functionUrlAuthType {shown(get(args.props, 'functionUrlAuthType'))}): the function URL is "
-                   "open to anyone (with NONE) or to every AWS account (with AWS_IAM).")
-        return
-    prop = RESOURCE_POLICY_DOCUMENTS[args.resource_type]
-    problems = public_statements(get(args.props, prop))
-    if problems:
-        report(f"{args.resource_type} {args.name}: {prop} {'; '.join(problems)}, so anyone can use it.")
 
 
 # ------------------------------------------------------------------ Pub/Sub push
@@ -848,21 +773,6 @@ POLICIES = [
         remediation="set allow_blob_public_access=False on the storage account.",
         level=MANDATORY,
         severity=Severity.HIGH,
-    ),
-    resource_policy(
-        "aws-resource-policies-not-public",
-        "Resource-based policies (SQS queues and queue policies, SNS topics and topic policies, S3 bucket policies, "
-        "Lambda function URL permissions) never Allow Principal \"*\" / {\"AWS\": \"*\"} (or NotPrincipal) without a "
-        "condition pinning the caller (aws:SourceArn, aws:SourceAccount, aws:PrincipalOrgID, ...), unless the resource "
-        "is in config publicResources.",
-        [*RESOURCE_POLICY_DOCUMENTS, LAMBDA_PERMISSION],
-        _public_resource_policies,
-        remediation="name the principal (a service with aws:SourceArn, an account, a role), or add a condition on "
-                    "aws:SourceArn / aws:SourceAccount / aws:PrincipalOrgID.",
-        level=MANDATORY,
-        severity=Severity.CRITICAL,
-        config={PUBLIC_RESOURCES: {"type": "array", "items": {"type": "string"}, "default": [],
-                                   "description": "Logical names of resources declared public."}},
     ),
     resource_policy(
         "gcp-push-subscriptions-authenticated",
