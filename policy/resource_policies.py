@@ -186,17 +186,15 @@ class Grant:
 
 
 def account_of(principal: Any) -> str | None:
-    """The account an AWS principal names: a bare id, or an iam/sts ARN."""
+    """The account a principal names: a bare account id, or the account of an ARN (iam, sts, ...)."""
     text = str(principal).strip()
     if ACCOUNT_ID.match(text):
         return text
     parts = text.split(":")
-    if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and ACCOUNT_ID.match(parts[4]):
-        return parts[4]
-    return None
+    return parts[4] if len(parts) >= 6 and parts[0] == "arn" and ACCOUNT_ID.match(parts[4]) else None
 
 
-def _principal_grant(where: str, principal: Any, grant: Grant) -> Grant:
+def _principal_grant(principal: Any, grant: Grant) -> Grant:
     """Fill `grant` from a policy Principal: "*", {"AWS": ...}, {"Service": ...}; federated and
     canonical-user principals let in no account."""
     if everyone(principal) or (isinstance(principal, str) and WILDCARD.search(principal)):
@@ -212,7 +210,6 @@ def _principal_grant(where: str, principal: Any, grant: Grant) -> Grant:
                     grant.everyone = True
                 elif account := account_of(p):
                     grant.accounts.add(account)
-    grant.where = where
     return grant
 
 
@@ -228,7 +225,7 @@ def document_grants(path: str, document: Any) -> Iterator[Grant]:
             grant.everyone, grant.where = True, f"{where} (NotPrincipal {shown(s.get('NotPrincipal'))})"
             yield grant
         elif "Principal" in s:
-            yield _principal_grant(where, s.get("Principal"), grant)
+            yield _principal_grant(s.get("Principal"), grant)
 
 
 def _values_at(props: Mapping[str, Any], path: str) -> list[Any]:
@@ -255,22 +252,19 @@ def _single_principal(props: Mapping[str, Any], prop: str, grant: Grant) -> Gran
         return grant
     if WILDCARD.search(principal):
         grant.everyone = True
-    elif account := account_of(principal) or _arn_account(principal):
+    elif account := account_of(principal):
         grant.accounts.add(account)
     else:
         return None
     return grant
 
 
-def _arn_account(value: str) -> str | None:
-    parts = str(value).split(":")
-    return parts[4] if len(parts) >= 6 and parts[0] == "arn" and ACCOUNT_ID.match(parts[4]) else None
+def _action(props: Mapping[str, Any], default: str = "") -> list[str]:
+    return [str(get(props, "action") or default)]
 
 
 def _lambda_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
-    pins = Pins()
-    if get(props, "principalOrgId"):
-        pins.org = True
+    pins = Pins(org=bool(get(props, "principalOrgId")))
     if source_account := str(get(props, "sourceAccount") or "").strip():
         pins.tested.add("sourceAccount")
         if ACCOUNT_ID.match(source_account):
@@ -278,33 +272,31 @@ def _lambda_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
     if source_arn := get(props, "sourceArn"):
         pins.tested.add("sourceArn")
         _arn_pin(str(source_arn), pins)
-    action = str(get(props, "action") or "")
     url = get(props, "functionUrlAuthType")
     where = "principal" + (f" (functionUrlAuthType {shown(url)})" if url else "")
-    if grant := _single_principal(props, "principal", Grant(where, pins=pins, actions=[action])):
+    if grant := _single_principal(props, "principal", Grant(where, pins=pins, actions=_action(props))):
         yield grant
 
 
 def _layer_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
-    pins = Pins(org=bool(get(props, "organizationId")))
-    if grant := _single_principal(props, "principal", Grant("principal", pins=pins, actions=[str(get(props, "action") or "")],
-                                                            shares=True)):
+    grant = Grant("principal", pins=Pins(org=bool(get(props, "organizationId"))), actions=_action(props), shares=True)
+    if grant := _single_principal(props, "principal", grant):
         yield grant
 
 
 def _event_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
-    condition = get(props, "condition") or {}
-    pins = Pins()
+    """EventBridge's `condition` is one test: {key, type, value} (aws:PrincipalOrgID, StringEquals)."""
+    condition, pins = get(props, "condition") or {}, Pins()
     if isinstance(condition, Mapping):
         _pin(str(get(condition, "key") or "").lower(), str(get(condition, "type") or "").lower(),
              [str(get(condition, "value") or "")], pins)
-    if grant := _single_principal(props, "principal", Grant("principal", pins=pins, actions=[str(get(props, "action") or "events:PutEvents")],
-                                                            shares=True)):
+    grant = Grant("principal", pins=pins, actions=_action(props, "events:PutEvents"), shares=True)
+    if grant := _single_principal(props, "principal", grant):
         yield grant
 
 
 def _signer_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
-    if grant := _single_principal(props, "principal", Grant("principal", actions=[str(get(props, "action") or "")])):
+    if grant := _single_principal(props, "principal", Grant("principal", actions=_action(props))):
         yield grant
 
 
@@ -315,68 +307,41 @@ def _kms_grant(props: Mapping[str, Any]) -> Iterator[Grant]:
             yield grant
 
 
-def _listed(where: str, values: Any, *, shares: bool = True, everyone_words: tuple[str, ...] = ("*",),
-            actions: tuple[str, ...] = ()) -> Iterator[Grant]:
-    """Grantees listed as account ids or ARNs (comma-separated or a list); `everyone_words` mean all."""
-    grant = Grant(where, shares=shares, actions=list(actions))
+def _listed(where: str, values: Any, action: str, *, shares: bool = True, everyone_words: tuple[str, ...] = ("*",)
+            ) -> Iterator[Grant]:
+    """Grantees listed as account ids or ARNs (a list, or comma-separated); `everyone_words` mean all.
+    An organization's ARN names the organization, not its management account."""
+    grant = Grant(where, shares=shares, actions=[action])
     for raw in as_list(values):
-        for item in str(raw).split(","):
-            item = item.strip()
-            if not item:
-                continue
+        for item in (i.strip() for i in str(raw).split(",")):
             if item.lower() in everyone_words:
                 grant.everyone = True
-            elif account := account_of(item) or _arn_account(item):
-                if not item.startswith("arn:aws:organizations"):
-                    grant.accounts.add(account)
+            elif (account := account_of(item)) and not item.startswith("arn:aws:organizations"):
+                grant.accounts.add(account)
     if grant.everyone or grant.accounts:
         yield grant
 
 
+def _listing(prop: str, action: str, **options: Any) -> GrantReader:
+    """A reader of the grantees listed at `prop`."""
+    return lambda props: _listed(prop, get(props, prop), action, **options)
+
+
 def _ami_launch(props: Mapping[str, Any]) -> Iterator[Grant]:
     yield from _listed("group/accountId", [get(props, "group") or "", get(props, "accountId") or ""],
-                       everyone_words=("all",), actions=("ec2:RunInstances",))
-
-
-def _snapshot_volume(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("accountId", get(props, "accountId"), everyone_words=("all",), actions=("ec2:CreateVolume",))
-
-
-def _db_snapshot(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("sharedAccounts", get(props, "sharedAccounts"), everyone_words=("all",), actions=("restore",))
+                       "ec2:RunInstances", everyone_words=("all",))
 
 
 def _ssm_document(props: Mapping[str, Any]) -> Iterator[Grant]:
     permissions = get(props, "permissions") or {}
     if isinstance(permissions, Mapping) and str(get(permissions, "type") or "").lower() == "share":
         ids = get(permissions, "account_ids") or get(permissions, "accountIds")
-        yield from _listed("permissions.account_ids", ids, everyone_words=("all",), actions=("ssm:SendCommand",))
-
-
-def _ram_principal(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("principal", get(props, "principal"))
-
-
-def _ram_principals(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("principals", get(props, "principals"))
-
-
-def _endpoint_service(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("allowedPrincipals", get(props, "allowedPrincipals"), shares=False,
-                       actions=("ec2:CreateVpcEndpoint",))
-
-
-def _endpoint_service_principal(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("principalArn", get(props, "principalArn"), shares=False, actions=("ec2:CreateVpcEndpoint",))
-
-
-def _accelerator_attachment(props: Mapping[str, Any]) -> Iterator[Grant]:
-    yield from _listed("principals", get(props, "principals"))
+        yield from _listed("permissions.account_ids", ids, "ssm:SendCommand", everyone_words=("all",))
 
 
 def _portfolio_share(props: Mapping[str, Any]) -> Iterator[Grant]:
     if str(get(props, "type") or "").upper() == "ACCOUNT":
-        yield from _listed("principalId", get(props, "principalId"))
+        yield from _listed("principalId", get(props, "principalId"), "servicecatalog:*")
 
 
 def _public_repository(props: Mapping[str, Any]) -> Iterator[Grant]:
@@ -385,25 +350,32 @@ def _public_repository(props: Mapping[str, Any]) -> Iterator[Grant]:
 
 
 GrantReader = Callable[[Mapping[str, Any]], Iterator[Grant]]
-#: Grants outside a policy document: the reader and the properties that name the grantee.
+RESTORE = "rds:RestoreDBSnapshot"
+#: Grants outside a policy document: the reader, and the properties naming the grantee (which
+#: therefore never tell the stack's own account).
 GRANTS: dict[str, tuple[GrantReader, frozenset[str]]] = {
     "aws:lambda/permission:Permission": (_lambda_permission, frozenset({"principal", "sourceAccount", "sourceArn"})),
     "aws:lambda/layerVersionPermission:LayerVersionPermission": (_layer_permission, frozenset({"principal"})),
     "aws:cloudwatch/eventPermission:EventPermission": (_event_permission, frozenset({"principal", "condition"})),
     "aws:signer/signingProfilePermission:SigningProfilePermission": (_signer_permission, frozenset({"principal"})),
     "aws:kms/grant:Grant": (_kms_grant, frozenset({"granteePrincipal", "retiringPrincipal"})),
-    "aws:ec2/amiLaunchPermission:AmiLaunchPermission": (_ami_launch, frozenset({"accountId", "organizationArn", "organizationalUnitArn"})),
-    "aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission": (_snapshot_volume, frozenset({"accountId"})),
-    "aws:rds/snapshot:Snapshot": (_db_snapshot, frozenset({"sharedAccounts"})),
-    "aws:rds/snapshotCopy:SnapshotCopy": (_db_snapshot, frozenset({"sharedAccounts"})),
-    "aws:rds/clusterSnapshot:ClusterSnapshot": (_db_snapshot, frozenset({"sharedAccounts"})),
-    "aws:rds/clusterSnapshotCopy:ClusterSnapshotCopy": (_db_snapshot, frozenset({"sharedAccounts"})),
+    "aws:ec2/amiLaunchPermission:AmiLaunchPermission": (
+        _ami_launch, frozenset({"accountId", "organizationArn", "organizationalUnitArn"})),
+    "aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission": (
+        _listing("accountId", "ec2:CreateVolume", everyone_words=("all",)), frozenset({"accountId"})),
+    **{t: (_listing("sharedAccounts", RESTORE, everyone_words=("all",)), frozenset({"sharedAccounts"}))
+       for t in ("aws:rds/snapshot:Snapshot", "aws:rds/snapshotCopy:SnapshotCopy", "aws:rds/clusterSnapshot:ClusterSnapshot",
+                 "aws:rds/clusterSnapshotCopy:ClusterSnapshotCopy")},
     "aws:ssm/document:Document": (_ssm_document, frozenset({"permissions"})),
-    "aws:ram/principalAssociation:PrincipalAssociation": (_ram_principal, frozenset({"principal"})),
-    "aws:ram/resourceShareAssociationsExclusive:ResourceShareAssociationsExclusive": (_ram_principals, frozenset({"principals"})),
-    "aws:ec2/vpcEndpointService:VpcEndpointService": (_endpoint_service, frozenset({"allowedPrincipals"})),
-    "aws:ec2/vpcEndpointServiceAllowedPrinciple:VpcEndpointServiceAllowedPrinciple": (_endpoint_service_principal, frozenset({"principalArn"})),
-    "aws:globalaccelerator/crossAccountAttachment:CrossAccountAttachment": (_accelerator_attachment, frozenset({"principals"})),
+    "aws:ram/principalAssociation:PrincipalAssociation": (_listing("principal", "ram:*"), frozenset({"principal"})),
+    "aws:ram/resourceShareAssociationsExclusive:ResourceShareAssociationsExclusive": (
+        _listing("principals", "ram:*"), frozenset({"principals"})),
+    "aws:ec2/vpcEndpointService:VpcEndpointService": (
+        _listing("allowedPrincipals", "ec2:CreateVpcEndpoint", shares=False), frozenset({"allowedPrincipals"})),
+    "aws:ec2/vpcEndpointServiceAllowedPrinciple:VpcEndpointServiceAllowedPrinciple": (
+        _listing("principalArn", "ec2:CreateVpcEndpoint", shares=False), frozenset({"principalArn"})),
+    "aws:globalaccelerator/crossAccountAttachment:CrossAccountAttachment": (
+        _listing("principals", "globalaccelerator:*"), frozenset({"principals"})),
     "aws:servicecatalog/portfolioShare:PortfolioShare": (_portfolio_share, frozenset({"principalId"})),
     "aws:ecrpublic/repository:Repository": (_public_repository, frozenset()),
 }
