@@ -177,7 +177,8 @@ class Grant:
     accounts: set[str] = field(default_factory=set)
     pins: Pins = field(default_factory=Pins)
     actions: list[str] = field(default_factory=list)
-    #: A sharing attribute: naming an account means another account (sharing with oneself is a no-op).
+    #: A sharing attribute or permission: an account it names is another account (a resource is
+    #: shared with, or permitted to, other accounts; its own account has IAM).
     shares: bool = False
     #: An AWS service principal: judged only on the caller keys its condition tests.
     service: bool = False
@@ -274,7 +275,7 @@ def _lambda_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
         _arn_pin(str(source_arn), pins)
     url = get(props, "functionUrlAuthType")
     where = "principal" + (f" (functionUrlAuthType {shown(url)})" if url else "")
-    if grant := _single_principal(props, "principal", Grant(where, pins=pins, actions=_action(props))):
+    if grant := _single_principal(props, "principal", Grant(where, pins=pins, actions=_action(props), shares=True)):
         yield grant
 
 
@@ -296,7 +297,7 @@ def _event_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
 
 
 def _signer_permission(props: Mapping[str, Any]) -> Iterator[Grant]:
-    if grant := _single_principal(props, "principal", Grant("principal", actions=_action(props))):
+    if grant := _single_principal(props, "principal", Grant("principal", actions=_action(props), shares=True)):
         yield grant
 
 
@@ -486,6 +487,29 @@ def own_accounts(args: StackValidationArgs, wanted: set[str]) -> set[str]:
 # ------------------------------------------------------------------ the policy
 
 
+#: OpenSearch/Elasticsearch domains, and their separate access policies (by domainName): a domain in
+#: a VPC is reachable only inside it, so its access policy may open to "*" (the documented form:
+#: https://docs.aws.amazon.com/opensearch-service/latest/developerguide/vpc.html).
+DOMAINS = ("aws:opensearch/domain:Domain", "aws:elasticsearch/domain:Domain")
+DOMAIN_POLICIES = ("aws:opensearch/domainPolicy:DomainPolicy", "aws:elasticsearch/domainPolicy:DomainPolicy")
+
+
+def _vpc_domains(args: StackValidationArgs) -> set[str]:
+    """Names and URNs of the stack's domains placed in a VPC."""
+    out: set[str] = set()
+    for d in args.resources:
+        if d.resource_type in DOMAINS and as_list(known(d.props, "vpcOptions.subnetIds")):
+            out |= {d.urn, *([known(d.props, "domainName")] if known(d.props, "domainName") else [])}
+    return out
+
+
+def _in_vpc(r: Any, vpc_domains: set[str]) -> bool:
+    if r.resource_type in DOMAINS:
+        return r.urn in vpc_domains
+    return r.resource_type in DOMAIN_POLICIES and (
+        known(r.props, "domainName") in vpc_domains or bool(dependency_urns(r, "domainName") & vpc_domains))
+
+
 def _grants_of(resource_type: str, props: Mapping[str, Any]) -> list[Grant]:
     found: list[Grant] = []
     for path in DOCUMENTS.get(resource_type, ()):
@@ -567,8 +591,13 @@ def _resource_policies_not_public(args: StackValidationArgs, report: ReportViola
         except UnknownValueError as err:
             unknown.append(err)
 
+    vpc_domains = _vpc_domains(args)
+
     def read(r: Any) -> None:
         grants[r.urn] = _grants_of(r.resource_type, r.props)
+        if _in_vpc(r, vpc_domains):
+            for g in grants[r.urn]:
+                g.pins.other = True  # reachable only from inside its VPC
 
     each(wanted, read)
     named_accounts = {a for found in grants.values() for g in found for a in g.accounts | g.pins.accounts} - trusted

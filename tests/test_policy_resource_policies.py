@@ -124,3 +124,15 @@ def test_public_access_blocks_are_a_prod_rule_and_public_grants_are_not():
     assert len(run([block]).violations) == 1
     assert run([block], environment="dev").violations == []
     assert len(run([key_policy(allow("*"))], environment="dev").violations) == 1
+
+
+def test_a_domain_inside_a_vpc_may_open_its_access_policy_to_everyone():
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttp*",
+                                        "Resource": f"arn:aws:es:eu-west-1:{OWN}:domain/search/*"}]})
+    in_vpc = resource("aws:opensearch/domain:Domain", "search", {"domainName": "search",
+                                                                  "vpcOptions": {"subnetIds": ["subnet-0a1b2c3d"]}})
+    public = resource("aws:opensearch/domain:Domain", "search", {"domainName": "search"})
+    separate = resource("aws:opensearch/domainPolicy:DomainPolicy", "search-policy",
+                        {"domainName": "search", "accessPolicies": policy})
+    assert run([in_vpc, separate]).violations == []
+    assert [v.urn.rsplit("::", 1)[1] for v in run([public, separate]).violations] == ["search-policy"]
