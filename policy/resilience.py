@@ -16,9 +16,7 @@ The prod-only rules (backups, deletion protection, Cosmos DB delete locks) read 
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -60,16 +58,23 @@ from .common import (
     shown,
     stack_policy,
 )
+from .dead_letter_stores import EVENT_SOURCE_MAPPING, routes, stores_queue
+from .settings import label, meets, places, recovery, wanted
+from .dead_letter_stores import READERS as ROUTE_TYPES
+from .values import json_object as _json_object
+from .values import number as _number
+from .values import duration_text, seconds
+from .values import number_text as _n
 
 # ------------------------------------------------------------------ type tokens
 
 SQS_REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
-EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 LAMBDA_ALIAS = "aws:lambda/alias:Alias"
 
 
 SERVICEBUS_QUEUE = "azure-native:servicebus:Queue"
 SERVICEBUS_SUBSCRIPTION = "azure-native:servicebus:Subscription"
+SERVICEBUS_TOPIC = "azure-native:servicebus:Topic"
 
 #: Defaults the services apply when the property is absent.
 SQS_DEFAULT_VISIBILITY = 30
@@ -77,7 +82,12 @@ LAMBDA_DEFAULT_TIMEOUT = 3
 SQS_MAX_RECEIVE_COUNT = (1, 1000)
 PUBSUB_DELIVERY_ATTEMPTS = (5, 100)
 PUBSUB_DEFAULT_ACK_DEADLINE = 10
+#: A subscription keeps unacknowledged messages 7 days unless messageRetentionDuration says otherwise.
+PUBSUB_DEFAULT_RETENTION_S = 604800
 GCF_DEFAULT_TIMEOUT = 60
+#: Service Bus's "never" (TimeSpan.MaxValue, P10675199DT2H48M5.4775807S): the default message time to live
+#: and auto-delete-on-idle.
+SERVICEBUS_NEVER_S = 922337203685.0
 #: SQS keeps a message 4 days unless messageRetentionSeconds says otherwise.
 SQS_DEFAULT_RETENTION_S = 345600
 #: The Functions host moves a message that keeps failing to `<queue>-poison` in the same account.
@@ -112,38 +122,8 @@ def _deps(resource: Any, key: str) -> list[Any]:
     return list((resource.property_dependencies or {}).get(key) or [])
 
 
-def _number(value: Any) -> float | None:
-    """A JSON number or numeric string as a float; None for anything else (booleans included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _n(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 def _last(value: str, sep: str) -> str:
     return value.rstrip(sep).rsplit(sep, 1)[-1]
-
-
-def _json_object(value: Any) -> dict[str, Any] | None:
-    """A JSON object from a string or a mapping; None when absent or not an object."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return None
-    return dict(value) if isinstance(value, Mapping) else None
 
 
 # ------------------------------------------------------------------ SQS identities
@@ -220,6 +200,7 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
     queues = resources_of(args, [SQS_QUEUE])
     side_policies = resources_of(args, [SQS_REDRIVE_POLICY])
     redrivers = [(r, _redrive_target(r)) for r in queues + side_policies]
+    async_routes = routes(args.resources)
 
     def retention(queue: Any) -> float:
         value = _number(get(queue.props, "messageRetentionSeconds"))
@@ -257,11 +238,12 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
                 else:
                     kept(queue, side, what)
             return
-        if _is_dead_letter_target(queue, redrivers):
+        if _is_dead_letter_target(queue, redrivers) or any(stores_queue(r, queue, _names_queue) for r in async_routes):
             return
-        report(f"{what}: redrivePolicy is not set, no {SQS_REDRIVE_POLICY} targets it, and no queue in the stack "
-               "uses it as its dead-letter queue; required: a redrivePolicy with deadLetterTargetArn (a dead-letter "
-               "queue's ARN) and maxReceiveCount.", queue.urn)
+        report(f"{what}: redrivePolicy is not set, no {SQS_REDRIVE_POLICY} targets it, and nothing in the stack "
+               "uses it as its dead-letter store (a queue's redrive, a subscription's, target's or schedule's "
+               "dead-letter queue, an on-failure destination); required: a redrivePolicy with deadLetterTargetArn (a "
+               "dead-letter queue's ARN) and maxReceiveCount.", queue.urn)
 
     each_known(queues, check)
 
@@ -302,6 +284,7 @@ def _is_dead_letter_subscription(sub: Any, subs: list[Any]) -> bool:
 
 def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     subs = resources_of(args, [PUBSUB_SUBSCRIPTION])
+    sources: dict[str, list[Any]] = {}  # keeper subscription URN -> the subscriptions dead-lettering to its topic
 
     def check(sub: Any) -> None:
         what = named(sub, "Pub/Sub subscription")
@@ -314,11 +297,14 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
             return
         target = _topic_key(topic, known(sub.props, "project"))
         deps = dependency_urns(sub, "deadLetterPolicy")
-        if not any(other is not sub and (deps & dependency_urns(other, "topic") or _same_topic(
-                target, _topic_key(known(other.props, "topic"), known(other.props, "project")))) for other in subs):
+        keepers = [other for other in subs if other is not sub and (deps & dependency_urns(other, "topic") or _same_topic(
+            target, _topic_key(known(other.props, "topic"), known(other.props, "project"))))]
+        if not keepers:
             report(f"{what}: its dead-letter topic {shown(topic)} has no subscription in the stack, and Pub/Sub drops "
                    "what a topic with no subscription receives; required: a subscription on the dead-letter topic "
                    "that keeps the dead letters (retention up to 7 days).", sub.urn)
+        for keeper in keepers:
+            sources.setdefault(keeper.urn, []).append(sub)
         attempts = get(sub.props, "deadLetterPolicy.maxDeliveryAttempts")
         number, (low, high) = _number(attempts), PUBSUB_DELIVERY_ATTEMPTS
         if attempts is not None and number != 0 and (number is None or not number.is_integer() or not low <= number <= high):
@@ -326,9 +312,40 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
                    f"(or unset for the default {low}).", sub.urn)
 
     each_known(subs, check)
+    each_known([s for s in subs if s.urn in sources], lambda keeper: _dead_letters_kept(keeper, sources[keeper.urn], report))
+
+
+def _retention(sub: Any) -> float:
+    value = seconds(get(sub.props, "messageRetentionDuration"))
+    return PUBSUB_DEFAULT_RETENTION_S if value is None else value
+
+
+def _dead_letters_kept(keeper: Any, sources: list[Any], report: ReportViolation) -> None:
+    """A dead-letter topic's subscription keeps what it receives at least as long as the subscriptions
+    dead-lettering to it keep their messages (messageRetentionDuration, 7 days by default), and never
+    expires: without expirationPolicy.ttl "" Pub/Sub deletes a subscription after 31 days without
+    activity, and nobody reads a dead-letter subscription until something fails ("Subscription
+    expiration", https://cloud.google.com/pubsub/docs/subscription-properties#expiration_period)."""
+    what = named(keeper, "Pub/Sub subscription")
+    longest = max(sources, key=_retention)
+    if _retention(keeper) < _retention(longest):
+        report(f"{what}: it keeps the dead letters of '{longest.name}' for messageRetentionDuration "
+               f"{duration_text(_retention(keeper))}, less than the {duration_text(_retention(longest))} '{longest.name}' "
+               "keeps its messages; required: messageRetentionDuration >= the source's (at most 604800s, 7 days).",
+               keeper.urn)
+    expiration = get(keeper.props, "expirationPolicy")
+    ttl = get(keeper.props, "expirationPolicy.ttl")
+    if expiration is None or ttl not in ("", None):
+        value = "not set (Pub/Sub then deletes it after 31 days without activity)" if expiration is None else \
+            f"ttl {shown(ttl)}"
+        report(f"{what}: it keeps the dead letters of '{longest.name}', and its expirationPolicy is {value}, so it is "
+               "deleted with what it holds once idle; required: expirationPolicy.ttl \"\" (never expires).", keeper.urn)
 
 
 def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    entities = resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION])
+    forward_targets = resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_TOPIC])
+
     def check(entity: Any) -> None:
         kind = "Service Bus queue" if entity.resource_type == SERVICEBUS_QUEUE else "Service Bus subscription"
         what = named(entity, kind)
@@ -341,8 +358,35 @@ def _check_servicebus_dead_letters(args: StackValidationArgs, report: ReportViol
         if expiry is not True:
             report(f"{what}: deadLetteringOnMessageExpiration is {shown(expiry)}; required: true (expired messages "
                    "go to the dead-letter sub-queue instead of being dropped).", entity.urn)
+        idle = get(entity.props, "autoDeleteOnIdle")
+        if idle is not None and (seconds(idle) or 0) < SERVICEBUS_NEVER_S:
+            report(f"{what}: autoDeleteOnIdle is {shown(idle)}, so Service Bus deletes it, with its dead-letter "
+                   "sub-queue and what that holds, once idle that long; required: unset (never).", entity.urn)
+        forward = get(entity.props, "forwardDeadLetteredMessagesTo")
+        target = next((t for t in forward_targets if t is not entity and _same_servicebus_entity(entity, forward, t)), None)
+        if target is not None and _time_to_live(target) < _time_to_live(entity):
+            report(f"{what}: forwardDeadLetteredMessagesTo '{forward}' keeps messages defaultMessageTimeToLive "
+                   f"{duration_text(_time_to_live(target))}, less than the {duration_text(_time_to_live(entity))} this "
+                   "entity keeps them, so forwarded dead letters expire there first; required: the target's "
+                   "defaultMessageTimeToLive >= this entity's.", entity.urn)
 
-    each_known(resources_of(args, [SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION]), check)
+    each_known(entities, check)
+
+
+def _time_to_live(entity: Any) -> float:
+    value = seconds(get(entity.props, "defaultMessageTimeToLive"))
+    return SERVICEBUS_NEVER_S if value is None else value
+
+
+def _same_servicebus_entity(source: Any, name: Any, target: Any) -> bool:
+    """Whether `name` (forwardDeadLetteredMessagesTo) is `target`, a queue or topic of the source's namespace."""
+    if not isinstance(name, str) or not name:
+        return False
+    own = _ci(_text(target.props, "queueName") or _text(target.props, "topicName") or _text(target.props, "name"))
+    if own != name.lower():
+        return False
+    mine, theirs = _ci(_text(source.props, "namespaceName")), _ci(_text(target.props, "namespaceName"))
+    return mine is None or theirs is None or mine == theirs
 
 
 def _account_keys(queue: Any, accounts: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -574,19 +618,31 @@ def _check_batch_failures(args: ResourceValidationArgs, report: ReportViolation)
 # ------------------------------------------------------------------ prod tables
 
 
+def _check_recoverable(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A database type of the settings catalogue: each backup, point-in-time recovery and deletion
+    protection switch it has meets its requirement, on the resource and on each of its replicas."""
+    props, what = args.props, named(args, label(args.resource_type))
+    for paths, required, unset_ok, replica_mark in recovery.TABLES[args.resource_type]:
+        if replica_mark and known(props, replica_mark):
+            continue  # a replica takes no backups of its own
+        found = [list(places(props, path, empty_lists=False)) for path in paths]
+
+        def kept(value: Any) -> bool:
+            return (value is None and unset_ok) or (value is not None and meets(value, required))
+
+        if any(all(kept(v) for _, v in spots) for spots in found):
+            continue
+        others = f" (or {' or '.join(paths[1:])})" if len(paths) > 1 else ""
+        for where, value in found[0]:
+            if not kept(value):
+                report(f"{what}: {where}{others} is {shown(value)}; required in prod: {wanted(required)}.")
+
+
 def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not is_prod(args):
         return
     props, typ = args.props, args.resource_type
-    if typ == DYNAMODB_TABLE:
-        what = named(args, "DynamoDB table")
-        pitr = get(props, "pointInTimeRecovery.enabled")
-        if pitr is not True:
-            report(f"{what}: pointInTimeRecovery.enabled is {shown(pitr)}; required in prod: true.")
-        protect = get(props, "deletionProtectionEnabled")
-        if protect is not True:
-            report(f"{what}: deletionProtectionEnabled is {shown(protect)}; required in prod: true.")
-    elif typ == FIRESTORE_DATABASE:
+    if typ == FIRESTORE_DATABASE:
         what = named(args, "Firestore database")
         pitr = get(props, "pointInTimeRecoveryEnablement")
         if pitr != "POINT_IN_TIME_RECOVERY_ENABLED":
@@ -600,6 +656,11 @@ def _check_tables(args: ResourceValidationArgs, report: ReportViolation) -> None
         if not isinstance(kind, str) or kind.lower() != "continuous":
             report(f"{named(args, 'Cosmos DB account')}: backupPolicy.type is {shown(kind)} (periodic backups "
                    "restore only whole snapshots); required in prod: 'Continuous' (point-in-time restore).")
+    else:
+        _check_recoverable(args, report)
+
+
+RECOVERABLE_TYPES = sorted({FIRESTORE_DATABASE, COSMOS_ACCOUNT, *recovery.TABLES})
 
 
 # ------------------------------------------------------------------ Cosmos DB delete locks
@@ -648,18 +709,24 @@ def _check_cosmos_locks(args: StackValidationArgs, report: ReportViolation) -> N
 POLICIES = [
     stack_policy(
         "queues-dead-lettered",
-        "Every queue has a dead-letter path that keeps what it receives: SQS queues a redrive policy (unless they are "
-        "another queue's dead-letter queue) to a DLQ retaining messages at least as long as the source, Pub/Sub "
-        "subscriptions a dead-letter topic that has a subscription, Service Bus queues and subscriptions a max "
-        "delivery count and dead-lettering on expiry, Azure Storage queues their -poison queue in the same account "
-        "(names of at most 56 characters, so it fits), and queue-triggered function apps an explicit maxDequeueCount "
-        "of 1-100.",
-        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, STORAGE_QUEUE,
-         STORAGE_ACCOUNT, WEB_APP],
+        "Every queue has a dead-letter path that keeps what it receives, at least as long as its source and without "
+        "expiring: SQS queues a redrive policy to a DLQ retaining messages at least as long as the source (a queue "
+        "that is itself a dead-letter store of any asynchronous path, redrive, subscription, target, schedule or "
+        "on-failure destination, needs none; SQS docs, \"Using dead-letter queues\"), Pub/Sub subscriptions a "
+        "dead-letter topic with a subscription keeping messages at least as long as the source and never expiring "
+        "(expirationPolicy.ttl \"\"; Pub/Sub docs, \"Dead-letter topics\", \"Subscription properties\"), Service "
+        "Bus queues and subscriptions a max delivery count, dead-lettering on expiry, no auto-delete on idle and a "
+        "forwarding target keeping messages at least as long (Service Bus docs, \"Dead-letter queues\"), Azure "
+        "Storage queues their -poison queue in the same account (names of at most 56 characters, so it fits), and "
+        "queue-triggered function apps an explicit maxDequeueCount of 1-100 (Functions docs, \"Poison messages\").",
+        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, SERVICEBUS_TOPIC,
+         STORAGE_QUEUE, STORAGE_ACCOUNT, WEB_APP, *ROUTE_TYPES],
         _check_dead_letters,
-        remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5}; Pub/Sub: "
-                    "deadLetterPolicy={deadLetterTopic: projects/P/topics/T-dlq, maxDeliveryAttempts: 5-100}; "
-                    "Service Bus: maxDeliveryCount=10 and deadLetteringOnMessageExpiration=true; Storage queues: a "
+        remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5} and the DLQ's "
+                    "messageRetentionSeconds >= the source's; Pub/Sub: deadLetterPolicy={deadLetterTopic: "
+                    "projects/P/topics/T-dlq, maxDeliveryAttempts: 5-100} and a subscription on T-dlq with "
+                    "messageRetentionDuration >= the source's and expirationPolicy={ttl: \"\"}; Service Bus: "
+                    "maxDeliveryCount=10, deadLetteringOnMessageExpiration=true, no autoDeleteOnIdle; Storage queues: a "
                     "storage.Queue '<name>-poison' in the same account and app setting "
                     "AzureFunctionsJobHost__extensions__queues__maxDequeueCount=<max receives> on the consumer.",
         level=MANDATORY,
@@ -704,14 +771,29 @@ POLICIES = [
     ),
     resource_policy(
         "prod-tables-recoverable",
-        "In prod, tables have point-in-time recovery and deletion protection: DynamoDB PITR and "
-        "deletionProtectionEnabled, Firestore PITR and delete protection, Cosmos DB continuous backup.",
-        [DYNAMODB_TABLE, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
+        "In prod, tables and databases can be restored to a point in time and are protected from deletion, on the "
+        "resource and on each replica: DynamoDB PITR and deletionProtectionEnabled on the table, each inline replica "
+        "and each TableReplica; Firestore PITR and delete protection; Cosmos DB continuous backup; and every backup, "
+        "PITR and deletion-protection switch the provider SDKs give the other database services (RDS and Aurora "
+        "clusters, instances and global clusters, DocumentDB, Neptune, Keyspaces, Aurora DSQL, QLDB, Cloud SQL, "
+        "Spanner drop protection, Bigtable tables, Memorystore, Azure Database for PostgreSQL and MySQL backup "
+        "retention); replicas that take no backups of their own (Cloud SQL read replicas, RDS read replicas) are held "
+        "to deletion protection only. Catalogue: policy/settings/recovery.py, derived from the provider SDKs. Sources: "
+        "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Point-in-time-recovery.html, "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html#USER_DeletionProtection, "
+        "https://cloud.google.com/sql/docs/postgres/backup-recovery/backups, "
+        "https://cloud.google.com/spanner/docs/prevent-database-deletion, "
+        "https://learn.microsoft.com/azure/cosmos-db/continuous-backup-restore-introduction.",
+        RECOVERABLE_TYPES,
         _check_tables,
-        remediation="DynamoDB: pointInTimeRecovery={enabled: true}, deletionProtectionEnabled=true; Firestore: "
+        remediation="DynamoDB: pointInTimeRecovery={enabled: true}, deletionProtectionEnabled=true, and on each replica "
+                    "pointInTimeRecovery=true and deletionProtectionEnabled=true; Firestore: "
                     "pointInTimeRecoveryEnablement='POINT_IN_TIME_RECOVERY_ENABLED', "
                     "deleteProtectionState='DELETE_PROTECTION_ENABLED'; Cosmos DB: backupPolicy={type: 'Continuous', "
-                    "continuousModeProperties: {tier: 'Continuous30Days'}}.",
+                    "continuousModeProperties: {tier: 'Continuous30Days'}}; RDS/Aurora/DocumentDB/Neptune: "
+                    "deletionProtection=true, backupRetentionPeriod >= 1; Cloud SQL: settings.deletionProtectionEnabled "
+                    "and settings.backupConfiguration {enabled, pointInTimeRecoveryEnabled}; Spanner: "
+                    "enableDropProtection=true; any other: the switch the message names.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

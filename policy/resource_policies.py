@@ -57,6 +57,7 @@ from .common import (
     shown,
     stack_policy,
     statements,
+    wildcard_match,
 )
 
 PUBLIC_RESOURCES = "publicResources"
@@ -214,14 +215,62 @@ def _principal_grant(principal: Any, grant: Grant) -> Grant:
     return grant
 
 
+NEGATED_OPERATORS = {"stringnotequals", "stringnotequalsignorecase", "stringnotlike", "arnnotequals", "arnnotlike",
+                     "notipaddress"}
+
+
+def _fence(statement: Mapping[str, Any]) -> Pins | None:
+    """What a Deny statement leaves in, when it is a fence around the document's Allows: a Deny for
+    everyone but the principals it lists (NotPrincipal, unconditioned), or for everyone whose one
+    condition test is a negated operator on a caller key with fixed values (StringNotEquals
+    aws:SourceVpce, aws:PrincipalOrgID, ...; a missing key is a mismatch, so ...IfExists fences
+    too), or for everyone unconditionally (nothing left in). None otherwise."""
+    condition = statement.get("Condition")
+    if "NotPrincipal" in statement:
+        kept = _principal_grant(statement.get("NotPrincipal"), Grant(""))
+        return None if condition or kept.everyone or not (kept.accounts or kept.service) else \
+            Pins(accounts=set(kept.accounts), other=kept.service)
+    if not everyone(statement.get("Principal")):
+        return None
+    if not condition:
+        return Pins(other=True)
+    tests = [(str(op).strip().lower(), key, values) for op, block in condition.items() if isinstance(block, Mapping)
+             for key, values in block.items()]
+    if len(tests) != 1 or len(condition) != 1:
+        return None
+    op, key, values = tests[0]
+    op = op.removesuffix("ifexists")
+    if op not in NEGATED_OPERATORS:
+        return None
+    pins = Pins()
+    _pin(str(key).strip().lower(), op.replace("not", "", 1), [str(v).strip() for v in as_list(values)], pins)
+    return pins if pins.any else None
+
+
+def _covers(patterns: list[Any] | None, values: list[Any] | None) -> bool:
+    """Whether Action/Resource patterns of a Deny match every value of an Allow (absent: all)."""
+    if patterns is None or values is None:
+        return patterns is None or "*" in patterns
+    return all(any(wildcard_match(str(p), str(v)) for p in patterns) for v in values)
+
+
 def document_grants(path: str, document: Any) -> Iterator[Grant]:
-    """The Allow statements of a resource policy document that let someone in."""
-    for i, s in enumerate(statements(document)):
+    """The Allow statements of a resource policy document that let someone in, with the pins of
+    the Deny statements fencing them."""
+    found = statements(document)
+    fences = [(s, pins) for s in found if str(s.get("Effect") or "").strip().lower() == "deny"
+              and "NotAction" not in s and "NotResource" not in s and (pins := _fence(s)) is not None]
+    for i, s in enumerate(found):
         if str(s.get("Effect") or "").strip().lower() == "deny":
             continue
         where = f"{path} {s.get('Sid') or f'Statement[{i}]'}"
         actions = [str(a) for a in s.get("Action", s.get("NotAction", []))]
         grant = Grant(where, pins=condition_pins(s.get("Condition")), actions=actions, condition=s.get("Condition"))
+        for deny, pins in fences:
+            if _covers(deny.get("Action"), s.get("Action")) and _covers(deny.get("Resource"), s.get("Resource")):
+                grant.pins.org |= pins.org
+                grant.pins.accounts |= pins.accounts
+                grant.pins.other |= pins.other
         if "NotPrincipal" in s:
             grant.everyone, grant.where = True, f"{where} (NotPrincipal {shown(s.get('NotPrincipal'))})"
             yield grant

@@ -201,7 +201,8 @@ def test_pubsub_dead_letter_subscription_is_recognised_by_topic_name():
     main = resource("gcp:pubsub/subscription:Subscription", "main", {
         "name": "orders", "project": "p", "topic": "orders",
         "deadLetterPolicy": {"deadLetterTopic": "projects/p/topics/orders-dlq"}})
-    hold = resource("gcp:pubsub/subscription:Subscription", "hold", {"name": "orders-dlq-hold", "project": "p", "topic": "orders-dlq"})
+    hold = resource("gcp:pubsub/subscription:Subscription", "hold", {"name": "orders-dlq-hold", "project": "p", "topic": "orders-dlq",
+                                                                      "expirationPolicy": {"ttl": ""}})
     assert evaluate([main, hold], policies=only("queues-dead-lettered")).violations == []
     hold["inputs"]["project"] = "other"
     # hold no longer reads main's dead-letter topic: it has no dead letters of its own, and main's are dropped

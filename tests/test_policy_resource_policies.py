@@ -136,3 +136,22 @@ def test_a_domain_inside_a_vpc_may_open_its_access_policy_to_everyone():
                         {"domainName": "search", "accessPolicies": policy})
     assert run([in_vpc, separate]).violations == []
     assert [v.urn.rsplit("::", 1)[1] for v in run([public, separate]).violations] == ["search-policy"]
+
+
+@pytest.mark.parametrize("deny, fenced", [
+    ({"Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}}}, True),
+    ({"Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}, True),  # absent key: denied
+    ({"Condition": {"NotIpAddress": {"aws:SourceIp": "198.51.100.0/24"}}}, True),
+    ({}, True),  # denies everyone: nothing is left in
+    ({"Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}, "Bool": {"aws:SecureTransport": "true"}}},
+     False),  # denies only callers matching both: a plain-HTTP caller from anywhere is not denied
+    ({"Condition": {"StringNotLike": {"aws:SourceVpce": "vpce-*"}}}, False),
+    ({"Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}}}, False),
+    ({"Action": "kms:Encrypt", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}}}, False),
+    ({"Principal": {"AWS": f"arn:aws:iam::{OWN}:role/x"}, "Condition": {"StringNotEquals": {"aws:SourceVpce": "v"}}},
+     False),
+])
+def test_a_deny_for_everyone_else_fences_the_allows_it_covers(deny, fenced):
+    statement = {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", **deny}
+    report = run([QUEUE, key_policy(allow({"AWS": f"arn:aws:iam::{OWN}:root"}), statement, allow("*"))])
+    assert (report.violations == []) is fenced, report.violations
