@@ -84,6 +84,7 @@ class FakeService:
     started_at: float = 0.0
     routes: list = field(default_factory=list)
     invocations: list = field(default_factory=list)
+    streams: dict = field(default_factory=dict)
     #: The stack's reading: `auth` is the JWT non-public routes need (None: open, as on a dev stack).
     loaded: Any = field(default_factory=lambda: SimpleNamespace(auth=None))
 
@@ -353,6 +354,34 @@ def test_the_table_page_shows_items_newest_first_or_by_key_with_the_ttl_as_a_tim
     assert page.refresh is None  # browsing does not reload under the reader
     text = get(service, "/_anycloud/tables/orders", {"order": ["key"]}).text
     assert text.index('"o-a"') < text.index('"o-b"') < text.index('"o-c"')
+
+
+def test_a_table_stream_shows_its_consumer_and_dead_changes_which_redrive(service):
+    from components.dev.streams import DevStream
+    from components.spec import StreamSpec
+
+    spec = next(t for t in REFERENCE.tables if t.name == "orders")
+    spec = spec.model_copy(update={"stream": StreamSpec(consumer="process-order", max_receives=2)})
+    store = Store(None)
+    orders = store.table(spec)
+    stream = DevStream(spec, store, lambda m: (_ for _ in ()).throw(LookupError("no such customer")), time_scale=0)
+    service.tables["orders"], service.streams["orders"] = orders, stream
+    orders.put({"order_id": "o-1", "customer_id": "c-1", "status": "PENDING"})
+    stream._deliver_batch()
+    stream._deliver_batch()  # the second failed delivery: a dead change
+    text = get(service, "/_anycloud").text
+    assert "Stream to Dead changes" in text and "process-order 1" in text
+    page = get(service, "/_anycloud/tables/orders")
+    assert "stream to process-order" in page.text and "changes waiting 0" in page.text
+    assert "orders:1 2 LookupError: no such customer" in page.text and '"order_id": "o-1"' in page.text
+    assert [(f["method"], f["action"]) for f in page.forms] == [("post", "/_anycloud/tables/orders/redrive/1")]
+    status, headers, _ = console.handle(service, "POST", "/_anycloud/tables/orders/redrive/1", {}, {})
+    assert (status, headers["location"]) == (303, "/_anycloud/tables/orders?redriven=orders%3A1")
+    assert stream.depth() == 1 and stream.dead_letters() == []
+    status, headers, _ = console.handle(service, "POST", "/_anycloud/tables/orders/redrive/1", {}, {})
+    assert "Change orders:1 is back" not in get(service, "/_anycloud/tables/orders", {"gone": ["orders:1"]}).text
+    assert headers["location"] == "/_anycloud/tables/orders?gone=orders%3A1"
+    store.close()
 
 
 def test_the_table_page_is_paged(service):

@@ -17,7 +17,7 @@ REFRESH_S seconds with ``<meta http-equiv="refresh">`` (a link pauses it). Times
 machine's local time: the browser and the server are the developer's one machine.
 
 It reads the service only through what components/dev/service.py gives the console (``spec,
-stack, started_at, routes, loaded.auth, tables, queues, engine, invocations``; a queue's
+stack, started_at, routes, loaded.auth, tables, queues, streams, engine, invocations``; a queue's
 ``depth, dead_letters, redrive, send``) and imports no cloud SDK.
 """
 
@@ -196,6 +196,8 @@ def _route(path: str) -> tuple[dict[str, Callable[..., Any]], tuple[str, ...]]:
             return {"POST": _redrive}, (unquote(queue), unquote("/".join(message)))
         case ["tables", table]:
             return _page(_table), (unquote(table),)
+        case ["tables", table, "redrive", seq] if seq.isdigit():
+            return {"POST": _redrive_change}, (unquote(table), int(seq))
         case ["workflows", workflow]:
             return _page(_workflow), (unquote(workflow),)
         case ["workflows", workflow, "executions", *execution] if any(execution):
@@ -232,8 +234,10 @@ def _overview(service: Any, query: Mapping[str, Any]) -> _Page:
           _count(len(queue.dead_letters()), "bad")] for name, queue in service.queues.items()],
         "No queues declared.")
     tables = _grid_table(
-        ["Table", "Key", ("Items", "num")],
-        [[_link(_table_url(name), name), _e(" + ".join(_key_names(spec, name))), _count(len(table.items()))]
+        ["Table", "Key", ("Items", "num"), "Stream to", ("Dead changes", "num")],
+        [[_link(_table_url(name), name), _e(" + ".join(_key_names(spec, name))), _count(len(table.items())),
+          *((_function_link(stream.consumer), _count(len(stream.dead_letters()), "bad"))
+            if (stream := service.streams.get(name)) else ("<span class=zero>—</span>", ""))]
          for name, table in service.tables.items()],
         "No tables declared.")
     statuses = (RUNNING, SUCCEEDED, FAILED, ABORTED)
@@ -344,9 +348,39 @@ def _table(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
     if ttl:
         facts.append(("expires by", f"<code>{_e(ttl)}</code>"))
     listing = _grid_table([*keys, "Attributes"], rows, "No items.")
-    body = (f"<h1>Table {_e(name)}</h1>{_facts(facts)}"
+    changes = ""
+    if (stream := service.streams.get(name)) is not None:
+        facts += [("stream to", _function_link(stream.consumer)), ("changes waiting", _e(stream.depth()))]
+        changes = _dead_changes(name, stream, query)
+    body = (f"<h1>Table {_e(name)}</h1>{_facts(facts)}{changes}"
             f"<section><h2>Items</h2><p class=choice>Order: {choice}</p>{listing}{pager}</section>")
     return _Page(f"Table {name}", body, [("Overview", PREFIX)])
+
+
+def _dead_changes(name: str, stream: Any, query: Mapping[str, Any]) -> str:
+    """The stream's dead-lettered changes, newest first, each with a re-drive button."""
+    notes = ""
+    if (done := _param(query, "redriven")) is not None:
+        notes = f"<p class='note ok'>Change <code>{_e(done)}</code> is back in the stream, its receive count reset.</p>"
+    elif (gone := _param(query, "gone")) is not None:
+        notes = f"<p class='note warn'>No dead change <code>{_e(gone)}</code>: it was re-driven already, or never was one.</p>"
+    letters = sorted(stream.dead_letters(), key=lambda d: d.seq, reverse=True)
+    action = lambda seq: f"{_table_url(name)}/redrive/{seq}"  # noqa: E731
+    rows = [[_when(d.at), f"<code>{_e(d.id)}</code>", _count(d.receive_count), _fold(d.error), _body(d.body),
+             f'<form method=post action="{_e(action(d.seq))}"><button type=submit>Re-drive</button></form>']
+            for d in letters]
+    dead = _grid_table([("Written", "nowrap"), ("Change", "nowrap"), ("Receives", "num"), "Last error", ("Body", "wide"),
+                        ("", "nowrap")], rows,
+                       f"No dead changes. A change lands here after {stream.spec.stream.max_receives} failed deliveries "
+                       "to the stream's consumer; re-driving delivers it again.")
+    return f"{notes}<section><h2>Dead changes</h2>{dead}</section>"
+
+
+def _redrive_change(service: Any, name: str, seq: int, form: Mapping[str, Any]) -> _Redirect:
+    """Deliver a dead-lettered change again, then back to the table's page (303)."""
+    stream = _lookup(service.streams, name, "table stream")
+    outcome = "redriven" if stream.redrive(seq) else "gone"
+    return _Redirect(f"{_table_url(name)}?{urlencode({outcome: f'{name}:{seq}'})}")
 
 
 def _workflow(service: Any, name: str, query: Mapping[str, Any]) -> _Page:
