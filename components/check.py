@@ -189,9 +189,19 @@ def parser() -> argparse.ArgumentParser:
                         help="evaluate the policy pack against a `pulumi stack export` (v3) file instead")
     check.add_argument("--environment", choices=("dev", "prod"),
                        help="with --from: which rules apply (default prod, the strictest)")
-    check.add_argument("--cloud", choices=CLOUDS, help="render onto this cloud instead of the stack's anycloud:cloud")
+    check.add_argument("--cloud", choices=CLOUDS + ("all",), help="render onto this cloud instead of the stack's "
+                       "anycloud:cloud (all: each cloud side by side, with --cost)")
     check.add_argument("--export", type=Path, metavar="FILE", help="write the rendered resources as a `pulumi stack export` (v3)")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json", "mermaid", "svg", "png"), default="text",
+                       help="text or json; with --diagram: mermaid (the default), svg or png (Graphviz)")
+    # The views (components/views.py), imported only when asked for.
+    check.add_argument("--diagram", action="store_true", help="draw the stack's blocks and the grants between them")
+    check.add_argument("--cost", action="store_true", help="the stack's monthly cost at rest and per million requests")
+    check.add_argument("--requests-per-month", type=int, metavar="N", help="with --cost: the month's total at N requests")
+    check.add_argument("--route", metavar="'METHOD /path'", help="with --cost: the route N requests take (default: the costliest)")
+    check.add_argument("--compare", type=Path, metavar="NEW", help="with --from OLD: what the change to the export NEW "
+                       "adds, removes and replaces, its picture and its cost, as a pull-request comment (Markdown)")
+    check.add_argument("--output", type=Path, metavar="FILE", help="with --diagram, --cost or --compare: write there")
     check.add_argument("--strict", action="store_true",
                        help="fail (exit 1) when the cloud cannot do something the declaration asks for (a limitation)")
     check.add_argument("--dir", type=Path, default=default_project_dir(), help="the project directory (holds Pulumi.yaml)")
@@ -251,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "check":  # anycloud dev, anycloud invoke (components/dev/cli.py)
         return args.run(args)
     try:
+        if args.diagram or args.cost or args.compare or args.format not in ("text", "json") or args.cloud == "all":
+            from .views import show
+
+            return show(args)
         summary, resources, pack_config = from_export(args) if args.from_file else from_stack(args)
         report = evaluate(resources, **pack_config)
     except (SettingsError, SpecError, StackFileError, PolicyInputError) as err:
