@@ -247,6 +247,29 @@ def statements(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+#: Condition operators a request passes only by matching a value (IAM condition operators
+#: reference); Not... operators, ...IfExists (passes when the key is absent) and ForAllValues:
+#: (passes on an empty set) test nothing a caller must show.
+REQUIRING_STRING_OPERATORS = ("stringequals", "stringequalsignorecase", "stringlike")
+
+
+def required_values(condition: Any, key: str) -> list[tuple[str, list[str]]]:
+    """(operator, values) of each test of `key` in an IAM Condition block that a request must
+    pass by matching one of the values; operators and keys in any case, ForAnyValue: allowed."""
+    out: list[tuple[str, list[str]]] = []
+    if not isinstance(condition, Mapping):
+        return out
+    wanted = key.lower()
+    for operator, tests in condition.items():
+        op = str(operator).strip().lower().removeprefix("foranyvalue:")
+        if op not in REQUIRING_STRING_OPERATORS or not isinstance(tests, Mapping):
+            continue
+        for name, values in tests.items():
+            if str(name).strip().lower() == wanted:
+                out.append((op, [str(v) for v in as_list(values)]))
+    return out
+
+
 def resources_of(args: StackValidationArgs, types: Sequence[str]) -> list[PolicyResource]:
     return [r for r in args.resources if r.resource_type in types]
 

@@ -1,21 +1,24 @@
 """Least privilege on AWS, GCP and Azure: every workload gets exactly the access it needs.
 
-AWS: identity policies (role inline policies, role/user/group policies, managed policies) allow
-no wildcard actions, no NotAction/NotResource, `Resource: "*"` only for the actions that have no
-resource-level permissions (by AWS's catalogue, policy/aws_actions.py; more in config) and no ARNs with a wildcard
-partition, service, region or account; no AWS-managed admin/power-user/FullAccess attachments;
-Lambda permissions for AWS services carry a `sourceArn`; roles trust only service principals;
+AWS: identity policies (role inline policies, role/user/group policies, managed policies, IAM
+Identity Center permission sets' inline policies) allow no wildcard actions, no
+NotAction/NotResource, `Resource: "*"` only for the unscoped actions the rendering needs
+(telemetry and Step Functions log delivery, policy/aws_actions.py; config replaces them) and no
+ARNs with a wildcard partition, service, region or account; no AWS-managed
+admin/power-user/FullAccess attachments; Lambda permissions for AWS services carry a `sourceArn`;
+roles trust only service principals or a federated OIDC identity pinned by audience and subject;
 one role per function. Deny statements never count: they take permissions away. KMS key
-policies are resource policies (`"*"` there means "this key") and are not read here.
+policies are resource policies (`"*"` there means "this key") and are not read here. What
+workloads may not do at all (permissions management) is policy/privileges.py's.
 
 GCP: no primitive roles, no `allUsers`/`allAuthenticatedUsers` outside the declared public
 resources, project/folder/organization data roles only with an IAM condition, one dedicated
 non-default service account per function.
 
-Azure: no Owner/Contributor/User Access Administrator for workload identities, data-plane roles
-scoped to the resource (Cosmos DB's to one container), local (key) auth off on Cosmos DB, Service
-Bus, Storage and Application Insights, no key-based connection strings in app settings, one
-managed identity per function app.
+Azure: data-plane roles (by the catalogue of built-in roles, or a custom role's data actions)
+scoped to the resource (Cosmos DB's to one container), custom roles without wildcards, local (key)
+auth off on Cosmos DB, Service Bus, Storage and Application Insights, no key-based connection
+strings in app settings, one managed identity per function app.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from . import aws_actions
+from .azure_roles import DATA_ROLES
 from .common import (
     AWS_POLICY,
     AWS_ROLE,
@@ -45,21 +49,24 @@ from .common import (
     as_list,
     config,
     document,
+    each_known,
     get,
     known,
     plain,
+    required_values,
     resource_policy,
     resources_of,
     shown,
     stack_policy,
     statements,
 )
+from .role_meaning import AZ_ROLE_DEFINITION, KEY_READING, AzureCustomRoles, azure_grants, azure_operations, role_guid
 
 Report = Callable[..., None]
 
-#: `Resource: "*"` is allowed for the actions AWS's catalogue lists without resource types
-#: (policy/aws_actions.py), plus those named in config `unscopedActions` (for actions newer
-#: than the catalogue). Anything else names the resources it uses.
+#: `Resource: "*"` is allowed for the unscoped actions the rendering needs (telemetry, Step
+#: Functions log delivery: aws_actions.UNSCOPED_BY_DEFAULT), or those config `unscopedActions`
+#: names instead. Anything else names the resources it uses.
 UNSCOPED_ACTIONS_KEY = "unscopedActions"
 ALLOWED_MANAGED_KEY = "allowedManagedPolicies"
 #: AWS-managed policies whose content grants only actions without resource-level permissions
@@ -81,7 +88,11 @@ def _quote(values: Iterable[Any]) -> str:
 
 AWS_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 AWS_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
-AWS_IDENTITY_DOCUMENT_TYPES = (AWS_ROLE, AWS_ROLE_POLICY, AWS_USER_POLICY, AWS_GROUP_POLICY, AWS_POLICY)
+#: An IAM Identity Center permission set's inline policy: the identity policy of the roles it provisions.
+SSO_INLINE_POLICY = "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy"
+#: Every pulumi-aws input that holds an identity policy document (the iam module's `policy`
+#: inputs, Role `inlinePolicies[].policy`, ssoadmin `inlinePolicy`); trust policies are read apart.
+AWS_IDENTITY_DOCUMENT_TYPES = (AWS_ROLE, AWS_ROLE_POLICY, AWS_USER_POLICY, AWS_GROUP_POLICY, AWS_POLICY, SSO_INLINE_POLICY)
 AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 #: Attachment resources and the property holding the managed policy ARN(s).
 AWS_ATTACHMENTS = {
@@ -113,8 +124,9 @@ _TYPED_RESOURCES = {
 }
 
 
-def _identity_documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
-    """(where, document) for the permission documents of an IAM resource (not trust policies)."""
+def identity_documents(args: ResourceValidationArgs | Any) -> list[tuple[str, Any]]:
+    """(where, document) for the permission documents of an IAM resource (not trust policies);
+    `args` is a policy's args or a stack policy's resource."""
     if args.resource_type == AWS_ROLE:
         out = []
         for i, inline in enumerate(as_list(args.props.get("inlinePolicies"))):
@@ -123,34 +135,36 @@ def _identity_documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
                 where = f"inlinePolicies[{i}]" + (f' ("{name}")' if name else "") + ".policy"
                 out.append((where, inline.get("policy")))
         return out
+    if args.resource_type == SSO_INLINE_POLICY:
+        return [("inlinePolicy", args.props.get("inlinePolicy"))]
     return [("policy", args.props.get("policy"))]
 
 
-def _allows(statement: Mapping[str, Any]) -> bool:
+def allows(statement: Mapping[str, Any]) -> bool:
     """Anything but an explicit Deny grants (or is meant to grant) permissions."""
     return statement.get("Effect") != "Deny"
 
 
-def _where(where: str, index: int, statement: Mapping[str, Any]) -> str:
+def statement_at(where: str, index: int, statement: Mapping[str, Any]) -> str:
     sid = statement.get("Sid")
     return f"{where} statement {index}" + (f' (Sid "{sid}")' if sid else "")
 
 
 def _check_wildcard_actions(args: ResourceValidationArgs, report: Report) -> None:
-    documents = _identity_documents(args)
+    documents = identity_documents(args)
     if args.resource_type == AWS_ROLE:
         documents.append(("assumeRolePolicy", args.props.get("assumeRolePolicy")))
     for where, doc in documents:
         for i, s in enumerate(statements(doc)):
-            if not _allows(s):
+            if not allows(s):
                 continue
             if "NotAction" in s:
-                report(f"{_label(args)}: {_where(where, i, s)} is an Allow with NotAction {_quote(s['NotAction'])}, "
+                report(f"{_label(args)}: {statement_at(where, i, s)} is an Allow with NotAction {_quote(s['NotAction'])}, "
                        "which grants every other action, including ones AWS adds later; "
                        "required: an explicit Action list.")
             wild = [str(a) for a in s.get("Action", []) if _WILDCARD.search(str(a))]
             if wild:
-                report(f"{_label(args)}: {_where(where, i, s)} allows wildcard action(s) {_quote(wild)} "
+                report(f"{_label(args)}: {statement_at(where, i, s)} allows wildcard action(s) {_quote(wild)} "
                        f"({'; '.join(_grants(a) for a in wild)}); "
                        "required: the exact actions the workload calls (no '*' in an Allow).")
 
@@ -195,26 +209,34 @@ def _arn_problem(arn: str) -> str | None:
     return None
 
 
-def _scoped(action: str, allowed: set[str]) -> bool:
-    """Whether an action (or any action a pattern grants) can name resources, so "*" is too wide.
-    An action the catalogue does not know counts as scoped unless config allows it."""
-    if action.lower() in allowed:
-        return False
+def _unscoped_ok(action: str, allowed: set[str]) -> bool:
+    """Whether an action (every action a pattern grants) is one allowed on "*"."""
     if not _WILDCARD.search(action):
-        return aws_actions.resource_level(action) is not False
+        return action.lower() in allowed
     actions = aws_actions.expand(action)
-    if not actions:
-        return True
-    return any(aws_actions.resource_level(a) is not False and a.lower() not in allowed for a in actions)
+    return bool(actions) and all(a.lower() in allowed for a in actions)
+
+
+def _why_wide(action: str) -> str:
+    """What an action on "*" reaches, by the catalogue."""
+    level = aws_actions.resource_level(action) if not _WILDCARD.search(action) else True
+    what = ("not in AWS's catalogue" if level is None else "can name its resources" if level
+            else "no resource type: every resource it acts on in the account")
+    return f"{json.dumps(action)} ({what})"
+
+
+def _pins_values(values: list[str]) -> bool:
+    """Condition values that name something: none empty or starting with a wildcard."""
+    return bool(values) and all(v and not _WILDCARD.match(v) for v in values)
 
 
 def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
-    allowed = {str(a).lower() for a in config(args, UNSCOPED_ACTIONS_KEY, [])}
-    for where, doc in _identity_documents(args):
+    allowed = {str(a).lower() for a in config(args, UNSCOPED_ACTIONS_KEY, list(aws_actions.UNSCOPED_BY_DEFAULT))}
+    for where, doc in identity_documents(args):
         for i, s in enumerate(statements(doc)):
-            if not _allows(s):
+            if not allows(s):
                 continue
-            at = f"{_label(args)}: {_where(where, i, s)}"
+            at = f"{_label(args)}: {statement_at(where, i, s)}"
             if "NotResource" in s:
                 report(f"{at} is an Allow with NotResource {_quote(s['NotResource'])}, which grants every other "
                        "resource; required: an explicit Resource list.")
@@ -222,12 +244,18 @@ def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
             if "*" in resources:
                 if "NotAction" in s:
                     report(f'{at} allows NotAction {_quote(s["NotAction"])} on Resource "*"; required: explicit '
-                           'actions, and Resource "*" only for actions without resource-level permissions.')
-                scoped = [a for a in s.get("Action", []) if _scoped(str(a), allowed)]
-                if scoped:
-                    report(f'{at} allows {_quote(scoped)} on Resource "*"; required: the ARNs of the resources '
-                           'these actions use (Resource "*" is allowed only for actions AWS defines without '
-                           "resource-level permissions, and those in config unscopedActions).")
+                           'actions, and Resource "*" only for the unscoped actions in config unscopedActions.')
+                wide = [str(a) for a in s.get("Action", []) if not _unscoped_ok(str(a), allowed)]
+                if wide:
+                    report(f'{at} allows {"; ".join(_why_wide(a) for a in wide)} on Resource "*"; required: the '
+                           "ARNs of the resources these actions use (Resource \"*\" is kept for the unscoped actions "
+                           f"in config {UNSCOPED_ACTIONS_KEY}: telemetry and log delivery by default).")
+                for action in s.get("Action", []):
+                    key = aws_actions.SCOPING_CONDITIONS.get(str(action).lower())
+                    if key and not any(_pins_values(values) for _, values in required_values(s.get("Condition"), key)):
+                        report(f'{at} allows {json.dumps(str(action))} on Resource "*" without a condition naming '
+                               f"{key} (now {shown(plain(s.get('Condition')))}), so it writes to every one; required: "
+                               f'Condition {{"StringEquals": {{"{key}": "<the service\'s own>"}}}}.')
             for arn in resources:
                 problem = _arn_problem(arn)
                 if problem:
@@ -281,6 +309,45 @@ def _check_lambda_permission(args: ResourceValidationArgs, report: Report) -> No
                    "resource that invokes the function.")
 
 
+#: GitHub Actions' OIDC issuer, whose subjects are `repo:<owner>/<repo>:<context>` ("About
+#: security hardening with OpenID Connect", example subject claims).
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+_GITHUB_REPO = re.compile(r"^repo:[^/:*?]+/[^/:*?]+:")
+
+
+def _subject_pinned(issuer: str, operator: str, value: str) -> bool:
+    """Whether a `sub` test names one workload: an exact value, or a pattern whose literal start
+    names it (on GitHub the whole `repo:<owner>/<repo>:`, elsewhere two complete fields)."""
+    if operator != "stringlike" or not _WILDCARD.search(value):
+        return bool(value) and value != "*"
+    head = _WILDCARD.split(value, 1)[0]
+    if issuer == GITHUB_OIDC:
+        return bool(_GITHUB_REPO.match(head))
+    return head.count(":") >= 2 and all(head.split(":")[:2])
+
+
+def _federated_problem(statement: Mapping[str, Any], providers: list[str]) -> str | None:
+    """Why a web-identity trust does not pin who may assume the role: each OIDC provider needs a
+    `<issuer>:aud` test with exact values and a `<issuer>:sub` test naming the workload ("Create a
+    role for OpenID Connect federation"; GitHub's "Configuring OpenID Connect in Amazon Web
+    Services"). SAML providers federate people, not workloads."""
+    condition = statement.get("Condition")
+    for provider in providers:
+        if ":saml-provider/" in provider:
+            return f"trusts SAML provider {json.dumps(provider)}, which federates people rather than a workload"
+        issuer = provider.split(":oidc-provider/", 1)[-1].strip().rstrip("/")
+        auds = required_values(condition, f"{issuer}:aud")
+        if not any(values and not any(_WILDCARD.search(v) for v in values) for _, values in auds):
+            return (f"trusts {json.dumps(provider)} without an exact {issuer}:aud test (StringEquals), so tokens "
+                    "minted for any audience are accepted")
+        subs = required_values(condition, f"{issuer}:sub")
+        if not any(values and all(_subject_pinned(issuer, op, v) for v in values) for op, values in subs):
+            seen = [v for _, values in subs for v in values]
+            return (f"trusts {json.dumps(provider)} with {issuer}:sub " + (_quote(seen) if seen else "not tested")
+                    + ", which does not name one workload (required: e.g. repo:<owner>/<repo>:ref:refs/heads/main)")
+    return None
+
+
 def _principal_problem(statement: Mapping[str, Any]) -> str | None:
     if "NotPrincipal" in statement:
         return f"uses NotPrincipal {_quote([statement['NotPrincipal']])}, trusting everyone else"
@@ -289,9 +356,13 @@ def _principal_problem(statement: Mapping[str, Any]) -> str | None:
         return "has no Principal"
     if not isinstance(principal, Mapping):
         return f"trusts Principal {json.dumps(str(principal))}"
-    others = [k for k in principal if k != "Service"]
+    others = [k for k in principal if k not in ("Service", "Federated")]
     if others:
         return f"trusts {json.dumps({k: plain(principal[k]) for k in others})}"
+    if "Federated" in principal:
+        problem = _federated_problem(statement, [str(p) for p in as_list(principal.get("Federated"))])
+        if problem or "Service" not in principal:
+            return problem
     services = [str(s) for s in as_list(principal.get("Service"))]
     if not services:
         return "has an empty Service principal"
@@ -303,12 +374,13 @@ def _principal_problem(statement: Mapping[str, Any]) -> str | None:
 
 def _check_trust(args: ResourceValidationArgs, report: Report) -> None:
     for i, s in enumerate(statements(args.props.get("assumeRolePolicy"))):
-        if not _allows(s):
+        if not allows(s):
             continue
         problem = _principal_problem(s)
         if problem:
-            report(f"{_label(args)}: {_where('assumeRolePolicy', i, s)} {problem}; required: Principal "
-                   '{"Service": "<service>.amazonaws.com"} only (no AWS account, "*" or Federated principals).')
+            report(f"{_label(args)}: {statement_at('assumeRolePolicy', i, s)} {problem}; required: Principal "
+                   '{"Service": "<service>.amazonaws.com"}, or a Federated OIDC provider with exact aud and a sub '
+                   'naming the workload (no AWS account, "*" or SAML principals).')
 
 
 # ------------------------------------------------------------------ stack: one identity per workload
@@ -644,73 +716,18 @@ def _check_gcp_function_accounts(args: StackValidationArgs, report: Report) -> N
 AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 AZ_USER_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
-#: Built-in roles that control the whole scope or its access control.
-PRIVILEGED_ROLES = {
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
-    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
-}
-#: Built-in roles that read or write data (or hand out the keys to it): resource scope only.
-DATA_PLANE_ROLES = {
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
-    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
-    "db58b8e5-c6ad-4a2a-8342-4190687cbf4a": "Storage Blob Delegator",
-    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
-    "8a0f0c08-91a1-4084-bc3d-661d67233fed": "Storage Queue Data Message Processor",
-    "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a": "Storage Queue Data Message Sender",
-    "19e7f393-937e-4f77-808e-94535e297925": "Storage Queue Data Reader",
-    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
-    "76199698-9eea-4c19-bc75-cec21354c6b6": "Storage Table Data Reader",
-    "0c867c2a-1d8c-454a-a3db-ab2ea1bdc8bb": "Storage File Data SMB Share Contributor",
-    "a7264617-510b-434b-a828-9731dc254ea7": "Storage File Data SMB Share Elevated Contributor",
-    "aba4ae5f-2193-4029-9191-0cb91df5e314": "Storage File Data SMB Share Reader",
-    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor (lists account keys)",
-    "81a9662b-bebf-436f-a333-f67b29880f12": "Storage Account Key Operator Service Role",
-    "c12c1c16-33a1-487b-954d-41c89c60f349": "Reader and Data Access (lists storage keys)",
-    "090c5cfd-751d-490a-894a-3ce6f1109419": "Azure Service Bus Data Owner",
-    "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
-    "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0": "Azure Service Bus Data Receiver",
-    "f526a384-b230-433a-b45c-95f59c4a2dec": "Azure Event Hubs Data Owner",
-    "2b629674-e913-4c01-ae53-ef4638d8f975": "Azure Event Hubs Data Sender",
-    "a638d3c7-ab3a-418d-83e6-5f17a39d4fde": "Azure Event Hubs Data Receiver",
-    "d5a91429-5739-47e2-a06b-3470a27159e7": "EventGrid Data Sender",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
-    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
-    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
-    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
-    "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
-    "a4417e6f-fecd-4de8-b567-7b0420556985": "Key Vault Certificates Officer",
-    "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b": "App Configuration Data Owner",
-    "516239f1-63e1-4d78-a4de-a74fb236a071": "App Configuration Data Reader",
-    "5bd9cd88-fe45-4216-938b-f97437e15450": "DocumentDB Account Contributor (lists Cosmos DB keys)",
-    "fbdf93bf-df7d-467e-a4d2-9458aa1360c8": "Cosmos DB Account Reader Role (reads Cosmos DB read-only keys)",
-}
+#: Built-in roles that read or write data (data actions) or hand out the keys to it (listKeys,
+#: SAS, connection strings): resource scope only. From the catalogue of built-in role definitions
+#: (policy/azure_roles.py); config dataPlaneRoleIds adds more.
+DATA_PLANE_ROLES = DATA_ROLES
 _RESOURCE_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
-
-
-def _role_guid(role_definition_id: Any) -> str:
-    return str(role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+_role_guid = role_guid
 
 
 def _is_workload(props: Mapping[str, Any]) -> bool:
     return props.get("principalType") in (None, "", "ServicePrincipal")
 
 
-def _check_privileged_roles(args: ResourceValidationArgs, report: Report) -> None:
-    props = args.props
-    guid = _role_guid(props.get("roleDefinitionId"))
-    if guid in PRIVILEGED_ROLES and _is_workload(props):
-        kind = props.get("principalType") or "unspecified (treated as a workload identity)"
-        report(f"{_label(args)}: roleDefinitionId {json.dumps(str(props.get('roleDefinitionId')))} is "
-               f"{PRIVILEGED_ROLES[guid]} for principal {json.dumps(str(props.get('principalId')))} "
-               f"(principalType {kind}) at scope {json.dumps(str(props.get('scope')))}; required: the data-plane "
-               "roles the workload uses (e.g. Azure Service Bus Data Sender, Key Vault Secrets User) on the resource.")
-
-
-AZ_ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 COSMOS_ROLE_DEFINITION = "azure-native:cosmosdb:SqlResourceSqlRoleDefinition"
 
 
@@ -750,19 +767,36 @@ def _scope_level(scope: str) -> str:
     return "a scope above a single resource"
 
 
-def _check_data_role_scope(args: ResourceValidationArgs, report: Report) -> None:
-    props = args.props
-    roles = {_role_guid(r) for r in config(args, DATA_ROLES_KEY, sorted(DATA_PLANE_ROLES))}
-    guid = _role_guid(props.get("roleDefinitionId"))
-    if guid not in roles:
-        return
-    scope = str(props.get("scope") or "")
-    if _RESOURCE_SCOPE.match(scope):
-        return
-    name = DATA_PLANE_ROLES.get(guid, "a data-plane role")
-    report(f"{_label(args)}: {name} ({guid}) is assigned at scope {json.dumps(scope)}, {_scope_level(scope)}, so it "
-           "reaches every such resource there; required: scope set to the one resource (namespace, queue, vault, "
-           "storage account or container) the workload uses.")
+def _data_role(assignment: Any, customs: AzureCustomRoles, extra: set[str]) -> str | None:
+    """The name of the data role an assignment gives (a built-in data role, one config names, or
+    a custom role of the stack with data actions or key reading), or None."""
+    custom = customs.of(assignment)
+    if custom is not None:
+        blocks = customs.blocks(custom)
+        if any(as_list(b.get("dataActions")) for b in blocks) or KEY_READING in azure_grants(blocks, azure_operations()):
+            return f"custom role {json.dumps(str(known(custom.props, 'roleName') or custom.name))}"
+        return None
+    guid = _role_guid(known(assignment.props, "roleDefinitionId"))
+    if guid in DATA_PLANE_ROLES:
+        return DATA_PLANE_ROLES[guid]
+    return "a data-plane role (config dataPlaneRoleIds)" if guid in extra else None
+
+
+def _check_data_role_scope(args: StackValidationArgs, report: Report) -> None:
+    extra = {_role_guid(r) for r in config(args, DATA_ROLES_KEY, [])}
+    customs = AzureCustomRoles(args)
+
+    def check(assignment: Any) -> None:
+        name = _data_role(assignment, customs, extra)
+        scope = str(assignment.props.get("scope") or "")
+        if name is None or _RESOURCE_SCOPE.match(scope):
+            return
+        guid = _role_guid(known(assignment.props, "roleDefinitionId"))
+        report(f'{AZ_ROLE_ASSIGNMENT} "{assignment.name}": {name} ({guid}) is assigned at scope {json.dumps(scope)}, '
+               f"{_scope_level(scope)}, so it reaches every such resource there; required: scope set to the one "
+               "resource (namespace, queue, vault, storage account or container) the workload uses.", assignment.urn)
+
+    each_known(resources_of(args, [AZ_ROLE_ASSIGNMENT]), check)
 
 
 APP_INSIGHTS = "azure-native:applicationinsights:Component"
@@ -885,7 +919,9 @@ def _check_cosmos_data_role_scope(args: ResourceValidationArgs, report: Report) 
 POLICIES = [
     resource_policy(
         "aws-iam-no-wildcard-actions",
-        "AWS IAM policies allow no wildcard actions ('*', 'sqs:*', 's3:Get*') and no NotAction in an Allow.",
+        "AWS identity policies (IAM role, user, group and managed policies, role inline policies, IAM Identity Center "
+        "permission sets' inline policies) allow no wildcard actions ('*', 'sqs:*', 's3:Get*') and no NotAction in an "
+        "Allow (IAM JSON policy reference, Action and NotAction).",
         [*AWS_IDENTITY_DOCUMENT_TYPES],
         _check_wildcard_actions,
         remediation="list the exact actions per statement (e.g. sqs:SendMessage, dynamodb:GetItem).",
@@ -893,17 +929,23 @@ POLICIES = [
     ),
     resource_policy(
         "aws-iam-scoped-resources",
-        'AWS IAM Allow statements name concrete resources: Resource "*" only for actions AWS defines without '
-        "resource-level permissions (read from a maintained catalogue of AWS actions), no NotResource, no wildcard "
-        "partition/service/region/account in ARNs and none inside a resource name (only a trailing /* or :*).",
+        'AWS identity policies name concrete resources: Resource "*" only for the unscoped actions the rendering '
+        "needs (X-Ray, CloudWatch metrics under a cloudwatch:namespace condition, Step Functions log delivery; config "
+        "unscopedActions), since a List or Write action AWS's catalogue lists without resource types still reaches "
+        "every such resource of the account; no NotResource, no wildcard partition/service/region/account in ARNs "
+        "and none inside a resource name (only a trailing /* or :*). Sources: AWS Service Authorization Reference, "
+        "CloudWatch 'Using condition keys to limit access to CloudWatch namespaces', Step Functions 'Logging using "
+        "CloudWatch Logs'.",
         [*AWS_IDENTITY_DOCUMENT_TYPES],
         _check_resource_scope,
         remediation='scope each statement to the ARNs it needs (e.g. arn:aws:sqs:eu-west-1:123456789012:orders); '
-                    'keep Resource "*" for actions without resource-level permissions.',
+                    'keep Resource "*" for the telemetry and log-delivery actions (PutMetricData under a '
+                    'cloudwatch:namespace StringEquals condition), or list a reviewed action in config unscopedActions.',
         severity=Severity.HIGH,
         config={UNSCOPED_ACTIONS_KEY: {
-            "type": "array", "items": {"type": "string"}, "default": [],
-            "description": 'More actions allowed on Resource "*" than the catalogue lists (e.g. actions newer than it).'}},
+            "type": "array", "items": {"type": "string"}, "default": list(aws_actions.UNSCOPED_BY_DEFAULT),
+            "description": 'The actions allowed on Resource "*" (replaces the default: X-Ray, PutMetricData, Step '
+                           "Functions log delivery)."}},
     ),
     resource_policy(
         "aws-iam-no-broad-managed-policies",
@@ -928,11 +970,16 @@ POLICIES = [
     ),
     resource_policy(
         "aws-iam-service-principal-trust",
-        "AWS IAM roles are assumable only by service principals (no account, '*', or federated principals).",
+        "AWS IAM roles are assumable only by service principals, or by a federated OIDC identity pinned by an exact "
+        "<issuer>:aud and a <issuer>:sub naming one workload (GitHub: repo:<owner>/<repo>:...); no account, '*', "
+        "SAML, NotPrincipal, or negated/wildcard-only tests (IAM 'Create a role for OpenID Connect federation'; GitHub "
+        "'Configuring OpenID Connect in Amazon Web Services').",
         [AWS_ROLE],
         _check_trust,
         remediation='set assumeRolePolicy to Allow sts:AssumeRole for Principal {"Service": "lambda.amazonaws.com"} '
-                    "(or the one service that uses the role).",
+                    "(or the one service that uses the role); for CI, Allow sts:AssumeRoleWithWebIdentity with StringEquals "
+                    '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", '
+                    '"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:ref:refs/heads/main"}.',
         severity=Severity.HIGH,
     ),
     stack_policy(
@@ -985,15 +1032,6 @@ POLICIES = [
         severity=Severity.HIGH,
     ),
     resource_policy(
-        "azure-no-privileged-workload-roles",
-        "Azure workload identities (service principals) hold no Owner, Contributor, User Access Administrator or "
-        "RBAC Administrator role.",
-        [AZ_ROLE_ASSIGNMENT],
-        _check_privileged_roles,
-        remediation="assign the specific data-plane role on the specific resource instead.",
-        severity=Severity.CRITICAL,
-    ),
-    resource_policy(
         "azure-custom-roles-no-wildcards",
         "Azure custom role definitions (RBAC and Cosmos DB SQL) list operations: no wildcard control-plane actions, no "
         "provider- or resource-type-wide data actions.",
@@ -1003,16 +1041,19 @@ POLICIES = [
                     "queues/messages/add/action), or use the built-in data role scoped to the resource.",
         severity=Severity.CRITICAL,
     ),
-    resource_policy(
+    stack_policy(
         "azure-data-roles-resource-scope",
-        "Azure data-plane role assignments are scoped to a resource, not a subscription, resource group or management group.",
-        [AZ_ROLE_ASSIGNMENT],
+        "Azure data-plane role assignments are scoped to a resource, not a subscription, resource group or management "
+        "group: every built-in role with data actions or reading shared keys (catalogue of built-in role definitions, "
+        "policy/azure_roles.py), the stack's custom roles with data actions, and the GUIDs in config dataPlaneRoleIds.",
+        [AZ_ROLE_ASSIGNMENT, AZ_ROLE_DEFINITION],
         _check_data_role_scope,
         remediation="set scope to the resource id (e.g. the Service Bus queue or Key Vault), not its resource group.",
         severity=Severity.HIGH,
         config={DATA_ROLES_KEY: {
-            "type": "array", "items": {"type": "string"}, "default": sorted(DATA_PLANE_ROLES),
-            "description": "Role definition GUIDs that must be assigned at resource scope."}},
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "More role definition GUIDs that must be assigned at resource scope (beyond the catalogue's "
+                           "data roles)."}},
     ),
     resource_policy(
         "azure-local-auth-disabled",

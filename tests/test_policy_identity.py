@@ -7,7 +7,7 @@ import json
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy import aws_actions, identity
+from policy import aws_actions, identity, privileges
 from policy.offline import evaluate
 
 STACK = "urn:pulumi:prod::anycloud::pulumi:pulumi:Stack::anycloud-prod"
@@ -36,36 +36,52 @@ def role_policy(*statements, name="fn-policy") -> dict:
 
 
 def run(resources, policy: str, environment="prod", config=None):
-    """(messages of `policy`, notes) over the identity policies only."""
-    report = evaluate(resources, environment, config=config, policies=identity.POLICIES)
+    """(messages of `policy`, notes) over the identity and privilege policies only."""
+    report = evaluate(resources, environment, config=config, policies=identity.POLICIES + privileges.POLICIES)
     return [v.message for v in report.violations if v.policy == policy], report.notes
 
 
 # ------------------------------------------------------------------ AWS
 
 
-def test_resource_star_is_for_the_actions_aws_defines_without_resource_level_permissions():
-    """Read from the catalogue of AWS actions, not a hand-written list: X-Ray writes and log
-    delivery have no resource types; DynamoDB reads do."""
+def test_resource_star_is_for_the_unscoped_actions_the_rendering_needs():
+    """Telemetry and Step Functions log delivery by default; an action the catalogue lists without
+    resource types is not fine on "*" for that alone (it reaches every such resource)."""
     for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogDelivery", "logs:DescribeLogGroups"):
         assert aws_actions.resource_level(action) is False, action
         assert run([role_policy(allow([action]))], "aws-iam-scoped-resources")[0] == []
-    assert aws_actions.resource_level("dynamodb:GetItem") is True
+    (listing,), _ = run([role_policy(allow(["ec2:DescribeInstances"]))], "aws-iam-scoped-resources")
+    assert '"ec2:DescribeInstances" (no resource type: every resource it acts on in the account)' in listing
+    (scoped,), _ = run([role_policy(allow(["dynamodb:GetItem"]))], "aws-iam-scoped-resources")
+    assert '"dynamodb:GetItem" (can name its resources)' in scoped
     policy = next(p for p in identity.POLICIES if p.name == "aws-iam-scoped-resources")
-    assert policy.config_schema.properties["unscopedActions"]["default"] == []
+    assert policy.config_schema.properties["unscopedActions"]["default"] == list(aws_actions.UNSCOPED_BY_DEFAULT)
+
+
+def test_put_metric_data_on_star_only_under_a_namespace_condition():
+    metrics = ["cloudwatch:PutMetricData"]
+    for condition in (None, {"StringLike": {"cloudwatch:namespace": "*"}},
+                      {"StringNotEquals": {"cloudwatch:namespace": "AWS/Lambda"}},
+                      {"StringEqualsIfExists": {"cloudwatch:namespace": "orders"}}):
+        extra = {"Condition": condition} if condition else {}
+        (message,), _ = run([role_policy(allow(metrics, **extra))], "aws-iam-scoped-resources")
+        assert 'without a condition naming cloudwatch:namespace' in message
+    for condition in ({"StringEquals": {"cloudwatch:namespace": "orders-prod"}},
+                      {"StringLike": {"CloudWatch:Namespace": ["orders-*"]}}):
+        assert run([role_policy(allow(metrics, Condition=condition))], "aws-iam-scoped-resources")[0] == []
 
 
 def test_unscoped_actions_are_configurable_pack_wide_or_per_policy():
     enis = role_policy(allow(["ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface"]))
     (message,), _ = run([enis], "aws-iam-scoped-resources")
-    assert 'allows "ec2:CreateNetworkInterface" on Resource "*"' in message  # Describe* has no resource types
-    extra = ["ec2:CreateNetworkInterface"]
+    assert '"ec2:DescribeNetworkInterfaces" (no resource type' in message and '"ec2:CreateNetworkInterface" (can' in message
+    extra = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"]
     assert run([enis], "aws-iam-scoped-resources", config={"unscopedActions": extra})[0] == []
     assert run([enis], "aws-iam-scoped-resources",
                config={"aws-iam-scoped-resources": {"unscopedActions": extra}})[0] == []
     # an action the catalogue does not know (a typo) is not let onto "*"
     (typo,), _ = run([role_policy(allow(["xray:PutTraceSegment"]))], "aws-iam-scoped-resources")
-    assert '"xray:PutTraceSegment" on Resource "*"' in typo
+    assert '"xray:PutTraceSegment" (not in AWS\'s catalogue) on Resource "*"' in typo
 
 
 def test_wildcard_actions_are_read_with_the_catalogue_in_any_case():
@@ -134,7 +150,7 @@ def test_object_shaped_documents_and_inline_policies_are_read():
                                                            "Resource": "*"})}]})
     (message,), _ = run([single], "aws-iam-scoped-resources")
     assert message.startswith('aws:iam/role:Role "fn-role": inlinePolicies[0] ("read").policy statement 0 (Sid "Read") '
-                              'allows "dynamodb:GetItem" on Resource "*"')
+                              'allows "dynamodb:GetItem" (can name its resources) on Resource "*"')
     assert message.endswith("Fix: " + next(p for p in identity.POLICIES if p.name == "aws-iam-scoped-resources").remediation_steps)
 
 
@@ -383,12 +399,3 @@ def test_function_app_identities_in_their_input_output_and_preview_shapes():
     none = function_app("f", {"type": "None"})
     (message,), _ = run([none], "azure-one-identity-per-function-app")
     assert 'identity.type is "None"' in message
-
-
-def test_local_auth_requires_the_explicit_value():
-    cosmos = resource("azure-native:cosmosdb:DatabaseAccount", "c", {"accountName": "c"})
-    (message,), _ = run([cosmos], "azure-local-auth-disabled")
-    assert "disableLocalAuth is not set" in message
-    storage = resource("azure-native:storage:StorageAccount", "s", {"accountName": "s", "allowSharedKeyAccess": True})
-    (message,), _ = run([storage], "azure-local-auth-disabled")
-    assert "allowSharedKeyAccess is true" in message and "required: allowSharedKeyAccess false" in message

@@ -6,7 +6,10 @@ from typing import Any, Sequence
 
 import pulumi
 
-from policy.aws_actions import resource_level
+from policy.aws_actions import UNSCOPED_BY_DEFAULT
+
+#: What the policy pack allows on Resource "*" by default (aws-iam-scoped-resources).
+_UNSCOPED = {a.lower() for a in UNSCOPED_BY_DEFAULT}
 
 
 def statement(
@@ -15,12 +18,12 @@ def statement(
     resources: Sequence[pulumi.Input[str]] | str,
     condition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An Allow statement; Resource "*" only for actions without resource-level permissions."""
+    """An Allow statement; Resource "*" only for the unscoped actions the policy pack allows there."""
     if resources == "*" or (not isinstance(resources, str) and "*" in resources):
-        # The policy pack's catalogue of AWS actions is the one source, so renderer and guardrail agree.
-        wide = [a for a in actions if resource_level(a) is not False]
+        # The policy pack's list is the one source, so renderer and guardrail agree.
+        wide = [a for a in actions if a.lower() not in _UNSCOPED]
         if wide:
-            raise ValueError(f"{sid}: {', '.join(wide)} support resource-level permissions; name the ARNs")
+            raise ValueError(f"{sid}: {', '.join(wide)} are not unscoped actions the policy pack allows on '*'; name the ARNs")
     if any("*" in a for a in actions):
         raise ValueError(f"{sid}: wildcard actions are never granted: {', '.join(actions)}")
     body: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}

@@ -12,6 +12,8 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from policy.aws_actions import STEP_FUNCTIONS_LOG_DELIVERY
+
 from ..spec import WorkflowSpec
 from ..workflow.asl import compile_asl
 from .context import AwsContext
@@ -22,11 +24,9 @@ from .keys import LOG_DELIVERY_CONTEXT, STATES_CONTEXT, log_delivery_source
 from .logs import log_group
 
 #: What Step Functions needs of its role to deliver logs to CloudWatch Logs (its "Logging using
-#: CloudWatch Logs" page); none of them can be scoped to a resource, so Resource "*".
-LOG_DELIVERY = [
-    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
-]
+#: CloudWatch Logs" page); none of them can be scoped to a resource, so Resource "*". The policy
+#: pack allows exactly these on "*", and logs:PutResourcePolicy to the roles Step Functions assumes.
+LOG_DELIVERY = list(STEP_FUNCTIONS_LOG_DELIVERY)
 
 
 def state_machine_arn(ctx: AwsContext, name: str) -> pulumi.Output[str]:
