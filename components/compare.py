@@ -143,9 +143,13 @@ def markdown(old: list[dict[str, Any]], new: list[dict[str, Any]], title: str = 
     out = [f"## anycloud: {title or 'this change'} ({cloud})", "",
            f"**{counts['replaced']} replaced, {counts['removed']} removed, {counts['added']} added, "
            f"{counts['updated']} updated in place.**"
-           + (" Protected resources come first; a protected resource replaced or removed needs "
-              "`anycloud:decommission` or an alias, or the deploy stops." if any(c.protected for c in found
+           + (" Protected resources come first: Pulumi refuses to delete one, so replacing or removing it needs "
+              "`anycloud:decommission` first (a move, an alias)." if any(c.protected for c in found
                                                                                      if c.kind in ("replaced", "removed")) else "")]
+    touched = [c for c in found if c.protected and c.kind in ("replaced", "removed")]
+    if touched:
+        out += ["", "Protected resources this change " + ", ".join(f"{c.kind.removesuffix('d')}s: `{c.name}` (`{c.type}`)"
+                                                            for c in touched) + "."]
     if policy:
         out += ["", policy]
     for kind, heading in (("replaced", "Replaced (deleted and created again: what it holds is lost)"),
