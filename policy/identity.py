@@ -65,8 +65,8 @@ from .role_meaning import AZ_ROLE_DEFINITION, KEY_READING, AzureCustomRoles, azu
 Report = Callable[..., None]
 
 #: `Resource: "*"` is allowed for the unscoped actions the rendering needs (telemetry, Step
-#: Functions log delivery: aws_actions.UNSCOPED_BY_DEFAULT), or those config `unscopedActions`
-#: names instead. Anything else names the resources it uses.
+#: Functions log delivery: aws_actions.UNSCOPED_BY_DEFAULT), and those config `unscopedActions`
+#: adds. Anything else names the resources it uses.
 UNSCOPED_ACTIONS_KEY = "unscopedActions"
 ALLOWED_MANAGED_KEY = "allowedManagedPolicies"
 #: AWS-managed policies whose content grants only actions without resource-level permissions
@@ -231,7 +231,7 @@ def _pins_values(values: list[str]) -> bool:
 
 
 def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
-    allowed = {str(a).lower() for a in config(args, UNSCOPED_ACTIONS_KEY, list(aws_actions.UNSCOPED_BY_DEFAULT))}
+    allowed = {str(a).lower() for a in [*aws_actions.UNSCOPED_BY_DEFAULT, *config(args, UNSCOPED_ACTIONS_KEY, [])]}
     for where, doc in identity_documents(args):
         for i, s in enumerate(statements(doc)):
             if not allows(s):
@@ -244,12 +244,12 @@ def _check_resource_scope(args: ResourceValidationArgs, report: Report) -> None:
             if "*" in resources:
                 if "NotAction" in s:
                     report(f'{at} allows NotAction {_quote(s["NotAction"])} on Resource "*"; required: explicit '
-                           'actions, and Resource "*" only for the unscoped actions in config unscopedActions.')
+                           'actions, and Resource "*" only for telemetry, log delivery and config unscopedActions.')
                 wide = [str(a) for a in s.get("Action", []) if not _unscoped_ok(str(a), allowed)]
                 if wide:
                     report(f'{at} allows {"; ".join(_why_wide(a) for a in wide)} on Resource "*"; required: the '
-                           "ARNs of the resources these actions use (Resource \"*\" is kept for the unscoped actions "
-                           f"in config {UNSCOPED_ACTIONS_KEY}: telemetry and log delivery by default).")
+                           "ARNs of the resources these actions use (Resource \"*\" is kept for telemetry, Step Functions "
+                           f"log delivery and the actions a reviewer lists in config {UNSCOPED_ACTIONS_KEY}).")
                 for action in s.get("Action", []):
                     key = aws_actions.SCOPING_CONDITIONS.get(str(action).lower())
                     if key and not any(_pins_values(values) for _, values in required_values(s.get("Condition"), key)):
@@ -943,9 +943,9 @@ POLICIES = [
                     'cloudwatch:namespace StringEquals condition), or list a reviewed action in config unscopedActions.',
         severity=Severity.HIGH,
         config={UNSCOPED_ACTIONS_KEY: {
-            "type": "array", "items": {"type": "string"}, "default": list(aws_actions.UNSCOPED_BY_DEFAULT),
-            "description": 'The actions allowed on Resource "*" (replaces the default: X-Ray, PutMetricData, Step '
-                           "Functions log delivery)."}},
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": 'More actions allowed on Resource "*" than the unscoped actions the rendering needs '
+                           "(X-Ray, PutMetricData under a namespace condition, Step Functions log delivery)."}},
     ),
     resource_policy(
         "aws-iam-no-broad-managed-policies",

@@ -55,7 +55,7 @@ def test_resource_star_is_for_the_unscoped_actions_the_rendering_needs():
     (scoped,), _ = run([role_policy(allow(["dynamodb:GetItem"]))], "aws-iam-scoped-resources")
     assert '"dynamodb:GetItem" (can name its resources)' in scoped
     policy = next(p for p in identity.POLICIES if p.name == "aws-iam-scoped-resources")
-    assert policy.config_schema.properties["unscopedActions"]["default"] == list(aws_actions.UNSCOPED_BY_DEFAULT)
+    assert policy.config_schema.properties["unscopedActions"]["default"] == []  # config adds to the defaults
 
 
 def test_put_metric_data_on_star_only_under_a_namespace_condition():
@@ -77,6 +77,8 @@ def test_unscoped_actions_are_configurable_pack_wide_or_per_policy():
     assert '"ec2:DescribeNetworkInterfaces" (no resource type' in message and '"ec2:CreateNetworkInterface" (can' in message
     extra = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"]
     assert run([enis], "aws-iam-scoped-resources", config={"unscopedActions": extra})[0] == []
+    telemetry = role_policy(allow(["xray:PutTraceSegments", "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces"]))
+    assert run([telemetry], "aws-iam-scoped-resources", config={"unscopedActions": extra})[0] == []
     assert run([enis], "aws-iam-scoped-resources",
                config={"aws-iam-scoped-resources": {"unscopedActions": extra}})[0] == []
     # an action the catalogue does not know (a typo) is not let onto "*"
