@@ -321,7 +321,7 @@ def _subject_pinned(issuer: str, operator: str, value: str) -> bool:
     if operator != "stringlike" or not _WILDCARD.search(value):
         return bool(value) and value != "*"
     head = _WILDCARD.split(value, 1)[0]
-    if issuer == GITHUB_OIDC:
+    if issuer.split("/", 1)[0] == GITHUB_OIDC:  # also an enterprise's issuer, <host>/<enterprise>
         return bool(_GITHUB_REPO.match(head))
     return head.count(":") >= 2 and all(head.split(":")[:2])
 

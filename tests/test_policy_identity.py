@@ -401,3 +401,40 @@ def test_function_app_identities_in_their_input_output_and_preview_shapes():
     none = function_app("f", {"type": "None"})
     (message,), _ = run([none], "azure-one-identity-per-function-app")
     assert 'identity.type is "None"' in message
+
+
+def federated_role(issuer: str, condition: dict, provider: str | None = None) -> dict:
+    principal = provider or f"arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}"
+    return resource("aws:iam/role:Role", "ci", {"assumeRolePolicy": doc({
+        "Effect": "Allow", "Principal": {"Federated": principal}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition})})
+
+
+@pytest.mark.parametrize("issuer, condition, pinned", [
+    ("token.actions.githubusercontent.com", {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:example/orders:ref:refs/heads/main"}}, True),
+    ("token.actions.githubusercontent.com/example-ent", {"StringEquals": {
+        "token.actions.githubusercontent.com/example-ent:aud": "sts.amazonaws.com"}, "StringLike": {
+        "token.actions.githubusercontent.com/example-ent:sub": "repo:example/orders:*"}}, True),
+    ("token.actions.githubusercontent.com", {"ForAnyValue:StringEquals": {
+        "token.actions.githubusercontent.com:aud": ["sts.amazonaws.com"]}, "StringLike": {
+        "token.actions.githubusercontent.com:sub": "repo:example/or*"}}, False),
+    ("token.actions.githubusercontent.com", {"StringEqualsIfExists": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:example/orders:ref:refs/heads/main"}}, False),
+    ("gitlab.example.com", {"StringEquals": {"gitlab.example.com:aud": "https://gitlab.example.com"},
+                            "StringLike": {"gitlab.example.com:sub": "project_path:platform/orders:ref_type:branch:*"}}, True),
+    ("gitlab.example.com", {"StringEquals": {"gitlab.example.com:aud": "https://gitlab.example.com"},
+                            "StringLike": {"gitlab.example.com:sub": "project_path:*"}}, False),
+])
+def test_federated_trust_pinned_by_audience_and_subject(issuer, condition, pinned):
+    messages, _ = run([federated_role(issuer, condition)], "aws-iam-service-principal-trust")
+    assert (messages == []) is pinned, messages
+
+
+def test_saml_federation_is_people_not_a_workload():
+    saml = federated_role("", {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+                          provider=f"arn:aws:iam::{ACCOUNT}:saml-provider/okta")
+    (message,), _ = run([saml], "aws-iam-service-principal-trust")
+    assert "which federates people rather than a workload" in message
