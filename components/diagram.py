@@ -14,7 +14,7 @@ from .architecture import Architecture, Arrow, Block
 
 #: Mermaid node shapes per kind: (open, close).
 SHAPES = {"route": ("[", "]"), "function": ("(", ")"), "queue": ("[[", "]]"), "dead-letters": ("[[", "]]"),
-          "workflow": ("{{", "}}"), "table": ("[(", ")]"), "secret": ("[/", "/]"), "key": ("[\\", "/]"), "api": ("[", "]")}
+          "workflow": ("{{", "}}"), "table": ("[(", ")]"), "secret": ("[/", "/]"), "key": ("[\\", "/]")}
 #: Graphviz node attributes per kind.
 NODES = {"route": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eef3fb"},
          "function": {"shape": "box", "style": "rounded,filled", "fillcolor": "#fdf3e1"},
@@ -23,11 +23,10 @@ NODES = {"route": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eef
          "workflow": {"shape": "hexagon", "style": "filled", "fillcolor": "#f1ebfa"},
          "table": {"shape": "cylinder", "style": "filled", "fillcolor": "#e8f4fa"},
          "secret": {"shape": "note", "style": "filled", "fillcolor": "#fff8d6"},
-         "key": {"shape": "component", "style": "filled", "fillcolor": "#f2f2f2"},
-         "api": {"shape": "box", "style": "filled", "fillcolor": "#eef3fb"}}
+         "key": {"shape": "component", "style": "filled", "fillcolor": "#f2f2f2"}}
 SETTINGS = ("dead-letter", "encrypts")
 INSTALL = ("SVG and PNG need Graphviz: apt-get install graphviz (the dot program) and "
-           "pip install 'anycloud[diagram]' (the graphviz package)")
+           'pip install -e ".[diagram]" (the graphviz package)')
 
 
 class DiagramError(RuntimeError):

@@ -17,7 +17,7 @@ from .cost import PricingError, as_json, estimate, side_by_side, text
 from .diagram import DiagramError, mermaid, render
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_BAD_INPUT = 0, 1, 2
-DIAGRAM_FORMATS, COST_FORMATS, COMPARE_FORMATS = ("mermaid", "svg", "png"), ("text", "json"), ("text", "json")
+DIAGRAM_FORMATS, TEXT_FORMATS = ("mermaid", "svg", "png"), ("text", "json")  # --diagram; --cost and --compare
 
 
 class ViewError(ValueError):
@@ -34,7 +34,7 @@ def _validate(args: argparse.Namespace) -> None:
     fmt = args.format
     if args.diagram and fmt not in ("text",) + DIAGRAM_FORMATS:
         raise ViewError(f"--format {fmt} with --diagram; allowed: mermaid, svg, png")
-    if (args.cost or args.compare) and fmt not in COST_FORMATS:
+    if (args.cost or args.compare) and fmt not in TEXT_FORMATS:
         raise ViewError(f"--format {fmt} with {asked[0]}; allowed: text, json")
     if args.compare and not args.from_file:
         raise ViewError("--compare NEW compares with --from OLD: give both exports")

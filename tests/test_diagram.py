@@ -7,6 +7,9 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +94,17 @@ def test_check_diagram_prints_mermaid_and_writes_svg(tmp_path):
 def test_view_options_that_do_not_fit_exit_2_with_one_line(tmp_path, argv, message):
     code, out, err = check("--stack", "prod", *argv, "--dir", str(project(tmp_path, "prod", PROD_STACK)))
     assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+
+
+def test_the_plain_check_imports_none_of_the_views(tmp_path):
+    """--diagram, --cost and --compare cost the plain check nothing: their modules load only when asked."""
+    directory = project(tmp_path, "prod", PROD_STACK)
+    script = ("import contextlib, io, sys\nfrom components.check import main\n"
+              "with contextlib.redirect_stdout(io.StringIO()):\n"
+              f"    code = main(['check', '--stack', 'prod', '--dir', {str(directory)!r}, '--service', 'tests.services:REFERENCE', "
+              f"'--functions', {str(FUNCTIONS)!r}])\n"
+              "views = ('components.views', 'components.diagram', 'components.cost', 'components.compare', "
+              "'components.architecture', 'graphviz')\n"
+              "print(code, sorted(m for m in views if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert done.stdout.strip() == "0 []", done.stderr
