@@ -19,6 +19,7 @@ from . import (
     privileges,
     resilience,
     resource_policies,
+    streams,
     transport,
 )
 
@@ -31,6 +32,7 @@ POLICIES = [
     *resource_policies.POLICIES,
     *resilience.POLICIES,
     *dead_letters.POLICIES,
+    *streams.POLICIES,
     *observability.POLICIES,
     *deployability.POLICIES,
     *gcp_deployability.POLICIES,

@@ -43,6 +43,7 @@ from .common import (
 )
 from .gcp_apis import AGENT_APIS, REQUESTED_AGENTS, SERVICE, SERVICE_IDENTITY, apis_of, short
 from .identity import GCP_HIERARCHY_IAM_TYPES, GCP_IAM_TYPES, GCP_SERVICE_ACCOUNT, _bindings
+from .streams import dead_letter_label
 
 PUBSUB_TOPIC = "gcp:pubsub/topic:Topic"
 SECRET = "gcp:secretmanager/secret:Secret"
@@ -498,6 +499,8 @@ UNDEAD_LETTERED = "eventPathsWithoutDeadLetters"
 
 
 def _event_paths(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == EVENTARC_TRIGGER and dead_letter_label(args.props):
+        return  # its destination dead-letters itself; stream-dead-letters-kept-and-alerted checks the claim
     if args.resource_type == EVENTARC_TRIGGER:
         how = "delivers through the Pub/Sub subscription Eventarc creates and owns (eventarc-<region>-...)"
         loss = "an event its destination keeps refusing is dropped after 24 hours (a workflow destination: at once)"
@@ -637,7 +640,8 @@ POLICIES = [
         "which no dead-letter policy of the stack can be on; an undeliverable event is discarded when retention ends "
         "(https://cloud.google.com/eventarc/docs/retry-events), or at once without retries. A topic and a push "
         "subscription the stack owns, with a dead-letter topic, keep them. Names listed in config "
-        "eventPathsWithoutDeadLetters are accepted.",
+        "eventPathsWithoutDeadLetters are accepted, and triggers labelled anycloud-dead-letters=<topic>, whose "
+        "destination dead-letters itself (stream-dead-letters-kept-and-alerted checks that claim).",
         [EVENTARC_TRIGGER, GCP_FUNCTION_V2, GCP_FUNCTION_V1],
         _event_paths,
         remediation="publish to a topic and deliver with a gcp.pubsub.Subscription this stack owns (push_config with "

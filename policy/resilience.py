@@ -58,6 +58,7 @@ from .common import (
     shown,
     stack_policy,
 )
+from .streams import keeps_stream_dead_letters
 from .dead_letter_stores import EVENT_SOURCE_MAPPING, routes, stores_queue
 from .settings import label, meets, places, recovery, wanted
 from .dead_letter_stores import READERS as ROUTE_TYPES
@@ -290,7 +291,7 @@ def _check_pubsub_dead_letters(args: StackValidationArgs, report: ReportViolatio
         what = named(sub, "Pub/Sub subscription")
         topic = get(sub.props, "deadLetterPolicy.deadLetterTopic")
         if not topic:
-            if not _is_dead_letter_subscription(sub, subs):
+            if not _is_dead_letter_subscription(sub, subs) and not keeps_stream_dead_letters(sub, args):
                 report(f"{what}: deadLetterPolicy.deadLetterTopic is {shown(topic)}; required: a dead-letter topic "
                        "(projects/P/topics/T), unless this subscription reads another subscription's dead-letter topic.",
                        sub.urn)

@@ -1,7 +1,8 @@
 """Cloud Monitoring: an e-mail channel when `alertEmail` is set, and alert policies.
 
 Alerts: 5xx from any function (gen2 functions report as Cloud Run services), messages
-dead-lettered and dead letters waiting, a consumer falling behind (oldest unacknowledged
+dead-lettered and dead letters waiting (queues, workflow starts, and table streams, whose
+adapter publishes to the dead-letter topic itself: components/gcp/stream.py), a consumer falling behind (oldest unacknowledged
 message), failed workflow executions, and API Gateway 5xx. Log retention is set per log
 bucket in Cloud Logging, not per resource: the project's `_Default` bucket keeps 30 days
 unless changed, which the check's notes say when `logRetentionDays` asks for another value.
@@ -26,6 +27,7 @@ class Watched:
     functions: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     queues: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)  # source sub, kept sub
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    streams: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)  # DLQ topic, kept sub
     api: pulumi.Output[str] | None = None
 
 
@@ -82,6 +84,15 @@ def alerts(ctx: GcpContext, watched: Watched) -> list[str]:
                 'resource.type="pubsub_subscription" AND metric.type="pubsub.googleapis.com/subscription/'
                 f'oldest_unacked_message_age" AND resource.labels.subscription_id="{s}"')),
             "ALIGN_MAX", OLDEST_MESSAGE_ALARM_S)], severity="WARNING")
+    for name, (topic, kept) in watched.streams.items():
+        policy(f"{name}-changes-dead-letters", f"table {name}'s changes are dead-lettered", [
+            _condition("dead-lettered", topic.apply(lambda t: (
+                'resource.type="pubsub_topic" AND metric.type="pubsub.googleapis.com/topic/send_message_operation_count" '
+                f'AND resource.labels.topic_id="{t}"')), "ALIGN_DELTA", 0, "REDUCE_SUM"),
+            _condition("dead letters waiting", kept.apply(lambda s: (
+                'resource.type="pubsub_subscription" AND metric.type="pubsub.googleapis.com/subscription/'
+                f'num_undelivered_messages" AND resource.labels.subscription_id="{s}"')), "ALIGN_MAX", 0),
+        ])
     for name, workflow in watched.workflows.items():
         policy(f"{name}-failures", f"workflow {name} executions fail", [_condition(
             f"{name} failed", workflow.apply(lambda w: (

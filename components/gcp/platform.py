@@ -18,6 +18,7 @@ from .keys import enable_apis, service_key
 from .observability import Watched, alerts
 from .queue import QueueHandle, create_queue, retention, subscribe
 from .secret import create_secret
+from .stream import StreamStores, connect, create_stores, stream_var, wiring as stream_wiring
 from .table import create_table
 from .workflow import check_source, claims_database, create_workflow
 
@@ -40,6 +41,8 @@ class GcpPlatform:
         self.starts: dict[str, QueueHandle] = {}
         self.source: Source | None = None
         self.claims: gcp.firestore.Database | None = None
+        #: Each streamed table's stores, and the table's neutral component (the trigger's parent).
+        self.streams: dict[str, tuple[StreamStores, pulumi.Resource]] = {}
         self.watched = Watched()
         #: What GCP cannot do that the declaration asks for (the check prints these).
         self.notes: list[str] = []
@@ -47,6 +50,13 @@ class GcpPlatform:
     # ---------------------------------------------------------------- data stores
     def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:
         self.tables[spec.name] = database = create_table(self.ctx, spec, parent)
+        if spec.stream is not None:
+            stores = create_stores(self.ctx, spec, parent)
+            self.streams[spec.name] = (stores, parent)
+            self.watched.streams[spec.name] = (stores.dead_letters.name, stores.kept.name)
+            if spec.stream.batch_size > 1:
+                self.notes.append(f"tables.{spec.name}.stream.batch_size: Eventarc delivers one Firestore change per "
+                                  f"event, so the consumer gets batches of 1, not {spec.stream.batch_size}.")
         return {"name": database.name}
 
     def secret(self, spec: SecretSpec, parent: pulumi.Resource) -> dict[str, Any]:
@@ -84,11 +94,17 @@ class GcpPlatform:
 
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
         kinds, routes = wiring.triggers(self.ctx.spec, spec.name)
-        reached = {**wiring.reached(self.ctx.spec, spec), **self._verified(routes)}
+        streams = [t for t in self.ctx.spec.tables if t.stream is not None and t.stream.consumer == spec.name]
+        reached = {**wiring.reached(self.ctx.spec, spec), **self._verified(routes),
+                   **{stream_var(t.name): stream_wiring(t, self.tables[t.name], self.streams[t.name][0])
+                      for t in streams}}
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value, reached)
         handle = create_function(self.ctx, Shape.of(spec), self._source(), env, internal_only="route" not in kinds,
                                  parent=parent)
         self.functions[spec.name] = handle
+        for table in streams:
+            stores, block = self.streams[table.name]
+            connect(self.ctx, table, self.tables[table.name], stores, handle, block)
         self.watched.functions[spec.name] = handle.function.name
         return {"name": handle.function.name}
 

@@ -42,10 +42,10 @@ class QueueHandle:
     kept: gcp.pubsub.Subscription | None = None
 
 
-def topic(ctx: GcpContext, name: str, parent: pulumi.Resource) -> gcp.pubsub.Topic:
+def topic(ctx: GcpContext, name: str, parent: pulumi.Resource, physical_limit: int = 255) -> gcp.pubsub.Topic:
     """A CMEK topic (also used for workflow start topics)."""
     in_key_region = gcp.pubsub.TopicMessageStoragePolicyArgs(allowed_persistence_regions=[ctx.region]) if ctx.key else None
-    return gcp.pubsub.Topic(name, name=ctx.physical(name, 255), kms_key_name=ctx.key_name,
+    return gcp.pubsub.Topic(name, name=ctx.physical(name, physical_limit), kms_key_name=ctx.key_name,
                             message_storage_policy=in_key_region, message_retention_duration=f"{MAX_RETENTION_S}s",
                             opts=ctx.opts(parent, api="pubsub", cmek=True))
 
@@ -54,11 +54,11 @@ def retention(spec: QueueSpec) -> str:
     return f"{min(spec.retention_days * 86400, MAX_RETENTION_S)}s"
 
 
-def create_queue(ctx: GcpContext, name: str, parent: pulumi.Resource) -> QueueHandle:
-    """A topic, its dead-letter topic, and the subscription that keeps the dead letters (also a
-    workflow's start path: components/gcp/workflow.py)."""
-    source = topic(ctx, name, parent)
-    dead_letters = topic(ctx, f"{name}-dlq", parent)
+def dead_letter_store(ctx: GcpContext, name: str, parent: pulumi.Resource,
+                      physical_limit: int = 255) -> tuple[gcp.pubsub.Topic, gcp.pubsub.Subscription]:
+    """A CMEK dead-letter topic `<name>-dlq` and the subscription that keeps what reaches it for 7
+    days, never expiring (a topic with no subscription drops what it receives)."""
+    dead_letters = topic(ctx, f"{name}-dlq", parent, physical_limit)
     kept = gcp.pubsub.Subscription(
         f"{name}-dlq-kept",
         name=ctx.physical(f"{name}-dlq-kept", 255),
@@ -68,6 +68,14 @@ def create_queue(ctx: GcpContext, name: str, parent: pulumi.Resource) -> QueueHa
         expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
         opts=ctx.opts(dead_letters, api="pubsub"),
     )
+    return dead_letters, kept
+
+
+def create_queue(ctx: GcpContext, name: str, parent: pulumi.Resource) -> QueueHandle:
+    """A topic, its dead-letter topic, and the subscription that keeps the dead letters (also a
+    workflow's start path: components/gcp/workflow.py)."""
+    source = topic(ctx, name, parent)
+    dead_letters, kept = dead_letter_store(ctx, name, parent)
     handle = QueueHandle(topic=source, dead_letters=dead_letters, kept=kept)
     agent, _ = ctx.service_agent("pubsub")
     gcp.pubsub.TopicIAMMember(f"{name}-dlq-agent-publishes", topic=dead_letters.id, role=PUBLISHER,

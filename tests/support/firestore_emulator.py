@@ -8,7 +8,9 @@ chose (no race for a free port). The emulator also exits when its stdin closes, 
 outlives a killed test run. State is in memory only: each test uses its own database id.
 
 Tests use the session fixture `firestore_emulator` and `emulator_client(address, database)`,
-the official client as the emulator needs it (no TLS, anonymous credentials).
+the official client as the emulator needs it (no TLS, anonymous credentials). The launcher also
+logs every committed write to a file (`changes_file()`), from which tests/support/
+eventarc_standin.py makes the events Eventarc would deliver (the package emits none).
 """
 
 from __future__ import annotations
@@ -39,33 +41,65 @@ emulator.server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure()
   if (err) { console.error(err.message); process.exit(1); }
   process.stdout.write(`127.0.0.1:${port}\n`);
 });
+// Every committed write, as the Eventarc stand-in reads it (tests/support/eventarc_standin.py):
+// one JSON line per created, updated or deleted document, with the document after and before the
+// write as binary google.firestore.v1.Document (base64; null when there is none).
+const changes = process.env[CHANGES_VAR];
+if (changes) {
+  const fs = require("fs");
+  const last = new Map();
+  const record = (kind) => ({ document }) => {
+    const path = document.getPath();
+    const value = kind === "delete" ? null : Buffer.from(document.toV1Document().serialize()).toString("base64");
+    fs.appendFileSync(changes, JSON.stringify({ kind, path, value, old: last.get(path) || null }) + "\n");
+    if (value === null) last.delete(path); else last.set(path, value);
+  };
+  for (const kind of ["create", "update", "delete"]) emulator.state.emitter.on(`${kind}-document`, record(kind));
+}
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();
-"""
+""".replace("CHANGES_VAR", '"ANYCLOUD_FIRESTORE_CHANGES"')
+
+
+#: Where the launcher appends every committed write (set for the session by `firestore_emulator`).
+CHANGES_VAR = "ANYCLOUD_FIRESTORE_CHANGES"
 
 
 @contextmanager
-def running_emulator(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Start the emulator; yield its ``host:port`` (the first line its launcher prints); stop it."""
+def running_emulator(timeout_s: float = START_TIMEOUT_S, changes: Path | None = None) -> Iterator[str]:
+    """Start the emulator; yield its ``host:port`` (the first line its launcher prints); stop it.
+    With `changes`, every committed write is appended to that file (tests/support/eventarc_standin.py)."""
+    env = {**os.environ, CHANGES_VAR: str(changes)} if changes is not None else None
     with running_node("the Firestore emulator", PACKAGE, ["-e", _LAUNCHER], lambda line: line.strip(), timeout_s,
-                      cwd=ROOT) as address:
+                      cwd=ROOT, env=env) as address:
         yield address
 
 
 @pytest.fixture(scope="session")
-def firestore_emulator() -> Iterator[str]:
+def firestore_emulator(tmp_path_factory) -> Iterator[str]:
     """``host:port`` of an emulator shared by the session, with FIRESTORE_EMULATOR_HOST set to it
-    (the client reads it when it is built) and restored afterwards."""
-    with running_emulator() as address:
-        previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        os.environ["FIRESTORE_EMULATOR_HOST"] = address
+    (the client reads it when it is built) and restored afterwards; its writes are logged to
+    `changes_file()`."""
+    changes = tmp_path_factory.mktemp("firestore") / "changes.jsonl"
+    changes.touch()
+    with running_emulator(changes=changes) as address:
+        previous = {name: os.environ.get(name) for name in ("FIRESTORE_EMULATOR_HOST", CHANGES_VAR)}
+        os.environ.update({"FIRESTORE_EMULATOR_HOST": address, CHANGES_VAR: str(changes)})
         try:
             yield address
         finally:
-            if previous is None:
-                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-            else:
-                os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def changes_file() -> Path:
+    """The session emulator's log of committed writes (under the `firestore_emulator` fixture)."""
+    if not os.environ.get(CHANGES_VAR):
+        raise RuntimeError(f"{CHANGES_VAR} is not set: use the firestore_emulator fixture")
+    return Path(os.environ[CHANGES_VAR])
 
 
 def emulator_client(database: str, project: str = PROJECT) -> Any:

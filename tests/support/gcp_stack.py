@@ -3,6 +3,9 @@
 - Each rendered function becomes an `entry.Instance` built from exactly its rendered
   environment, with Firestore on the emulator (its tables are the rendered databases) and the
   Pub/Sub and Secret Manager clients pointed at a REST stand-in (tests/support/google_standin.py).
+- Table streams: the emulator's writes become the CloudEvents the rendered Eventarc triggers
+  deliver to their consumers, retried as Eventarc retries (tests/support/eventarc_standin.py);
+  the stack's `clock` is the time of those retries and of the adapter's delivery leases.
 - Routes get what API Gateway forwards (the appended path, the trace header, the verified
   claims). Pub/Sub is played by the harness from what the stand-in received: `deliver` pushes
   each queued message to the queue's consumer as the push subscription would, counts the
@@ -29,13 +32,15 @@ from google.auth.credentials import AnonymousCredentials
 from components.mock_engine import Rendering
 from runtime.gcp import entry
 from runtime.gcp.messaging import Clients, Executions
-from tests.support.firestore_emulator import emulator_client
+from tests.support.eventarc_standin import TRIGGER, Clock, EventarcStandIn, Trigger
+from tests.support.firestore_emulator import changes_file, emulator_client
 from tests.support.google_standin import StandIn
 from tests.support.workflows_interpreter import Execution, Interpreter, WorkflowError
 
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 CREATE_DOCUMENT = "googleapis.firestore.v1.projects.databases.documents.createDocument"
 PROJECT = "anycloud-test"
+REGION = "europe-west1"
 
 
 @dataclass
@@ -55,8 +60,15 @@ class GcpStack:
     urls: dict[str, str] = field(default_factory=dict)
     consumers: dict[str, tuple[str, int]] = field(default_factory=dict)  # topic -> (function, max deliveries)
     dead_letters: list[Pending] = field(default_factory=list)
+    #: What was published to a topic no push subscription reads: the dead letters the adapter
+    #: published itself (a table stream's), which the topic's subscription keeps.
+    kept: list[Pending] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
     published: int = 0
+    clock: Clock = field(default_factory=Clock)
+    eventarc: EventarcStandIn | None = None
+    #: function -> how many of its next task answers are lost (`lose_answers`).
+    lost_answers: dict[str, int] = field(default_factory=dict)
     _read: int = 0  # stand-in requests already turned into messages
 
     @classmethod
@@ -78,11 +90,21 @@ class GcpStack:
             return Executions(stack.standin.url, credentials=AnonymousCredentials())
 
         clients = {"pubsub": publisher, "secretmanager": secrets, "executions": executions}
+        services = {}
         for fn in rendering.of_type(FUNCTION):
             env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
-            made = entry.Starter if env.get("ANYCLOUD_TRIGGERS") == "start" else entry.Instance
-            stack.instances[fn.name] = made(env, clients=Clients(clients))
+            if env.get("ANYCLOUD_TRIGGERS") == "start":
+                stack.instances[fn.name] = entry.Starter(env, clients=Clients(clients))
+            else:
+                stack.instances[fn.name] = entry.Instance(env, clients=Clients(clients), clock=stack.clock)
             stack.urls[fn.outputs["serviceConfig"]["uri"]] = fn.name
+            services[fn.inputs["name"]] = fn.name
+        triggers = [Trigger.of(t.inputs) for t in rendering.of_type(TRIGGER)]
+
+        def to_service(service: str, headers: dict[str, str], body: bytes) -> int:
+            return stack.instances[services[service]].handle("POST", "/", {}, headers, body)[0]
+
+        stack.eventarc = EventarcStandIn(changes_file(), triggers, to_service, stack.clock, PROJECT, REGION)
         for sub in rendering.of_type("gcp:pubsub/subscription:Subscription"):
             endpoint = (sub.inputs.get("pushConfig") or {}).get("pushEndpoint")
             if endpoint:
@@ -129,6 +151,8 @@ class GcpStack:
         out = []
         fresh, self._read = self.standin.received[self._read:], len(self.standin.received)
         for received in fresh:
+            if received.refused:
+                continue
             if received.method == "POST" and received.path.endswith("/executions"):
                 self.executions.append(self.run_workflow(json.loads(received.body["argument"])))
                 fresh += self.standin.received[self._read:]
@@ -137,24 +161,43 @@ class GcpStack:
                 continue
             topic = received.path[len("/v1/"):-len(":publish")]
             for m in received.body["messages"]:
+                if topic not in self.consumers:  # a dead-letter topic: its subscription keeps it
+                    self.kept.append(Pending(topic, json.loads(base64.b64decode(m["data"])), m.get("attributes", {}).get(
+                        "anycloud-change", "")))
+                    continue
                 out.append(Pending(topic, json.loads(base64.b64decode(m["data"])), f"msg-{len(out)}-{self.published}"))
         return out
 
     def deliver(self, pending: list[Pending] | None = None) -> None:
-        """Play Pub/Sub: push each message to its subscription's consumer (a queue's, or a workflow's
-        starter) until acknowledged or dead-lettered; repeat until nothing is left."""
-        todo = list(pending if pending is not None else self.queued())
-        while todo:
-            message = todo.pop(0)
-            function, max_attempts = self.consumers[message.topic]
-            while message.attempts < max_attempts:
-                message.attempts += 1
+        """Play Eventarc and Pub/Sub until nothing is left: the table changes committed so far go to
+        their consumers (retried as Eventarc does), then each published message is pushed to its
+        subscription's consumer (a queue's, or a workflow's starter) until acknowledged or
+        dead-lettered; what those deliveries write or publish is delivered in turn."""
+        todo = list(pending) if pending is not None else []
+        while True:
+            self.eventarc.run()
+            todo += self.queued()  # runs the executions created so far, whose tasks write
+            if todo:
+                self.push(todo.pop(0))
+            elif not self.eventarc.poll():
+                return
+
+    def push(self, message: Pending) -> None:
+        """One message through its push subscription: `maxDeliveryAttempts` deliveries at most (an
+        injected process death answers nothing, a failed delivery like any other), then the
+        dead-letter topic."""
+        function, max_attempts = self.consumers[message.topic]
+        while message.attempts < max_attempts:
+            message.attempts += 1
+            try:
                 status, _, _ = self.instances[function].handle("POST", "/", {}, {}, self.push_body(message))
-                if 200 <= status < 300:
-                    break
-            else:
-                self.dead_letters.append(message)
-            todo += self.queued()
+            except BaseException as exc:  # noqa: BLE001
+                if not getattr(exc, "injected", False):
+                    raise
+                status = 0
+            if 200 <= status < 300:
+                return
+        self.dead_letters.append(message)
 
     @staticmethod
     def push_body(message: Pending) -> bytes:
@@ -172,6 +215,10 @@ class GcpStack:
     def _task(self, name: str):
         def call(request) -> tuple[int, Any]:
             status, body, _ = self.instances[name].handle("POST", "/", {}, {}, json.dumps(request.body).encode())
+            if self.lost_answers.get(name, 0) > 0:
+                # The task ran; its answer never reached Workflows: Cloud Run's front end answers 503.
+                self.lost_answers[name] -= 1
+                return 503, {"message": "upstream connect error"}
             return status, body
         return call
 

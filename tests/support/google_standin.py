@@ -21,12 +21,15 @@ class Received:
     method: str
     path: str
     body: Any
+    refused: bool = False  # answered with an injected refusal (`refuse`)
 
 
 class StandIn:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.answers: dict[tuple[str, str], Callable[[Any], tuple[int, Any]]] = {}
+        #: [path suffix, times left, status]: the next requests to such a path are refused (`refuse`).
+        self.refusals: list[list] = []
         self._server = LocalServer(self._answer)
         self.url = f"http://{self._server.address}"
 
@@ -34,9 +37,19 @@ class StandIn:
         path = path.split("?", 1)[0]
         body = json.loads(raw) if raw else None
         self.received.append(Received(method, path, body))
+        refusal = next((r for r in self.refusals if path.endswith(r[0]) and r[1] > 0), None)
+        if refusal is not None:
+            refusal[1] -= 1
+            self.received[-1].refused = True
+            return refusal[2], json.dumps({"error": {"code": refusal[2], "message": "refused by the test"}})
         answer = self.answers.get((method, path))
         status, payload = answer(body) if answer else (404, {"error": {"code": 404, "message": "no stand-in"}})
         return status, json.dumps(payload)
+
+    def refuse(self, path_suffix: str, times: int, status: int) -> None:
+        """Answer the next `times` requests whose path ends with `path_suffix` with `status` and
+        Google's error body (a service refusing for a while: IAM not yet propagated, an outage)."""
+        self.refusals.append([path_suffix, times, status])
 
     def close(self) -> None:
         self._server.close()

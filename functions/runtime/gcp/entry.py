@@ -18,6 +18,12 @@ runtime/dispatch.py, shared with the Azure adapter):
   and an unreadable push 400, both negative acknowledgements, so Pub/Sub retries with
   back-off and dead-letters after ``max_receives`` deliveries. With the `idempotency` table
   declared, a message body already processed is acknowledged without running again.
+- a table's changes: an Eventarc CloudEvent of a Firestore write (``ce-type``
+  google.cloud.firestore.document.v1.*), read by changes.py into a `Message` and run like a
+  queue message. 204 once delivered, superseded, not for this consumer (a delete without
+  ``deletes``) or dead-lettered after ``max_receives`` deliveries (or at once when unreadable);
+  409 while another change of the same item is being delivered and 500 when the consumer failed,
+  both retried by Eventarc with back-off.
 - a task: Workflows POSTs the state; 200 with the handler's JSON result, a `TaskError` is 422
   ``{"error": name, "message"}``, anything else 500 ``{"error": "TaskFailed", "message":
   "internal error"}`` (DESIGN.md section 5).
@@ -34,16 +40,18 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import dispatch, wiring
 from ..dispatch import match_route
-from ..contracts import Context
+from ..contracts import Context, Message
+from . import changes
 from ..instances import Instances
 from .events import MalformedPush, caller_claims, push_message, request_id, route_request
-from .firestore import build_tables
-from .messaging import Clients, Queue, Secret, Workflow
+from .firestore import Clients as FirestoreClients, build_tables
+from .messaging import Clients, Queue, Secret, Workflow, publish
 from .start import START_WORKFLOW, TRIGGER, Starter
 
 #: The routes whose JWT API Gateway verified (components/gcp/api.py sets them).
@@ -87,9 +95,15 @@ def build_context(env: Mapping[str, str], clients: Clients) -> Context:
 class Instance(dispatch.Instance):
     """What a function instance keeps between requests, and how a GCP request reaches it."""
 
-    def __init__(self, env: Mapping[str, str], clients: Clients | None = None, context: Context | None = None):
-        super().__init__(env, context if context is not None else build_context(env, clients or Clients()))
+    def __init__(self, env: Mapping[str, str], clients: Clients | None = None, context: Context | None = None,
+                 databases: Callable[[str], Any] | None = None, clock: Callable[[], float] = time.time):
+        self.clients = clients or Clients()
+        super().__init__(env, context if context is not None else build_context(env, self.clients))
         self.verified = {r for r in env.get(VERIFIED_ROUTES, "").split(",") if r}
+        self.streams = changes.Stream.all(env)
+        databases = databases or FirestoreClients().get
+        self.deliveries = {s.table: changes.Deliveries(lambda s=s: databases(s.deliveries), self.in_progress_s, clock)
+                           for s in self.streams}
 
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
                body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -100,6 +114,8 @@ class Instance(dispatch.Instance):
         if matched is not None:
             request = route_request(method, path, matched[1], query, lowered, body)
             return self.route(request, caller_claims(lowered) if matched[0] in self.verified else {})
+        if method.upper() == "POST" and "changes" in self.triggers and changes.is_change(lowered):
+            return self.change(lowered, body, trace)
         if method.upper() == "POST" and "consumer" in self.triggers and ("task" not in self.triggers or _looks_like_push(body)):
             return self.consume(body, trace)
         if method.upper() == "POST" and "task" in self.triggers:
@@ -116,6 +132,62 @@ class Instance(dispatch.Instance):
             self.message(message, trace)
         except Exception:
             return 500, {"error": "MessageFailed", "message": "the message will be retried"}, dispatch.JSON_HEADERS
+        return 204, None, {}
+
+    def change(self, headers: Mapping[str, str], body: bytes, trace: str) -> tuple[int, Any, dict[str, str]]:
+        """One Firestore change from Eventarc (changes.py says what each answer means)."""
+        try:
+            stream, change = changes.read_change(headers, body, self.streams)
+        except changes.MalformedEvent as err:
+            return self._unreadable(headers, body, str(err), trace)
+        extra = {"trace_id": trace, "change_id": change.id, "table": stream.table}
+        deliveries = self.deliveries[stream.table]
+        attempt = deliveries.claim(change)
+        if attempt == changes.STALE:
+            self.logger.info("change superseded by a newer one already delivered", extra=extra)
+            return 204, None, {}
+        if attempt == changes.BUSY:
+            self.logger.info("another change of this item is being delivered; retried later", extra=extra)
+            return 409, {"error": "ChangeBusy", "message": "the change will be retried"}, dispatch.JSON_HEADERS
+        try:
+            if change.item is not None or stream.deletes:
+                if attempt > stream.max_receives:  # dead-lettering failed on the last delivery
+                    self._dead_letter(stream, changes.dead_letter(change, stream, attempt - 1, "MessageFailed"), change)
+                else:
+                    self._deliver(stream, change, attempt, trace)
+        except Exception:
+            deliveries.release(change)
+            return 500, {"error": "MessageFailed", "message": "the change will be retried"}, dispatch.JSON_HEADERS
+        deliveries.settle(change)
+        return 204, None, {}
+
+    def _deliver(self, stream: changes.Stream, change: changes.Change, attempt: int, trace: str) -> None:
+        """Run the consumer; after its last allowed failure, dead-letter the change instead of raising."""
+        try:
+            self.message(Message(id=change.id, body=change.body(stream), receive_count=attempt), trace)
+        except Exception as exc:
+            if attempt < stream.max_receives:
+                raise
+            self._dead_letter(stream, changes.dead_letter(change, stream, attempt, type(exc).__name__), change)
+
+    def _dead_letter(self, stream: changes.Stream, record: dict[str, Any], change: changes.Change | None) -> None:
+        publish(self.clients, stream.dead_letters, record, {"anycloud-table": stream.table,
+                                                             **({"anycloud-change": change.id} if change else {})})
+        self.logger.error("change dead-lettered", extra={"table": stream.table, "error": record["error"],
+                                                         **({"change_id": change.id} if change else {})})
+
+    def _unreadable(self, headers: Mapping[str, str], body: bytes, reason: str,
+                    trace: str) -> tuple[int, Any, dict[str, str]]:
+        """An event no retry can make readable: kept in the dead-letter topic of the stream it names
+        (or this function's only stream), never retried for a day and dropped."""
+        named = [s for s in self.streams if s.database == headers.get("ce-database")] or self.streams
+        if len(named) != 1:
+            self.logger.error("unreadable change event for no known stream", extra={"trace_id": trace, "reason": reason})
+            return 400, {"error": "MalformedEvent", "message": reason}, dispatch.JSON_HEADERS
+        try:
+            self._dead_letter(named[0], changes.unreadable(headers, body, reason), None)
+        except Exception:
+            return 500, {"error": "MessageFailed", "message": "the event will be retried"}, dispatch.JSON_HEADERS
         return 204, None, {}
 
 

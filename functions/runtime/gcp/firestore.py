@@ -48,7 +48,7 @@ from ..clients import LazyClients
 from ..contracts import ConditionFailed
 from ..tables import check_changes, key_values, matches, query_keys
 
-__all__ = ["Clients", "FirestoreTable", "build_tables", "document_id"]
+__all__ = ["Clients", "FirestoreTable", "build_tables", "document_id", "load_item"]
 
 
 def _default_client(database: str) -> Any:
@@ -103,6 +103,15 @@ def _to_seconds(timestamp: dt.datetime) -> int | float:
     return int(seconds) if seconds.is_integer() else seconds
 
 
+def load_item(data: Mapping[str, Any] | None, ttl: str | None) -> dict[str, Any]:
+    """A document's decoded fields as the portable item: the TTL attribute's timestamp back to epoch
+    seconds (also how a change stream's item is read: changes.py)."""
+    item = dict(data or {})
+    if ttl is not None and isinstance(item.get(ttl), dt.datetime):
+        item[ttl] = _to_seconds(item[ttl])
+    return item
+
+
 # --------------------------------------------------------------------- table
 
 
@@ -145,11 +154,7 @@ class FirestoreTable:
         return {name: self._stored(name, value) for name, value in item.items()}
 
     def _load(self, data: Mapping[str, Any] | None) -> dict[str, Any]:
-        item = dict(data or {})
-        ttl = self.ttl_attribute
-        if ttl is not None and isinstance(item.get(ttl), dt.datetime):
-            item[ttl] = _to_seconds(item[ttl])
-        return item
+        return load_item(data, self.ttl_attribute)
 
     def _transaction(self, body: Callable[[Any], Any]) -> Any:
         """Run `body(transaction)` in a read-write transaction, again from the start when the

@@ -75,7 +75,8 @@ class Clients(LazyClients):
         super().__init__(lambda service: made[service]())
 
 
-def _publish(clients: Clients, topic: str, body: Any, attributes: Mapping[str, str]) -> str:
+def publish(clients: Clients, topic: str, body: Any, attributes: Mapping[str, str]) -> str:
+    """Publish `body` as JSON to `topic`; the message id."""
     from google.pubsub_v1 import PubsubMessage
 
     data = json.dumps(body, separators=(",", ":")).encode()
@@ -94,7 +95,7 @@ class Queue:
         if delay_s:
             raise NotImplementedError(f"delay_s: {delay_s} is not supported: Pub/Sub has no delayed delivery, "
                                       "so on GCP delay_s must be 0")
-        return _publish(self._clients, self.topic, body, self._attributes)
+        return publish(self._clients, self.topic, body, self._attributes)
 
 
 class Workflow:
@@ -104,7 +105,7 @@ class Workflow:
 
     def start(self, execution_id: str, state: Mapping[str, Any]) -> bool:
         check_execution_id(execution_id)
-        _publish(self._clients, self.start_topic, {EXECUTION_ID: execution_id, INPUT: dict(state)}, {})
+        publish(self._clients, self.start_topic, {EXECUTION_ID: execution_id, INPUT: dict(state)}, {})
         return True
 
 
