@@ -28,6 +28,7 @@ from pulumi_policy import (
 
 from .common import (
     CMK_PROPERTY,
+    ResourceCheck,
     COSMOS_ACCOUNT,
     DYNAMODB_TABLE,
     FIRESTORE_DATABASE,
@@ -54,6 +55,9 @@ from .common import (
     shown,
     stack_policy,
 )
+from .settings import applies, label, places, set_values
+from .settings import keys as catalogue
+from .settings import local_auth
 
 # ------------------------------------------------------------------ type tokens
 
@@ -363,19 +367,41 @@ def _gcp_seconds(value: Any) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+#: A GCP key named with its version (`.../cryptoKeyVersions/3`), an Azure key URI with its version
+#: (`https://V.vault.azure.net/keys/K/<version>`), a Key Vault reference naming a secret version.
+_GCP_PINNED = re.compile(r"/cryptoKeyVersions/([^/]+)/?$")
+_AZURE_PINNED = re.compile(r"^https://[^/]+/keys/[^/]+/([^/?#]+)/?$", re.IGNORECASE)
+_SECRET_PINNED = re.compile(r"@Microsoft\.KeyVault\((?:[^)]*SecretUri=[^)]*/secrets/[^/;)]+/([^/;)\s]+)"
+                            r"|[^)]*SecretVersion=([^;)\s]+))", re.IGNORECASE)
+
+
+def _aws_symmetric(props: Any) -> bool:
+    """AWS rotates only symmetric encryption keys (neither asymmetric, HMAC nor in a custom key store)."""
+    spec = get(props, "customerMasterKeySpec", get(props, "keySpec", "SYMMETRIC_DEFAULT"))
+    usage = get(props, "keyUsage", "ENCRYPT_DECRYPT")
+    return spec == "SYMMETRIC_DEFAULT" and usage == "ENCRYPT_DECRYPT" and not (
+        get(props, "customKeyStoreId") or get(props, "xksKeyId"))
+
+
+def _check_keys(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, typ = args.props, args.resource_type
     if typ == KMS_KEY:
-        spec = get(props, "customerMasterKeySpec", "SYMMETRIC_DEFAULT")
-        usage = get(props, "keyUsage", "ENCRYPT_DECRYPT")
-        if spec != "SYMMETRIC_DEFAULT" or usage != "ENCRYPT_DECRYPT" or get(props, "customKeyStoreId") or get(props, "xksKeyId"):
-            return  # AWS rotates only symmetric encryption keys with KMS-generated material
+        if not _aws_symmetric(props):
+            return
         enabled = get(props, "enableKeyRotation")
         if not _on(enabled):
             report(f"{named(args, 'KMS key')}: enableKeyRotation is {shown(enabled)}; true is required for a symmetric key.")
+    elif typ in catalogue.UNROTATABLE:
+        if _aws_symmetric(props):
+            report(f"{named(args, 'KMS key')}: a symmetric encryption key that cannot rotate automatically: "
+                   f"{catalogue.UNROTATABLE[typ]}; required: an aws.kms.Key with KMS-generated material and "
+                   "enableKeyRotation true.")
     elif typ == CRYPTO_KEY:
         if get(props, "purpose", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
             return  # automatic rotation exists only for symmetric encryption keys
+        if _on(imported := get(props, "importOnly")):
+            report(f"{named(args, 'Crypto key')}: importOnly is {shown(imported)}, so Cloud KMS creates no versions "
+                   "of it and it never rotates automatically; required: importOnly false with a rotationPeriod.")
         limit = int(config(args, MAX_ROTATION_DAYS, 90))
         period = get(props, "rotationPeriod")
         seconds = _gcp_seconds(period)
@@ -396,6 +422,47 @@ def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> No
                    "(e.g. 'P90D') is required.")
 
 
+def _check_pins(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A consumer that names one version of its key keeps using it: rotation never reaches its data."""
+    props, typ = args.props, args.resource_type
+    what = named(args, label(typ))
+    follows = [p for p in catalogue.FOLLOW_LATEST.get(typ, ()) if any(_on(v) for _, v in set_values(props, p))]
+    for path in catalogue.KEY_PATHS.get(typ, ()):
+        for where, value in set_values(props, path):
+            if not isinstance(value, str):
+                continue
+            if pinned := _GCP_PINNED.search(value):
+                report(f"{what}: {where} names key version {pinned.group(1)} ({value!r}), so the resource keeps that "
+                       "version and rotation never reaches it; required: the key's name, without /cryptoKeyVersions/N.")
+            elif typ.startswith("azure-native:") and not follows and (pinned := _AZURE_PINNED.search(value)):
+                latest = catalogue.FOLLOW_LATEST.get(typ)
+                report(f"{what}: {where} names key version {pinned.group(1)} ({value!r}), so the resource keeps that "
+                       "version after the key rotates; required: the versionless key URI "
+                       f"(https://VAULT.vault.azure.net/keys/KEY){f' or {latest[0]} true' if latest else ''}.")
+    if not follows:
+        for path in catalogue.VERSION_PATHS.get(typ, ()):
+            for where, value in set_values(props, path):
+                report(f"{what}: {where} is {shown(value)}, a pinned key version, so automatic key version updates are "
+                       "off and rotation never reaches the resource; required: leave it unset (versionless key).")
+    for path in local_auth.SETTING_PLACES.get(typ, ()):
+        for where, value in set_values(props, path):
+            if isinstance(value, str) and (pinned := _SECRET_PINNED.search(value)):
+                report(f"{what}: {where} is a Key Vault reference to secret version {pinned.group(1) or pinned.group(2)}, "
+                       "so the app keeps that value after the secret rotates; required: a reference without a version "
+                       "(SecretUri=https://VAULT.vault.azure.net/secrets/NAME/ or VaultName=...;SecretName=...).")
+
+
+def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in _KEY_TYPES:
+        _check_keys(args, report)
+    _check_pins(args, report)
+
+
+_KEY_TYPES = frozenset({KMS_KEY, CRYPTO_KEY, KEY_VAULT_KEY, *catalogue.UNROTATABLE})
+ROTATION_TYPES = sorted({*_KEY_TYPES, *catalogue.KEY_PATHS, *catalogue.VERSION_PATHS, *catalogue.FOLLOW_LATEST,
+                         *local_auth.SETTING_PLACES})
+
+
 # ------------------------------------------------------------------ Key Vault recoverability
 
 
@@ -410,65 +477,127 @@ def _check_vaults(args: ResourceValidationArgs, report: ReportViolation) -> None
                "cannot be purged before the retention period ends.")
 
 
+# ------------------------------------------------------------------ every other type that holds data (catalogue)
+
+_KEY_EXAMPLE = {"aws": _AWS_KEY, "gcp": _GCP_KEY, "azure-native": "a Key Vault key URI https://VAULT.vault.azure.net/keys/KEY"}
+
+
+def _check_catalogued(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A type the settings catalogue lists for this promise: its encryption switches on, and with
+    requireCustomerManagedKeys a customer-managed key in one of the places that name it (each
+    element of a list: every replica, cluster or configuration)."""
+    _, required, checked, when = catalogue.CMK[args.resource_type]
+    props, what = args.props, named(args, label(args.resource_type))
+    if not applies(props, when):
+        return
+    for path in catalogue.SWITCHES.get(args.resource_type, ()):
+        if not _on(value := get(props, path)):
+            report(f"{what}: {path} is {shown(value)}; true is required (encryption at rest, chosen at creation).")
+    if not require_cmk(args):
+        return
+    if not any(all(v not in (None, "") for _, v in places(props, path)) for path in required):
+        missing = [where for path in required for where, v in places(props, path) if v in (None, "")]
+        report(f"{what}: {' or '.join(missing)} is not set; "
+               f"{_cmk_reason(_KEY_EXAMPLE[args.resource_type.split(':', 1)[0]])}.")
+    if args.resource_type.startswith("aws:"):
+        for path in (*required, *checked):
+            for where, value in set_values(props, path):
+                if problem := _aws_cmk_problem(value, where):
+                    report(f"{what}: {problem}.")
+
+
+def _catalogued(policy: str, check: ResourceCheck, bespoke: tuple[str, ...]) -> tuple[list[str], ResourceCheck]:
+    """The types a policy reads (its own and every catalogue type it owns) and its check for them."""
+    types = sorted({*bespoke, *(t for t, entry in catalogue.CMK.items() if entry[0] == policy)})
+
+    def dispatch(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        (check if args.resource_type in bespoke else _check_catalogued)(args, report)
+
+    return types, dispatch
+
+
 # ------------------------------------------------------------------ the policies
 
+#: Where each cloud lists the services that take a customer-managed key, and how.
+CMK_SOURCES = ("AWS KMS service integrations https://docs.aws.amazon.com/kms/latest/developerguide/service-integration.html, "
+               "Cloud KMS CMEK services https://cloud.google.com/kms/docs/compatible-services, Azure data encryption "
+               "models https://learn.microsoft.com/azure/security/fundamentals/encryption-models")
+_CATALOGUE = ("; every other type of these services that holds data is read from the settings catalogue "
+              "(policy/settings/keys.py, derived from the provider SDKs)")
+
+
+def _cmk_policy(name: str, description: str, bespoke: list[str], check: ResourceCheck, remediation: str,
+                **options: Any):
+    types, dispatch = _catalogued(name, check, tuple(bespoke))
+    return resource_policy(name, f"{description}{_CATALOGUE} ({CMK_SOURCES}).", types, dispatch,
+                           remediation=remediation, config=CMK_PROPERTY, **options)
+
+
+_GENERIC_FIX = (" Any other type: the key property the message names (kmsKeyId, kmsKeyName, encryptionKeyName, "
+                "keyVaultProperties...), set when the resource is created.")
+
 POLICIES = [
-    resource_policy(
+    _cmk_policy(
         "tables-encrypted",
-        "Tables and document databases are encrypted at rest with a customer-managed key (DynamoDB tables and every "
-        "replica, inline or TableReplica; Firestore; Cosmos DB).",
+        "Tables and databases are encrypted at rest with a customer-managed key: DynamoDB tables and every replica "
+        "(inline or TableReplica), Firestore, Cosmos DB, and the other database services (RDS and Aurora, DocumentDB, "
+        "Neptune, Keyspaces, ElastiCache, MemoryDB, Redshift, Cloud SQL, Spanner, Bigtable, AlloyDB, BigQuery datasets, "
+        "Memorystore, Azure Database for PostgreSQL and MySQL, Redis Enterprise, Data Explorer)",
         [DYNAMODB_TABLE, DYNAMODB_REPLICA, FIRESTORE_DATABASE, COSMOS_ACCOUNT],
         _check_tables,
-        remediation="DynamoDB: serverSideEncryption {enabled: true, kmsKeyArn: <key ARN>}; Firestore: cmekConfig.kmsKeyName; "
-                    "Cosmos DB: keyVaultKeyUri (with an identity that can use the key).",
-        config=CMK_PROPERTY,
+        "DynamoDB: serverSideEncryption {enabled: true, kmsKeyArn: <key ARN>}; Firestore: cmekConfig.kmsKeyName; "
+        "Cosmos DB: keyVaultKeyUri (with an identity that can use the key)." + _GENERIC_FIX,
     ),
-    resource_policy(
+    _cmk_policy(
         "queues-encrypted",
-        "Queues, topics and messaging namespaces are encrypted at rest with a customer-managed key (SQS, SNS, Pub/Sub, Service Bus).",
+        "Queues, topics, streams and event buses are encrypted at rest with a customer-managed key (SQS, SNS, Pub/Sub, "
+        "Service Bus, Kinesis, MSK, Amazon MQ, EventBridge buses and archives, Eventarc, Managed Kafka, Event Hubs)",
         [SQS_QUEUE, SNS_TOPIC, PUBSUB_TOPIC, SERVICEBUS_NAMESPACE],
         _check_queues,
-        remediation="SQS/SNS: kmsMasterKeyId = a customer-managed key ARN (not alias/aws/*); Pub/Sub: kmsKeyName; "
-                    "Service Bus: sku Premium and encryption {keySource: 'Microsoft.KeyVault', keyVaultProperties: [{keyName, keyVaultUri}]}.",
-        config=CMK_PROPERTY,
+        "SQS/SNS: kmsMasterKeyId = a customer-managed key ARN (not alias/aws/*); Pub/Sub: kmsKeyName; "
+        "Service Bus: sku Premium and encryption {keySource: 'Microsoft.KeyVault', keyVaultProperties: [{keyName, "
+        "keyVaultUri}]}." + _GENERIC_FIX,
     ),
-    resource_policy(
+    _cmk_policy(
         "workflows-encrypted",
-        "Workflow definitions and execution data are encrypted with a customer-managed key (Step Functions, GCP Workflows).",
+        "Workflow definitions and execution data are encrypted with a customer-managed key (Step Functions state "
+        "machines and activities, GCP Workflows)",
         [STATE_MACHINE, GCP_WORKFLOW],
         _check_workflows,
-        remediation="Step Functions: encryptionConfiguration {type: 'CUSTOMER_MANAGED_KMS_KEY', kmsKeyId: <key ARN>}; "
-                    "Workflows: cryptoKeyName.",
-        config=CMK_PROPERTY,
+        "Step Functions: encryptionConfiguration {type: 'CUSTOMER_MANAGED_KMS_KEY', kmsKeyId: <key ARN>}; "
+        "Workflows: cryptoKeyName." + _GENERIC_FIX,
     ),
-    resource_policy(
+    _cmk_policy(
         "functions-encrypted",
         "Function environment variables and artifacts are encrypted with a customer-managed key (Lambda, Cloud Functions "
-        "gen 2 and gen 1, and the Artifact Registry repositories that hold their images).",
+        "gen 2 and gen 1, Cloud Run services, jobs and worker pools, and the image repositories: Artifact Registry, "
+        "ECR, Azure Container Registry)",
         [LAMBDA_FUNCTION, GCP_FUNCTION_V2, GCP_FUNCTION_V1, GCP_IMAGE_REPOSITORY],
         _check_functions,
-        remediation="Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
-                    "Cloud Functions: kmsKeyName.",
-        config=CMK_PROPERTY,
+        "Lambda: kmsKeyArn = a customer-managed key ARN when the function has environment variables; "
+        "Cloud Functions: kmsKeyName; Cloud Run: template.encryptionKey; ECR: encryptionConfigurations "
+        "[{encryptionType: KMS, kmsKey}]." + _GENERIC_FIX,
     ),
-    resource_policy(
+    _cmk_policy(
         "logs-encrypted",
-        "CloudWatch log groups are encrypted with a customer-managed key.",
+        "Log stores are encrypted with a customer-managed key (CloudWatch log groups, Cloud Logging buckets and "
+        "settings, Log Analytics dedicated clusters)",
         [LOG_GROUP],
         _check_logs,
-        remediation="Set kmsKeyId to a key ARN whose policy lets logs.REGION.amazonaws.com use it for this log group.",
+        "CloudWatch: kmsKeyId = a key ARN whose policy lets logs.REGION.amazonaws.com use it for this log group; "
+        "Cloud Logging: cmekSettings.kmsKeyName; Log Analytics cluster: keyVaultProperties." + _GENERIC_FIX,
         severity=Severity.MEDIUM,
-        config=CMK_PROPERTY,
     ),
-    resource_policy(
+    _cmk_policy(
         "secrets-encrypted",
-        "Secrets are encrypted with a customer-managed key (Secrets Manager and each of its replicas, Secret Manager on "
-        "every replica).",
+        "Secrets and configuration are encrypted with a customer-managed key (Secrets Manager and each of its replicas, "
+        "SSM SecureString parameters, Secret Manager on every replica and regional secrets, Parameter Manager, App "
+        "Configuration)",
         [AWS_SECRET, GCP_SECRET, GCP_REGIONAL_SECRET],
         _check_secrets,
-        remediation="Secrets Manager: kmsKeyId = a customer-managed key ARN; Secret Manager: "
-                    "replication.auto.customerManagedEncryption.kmsKeyName or customerManagedEncryption on every userManaged replica.",
-        config=CMK_PROPERTY,
+        "Secrets Manager: kmsKeyId = a customer-managed key ARN; SSM SecureString: keyId; Secret Manager: "
+        "replication.auto.customerManagedEncryption.kmsKeyName or customerManagedEncryption on every userManaged "
+        "replica." + _GENERIC_FIX,
     ),
     stack_policy(
         "s3-buckets-encrypted",
@@ -479,22 +608,36 @@ POLICIES = [
                     "[{applyServerSideEncryptionByDefault: {sseAlgorithm: 'aws:kms', kmsMasterKeyId: <key ARN>}, bucketKeyEnabled: true}].",
         config=CMK_PROPERTY,
     ),
-    resource_policy(
+    _cmk_policy(
         "storage-encrypted",
-        "Object storage is encrypted with a customer-managed key (GCS buckets; Azure Storage accounts, with infrastructure encryption).",
+        "Object, file and block storage is encrypted with a customer-managed key (GCS buckets; Azure Storage accounts, "
+        "with infrastructure encryption, and their encryption scopes; EFS and its replicas, EBS volumes, FSx, Backup "
+        "vaults, Filestore)",
         [GCS_BUCKET, STORAGE_ACCOUNT],
         _check_storage,
-        remediation="GCS: encryption.defaultKmsKeyName; Azure Storage: encryption {keySource: 'Microsoft.Keyvault', "
-                    "keyVaultProperties: {keyName, keyVaultUri}, requireInfrastructureEncryption: true}.",
-        config=CMK_PROPERTY,
+        "GCS: encryption.defaultKmsKeyName; Azure Storage: encryption {keySource: 'Microsoft.Keyvault', "
+        "keyVaultProperties: {keyName, keyVaultUri}, requireInfrastructureEncryption: true}; encryption scopes: source "
+        "'Microsoft.KeyVault' with keyVaultProperties.keyUri; EFS/EBS: encrypted true with kmsKeyId." + _GENERIC_FIX,
     ),
     resource_policy(
         "key-rotation",
-        "Encryption keys rotate automatically (AWS KMS symmetric keys, GCP crypto keys at most every maxRotationDays, Azure Key Vault keys).",
-        [KMS_KEY, CRYPTO_KEY, KEY_VAULT_KEY],
+        "Encryption keys rotate automatically and the rotation reaches what they encrypt: AWS KMS symmetric keys "
+        "(keys with imported material, ExternalKey, cannot rotate), GCP crypto keys at most every maxRotationDays "
+        "(not import-only), Azure Key Vault keys with a rotate action; no consumer pins a key version (GCP "
+        ".../cryptoKeyVersions/N, an Azure key URI with a version or keyVersion, unless the resource follows the "
+        "latest version), and no App Service or Container Apps setting pins a Key Vault secret version. Consumers "
+        "are every type with a key property in the settings catalogue (policy/settings/keys.py). Sources: "
+        "https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html, "
+        "https://cloud.google.com/kms/docs/key-rotation, "
+        "https://learn.microsoft.com/azure/storage/common/customer-managed-keys-overview#update-the-key-version, "
+        "https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#rotation.",
+        ROTATION_TYPES,
         _check_rotation,
-        remediation="AWS: enableKeyRotation true; GCP: rotationPeriod '7776000s' (90 days) or shorter; "
-                    "Azure: properties.rotationPolicy.lifetimeActions [{action: {type: 'rotate'}, trigger: {timeAfterCreate: 'P90D'}}].",
+        remediation="AWS: enableKeyRotation true on a KMS-generated key; GCP: rotationPeriod '7776000s' (90 days) or "
+                    "shorter, and consumers name projects/P/locations/L/keyRings/R/cryptoKeys/K without a version; "
+                    "Azure: properties.rotationPolicy.lifetimeActions [{action: {type: 'rotate'}, trigger: "
+                    "{timeAfterCreate: 'P90D'}}], versionless key URIs, no keyVersion, Key Vault references without "
+                    "a secret version.",
         severity=Severity.MEDIUM,
         config={MAX_ROTATION_DAYS: {"type": "integer", "minimum": 1, "default": 90,
                                     "description": "GCP crypto keys: the longest rotationPeriod allowed, in days."}},

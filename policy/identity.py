@@ -37,15 +37,10 @@ from .common import (
     AWS_POLICY,
     AWS_ROLE,
     AWS_ROLE_POLICY,
-    COSMOS_ACCOUNT,
     GCP_FUNCTION_V1,
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,
-    SERVICEBUS_NAMESPACE,
-    STORAGE_ACCOUNT,
     WEB_APP,
-    WEB_APP_SLOT,
-    app_settings,
     as_list,
     config,
     document,
@@ -799,50 +794,6 @@ def _check_data_role_scope(args: StackValidationArgs, report: Report) -> None:
     each_known(resources_of(args, [AZ_ROLE_ASSIGNMENT]), check)
 
 
-APP_INSIGHTS = "azure-native:applicationinsights:Component"
-_LOCAL_AUTH = {
-    COSMOS_ACCOUNT: ("disableLocalAuth", True, "account keys and connection strings"),
-    SERVICEBUS_NAMESPACE: ("disableLocalAuth", True, "SAS keys and connection strings"),
-    STORAGE_ACCOUNT: ("allowSharedKeyAccess", False, "account keys, connection strings and account SAS"),
-    APP_INSIGHTS: ("disableLocalAuth", True, "instrumentation keys (anyone holding the connection string may send "
-                                             "telemetry)"),
-}
-#: Connection strings that carry a key: Storage (AccountKey, SharedAccessSignature, SAS URLs),
-#: Cosmos DB (AccountKey), Service Bus and Event Hubs (SharedAccessKey).
-_KEYED = re.compile(r"(?:^|[;?&\s])(AccountKey|SharedAccessSignature|SharedAccessKey|sig)\s*=\s*[^;&\s]", re.IGNORECASE)
-
-
-def _keyed_settings(props: Mapping[str, Any]) -> list[str]:
-    """Where a site's app settings or connection strings carry a key (the value itself is not repeated)."""
-    found = []
-    for name, value in app_settings(props).items():
-        match = _KEYED.search(value) if isinstance(value, str) else None
-        if match:
-            found.append(f"siteConfig.appSettings {name} ({match.group(1)}=...)")
-    for i, entry in enumerate(as_list(get(props, "siteConfig.connectionStrings"))):
-        value = get(entry, "connectionString")
-        match = _KEYED.search(value) if isinstance(value, str) else None
-        if match:
-            found.append(f"siteConfig.connectionStrings {get(entry, 'name') or i} ({match.group(1)}=...)")
-    return found
-
-
-def _check_local_auth(args: ResourceValidationArgs, report: Report) -> None:
-    if args.resource_type in (WEB_APP, WEB_APP_SLOT):
-        found = _keyed_settings(args.props)
-        if found:
-            report(f"{_label(args)}: key-based connection string in {'; '.join(found)}: a long-lived secret in "
-                   "plain configuration; required: identity-based connections (<CONNECTION>__accountName / "
-                   "__queueServiceUri / __fullyQualifiedNamespace with __credential managedidentity and __clientId), "
-                   "or a Key Vault reference.")
-        return
-    prop, required, what = _LOCAL_AUTH[args.resource_type]
-    value = args.props.get(prop)
-    if value is not required:
-        report(f"{_label(args)}: {prop} is {shown(value)}, so {what} still work alongside Entra ID; required: {prop} "
-               f"{json.dumps(required)} (managed identities with role assignments only).")
-
-
 def _is_function_app(props: Mapping[str, Any]) -> bool:
     return "functionapp" in str(props.get("kind") or "").lower()
 
@@ -1054,18 +1005,6 @@ POLICIES = [
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "More role definition GUIDs that must be assigned at resource scope (beyond the catalogue's "
                            "data roles)."}},
-    ),
-    resource_policy(
-        "azure-local-auth-disabled",
-        "Cosmos DB accounts, Service Bus namespaces and Application Insights components disable local (key) auth; "
-        "Storage accounts disable shared-key access; Function and Web apps (and slots) carry no key-based connection "
-        "string (AccountKey=, SharedAccessSignature=, SharedAccessKey=, SAS sig=) in app settings or connection strings.",
-        [*_LOCAL_AUTH, WEB_APP, WEB_APP_SLOT],
-        _check_local_auth,
-        remediation="set disableLocalAuth true (Cosmos DB, Service Bus, Application Insights) / allowSharedKeyAccess "
-                    "false (Storage), and connect apps with managed identities (identity-based app settings) and role "
-                    "assignments.",
-        severity=Severity.HIGH,
     ),
     stack_policy(
         "azure-one-identity-per-function-app",

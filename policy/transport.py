@@ -42,6 +42,7 @@ from .common import (
     get,
     is_flex_app,
     known,
+    named,
     resource_policy,
     resources_of,
     same_app,
@@ -50,6 +51,8 @@ from .common import (
     statements,
     wildcard_match,
 )
+from .settings import label, places, same
+from .settings import tls as catalogue
 
 #: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
 SQS_DATA_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage")
@@ -167,6 +170,55 @@ def _servicebus_namespace(args: ResourceValidationArgs, report: ReportViolation)
     problem = _tls_problem(get(args.props, "minimumTlsVersion"), "'1.2'")
     if problem:
         report(f"Service Bus namespace {args.name}: minimumTlsVersion {problem}.")
+
+
+# ------------------------------------------------------------------ every other data store and app service (catalogue)
+
+
+def _parameter_problem(value: Any, rule: Any) -> str | None:
+    """Why a server parameter's value allows TLS below 1.2 (rule: 'version', 'versions' or allowed values)."""
+    if rule == "version":
+        return _tls_problem(value, "'TLSv1.2'")
+    if rule == "versions":
+        listed = [v.strip() for v in str(value or "").split(",") if v.strip()]
+        old = [v for v in listed if (tls_version(v) or (0, 0)) < (1, 2)]
+        if not listed or old:
+            return f"is {shown(value)}; required: only TLSv1.2 and newer (e.g. 'TLSv1.2,TLSv1.3')"
+        return None
+    if not any(same(value, allowed) for allowed in rule):
+        return f"is {shown(value)}; required: one of {', '.join(repr(a) for a in rule)}"
+    return None
+
+
+def _check_tls_floor(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A type the settings catalogue lists with a TLS floor: each minimum version 1.2 or newer (set
+    explicitly where unset means the service's own, older default), old-protocol switches off, and
+    server parameters (parameter groups, flexible-server configurations) that set the floor."""
+    props, typ = args.props, args.resource_type
+    what = named(args, label(typ))
+    for path, unset_ok in catalogue.VERSIONS.get(typ, ()):
+        for where, value in places(props, path):
+            if value is None and unset_ok:
+                continue
+            if problem := _tls_problem(value, "'1.2'"):
+                report(f"{what}: {where} {problem}.")
+    for path, required, unset_ok in catalogue.SWITCHES.get(typ, ()):
+        for where, value in places(props, path):
+            if not (same(value, required) or (value is None and unset_ok)):
+                report(f"{what}: {where} is {shown(value)}, so the service still accepts TLS 1.0 or 1.1; required: "
+                       f"{shown(required)}.")
+    if typ in catalogue.PARAMETERS:
+        items, name_key, value_key, rules = catalogue.PARAMETERS[typ]
+        entries = [v for _, v in places(props, items.removesuffix("[]") + "[]")] if items else [props]
+        by_name = {str(k).lower(): rule for k, rule in rules.items()}
+        for entry in entries:
+            name = get(entry, name_key)
+            rule = by_name.get(str(name).lower()) if isinstance(name, str) else None
+            if rule is not None and (problem := _parameter_problem(get(entry, value_key), rule)):
+                report(f"{what}: parameter {name} {problem}.")
+
+
+TLS_FLOOR_TYPES = sorted({*catalogue.VERSIONS, *catalogue.SWITCHES, *catalogue.PARAMETERS} - set(catalogue.OWNERS))
 
 
 # ------------------------------------------------------------------ SQS: deny non-TLS access
@@ -336,6 +388,29 @@ POLICIES = [
         [SERVICEBUS_NAMESPACE],
         _servicebus_namespace,
         remediation="set minimumTlsVersion='1.2' on the Service Bus namespace.",
+        level=MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    resource_policy(
+        "tls12-minimum",
+        "Data stores and app services accept TLS 1.2 or newer only, wherever their floor is written: every minimum-TLS "
+        "property the provider SDKs have (Redis, Event Hubs, Event Grid, SQL servers and managed instances, "
+        "PostgreSQL/MySQL/MariaDB single servers, IoT Hub, HDInsight, Redis Enterprise, ...), old-protocol switches "
+        "(Entra Domain Services tlsV1), and the server parameters that set it (RDS and Aurora parameter groups' "
+        "ssl_min_protocol_version and tls_version, DocumentDB's tls, flexible servers' Configuration resources); the "
+        "floor is set explicitly, since services created under older API versions default to TLS 1.0. Storage, Cosmos "
+        "DB, Service Bus and App Service have their own policies; gateways' and domains' TLS policies are "
+        "endpoints-tls12's. Catalogue: policy/settings/tls.py, derived from the provider SDKs. Sources: "
+        "https://learn.microsoft.com/azure/security/fundamentals/tls-certificate-changes, "
+        "https://learn.microsoft.com/azure/azure-cache-for-redis/cache-remove-tls-10-11, "
+        "https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-ssl-tls, "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Security.html, "
+        "https://docs.aws.amazon.com/documentdb/latest/developerguide/security.encryption.ssl.html.",
+        TLS_FLOOR_TYPES,
+        _check_tls_floor,
+        remediation="set the minimum TLS version the message names to 1.2 (e.g. minimumTlsVersion '1.2', "
+                    "minimalTlsVersion '1.2'); parameters: ssl_min_protocol_version 'TLSv1.2', tls_version "
+                    "'TLSv1.2,TLSv1.3', DocumentDB tls 'tls1.2+'.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

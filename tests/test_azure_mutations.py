@@ -186,6 +186,9 @@ CASES = {
     "shared keys on storage": (
         changing("azure-native:storage:StorageAccount", lambda name, i: i.update(allowSharedKeyAccess=True)),
         {"azure-local-auth-disabled"}),
+    "shared keys on the log workspace": (
+        changing("azure-native:operationalinsights:Workspace", lambda name, i: i.pop("features")),
+        {"azure-local-auth-disabled"}),
     "per-caller rate limits on Consumption": (
         changing("azure-native:apimanagement:ApiPolicy", lambda name, i: i.update(value=i["value"].replace(
             "<base />", '<base /><rate-limit-by-key calls="50" renewal-period="1" '

@@ -362,7 +362,7 @@ def test_connection_strings_block_and_app_insights_local_auth():
     resources = patch(stack(), "charge-payment", lambda x: x["siteConfig"].update(connectionStrings=[
         {"name": "orders", "type": "Custom", "connectionString": "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b"}]))
     (message,) = messages(resources, "azure-local-auth-disabled")
-    assert "siteConfig.connectionStrings orders (SharedAccessKey=...)" in message
+    assert "siteConfig.connectionStrings[orders].connectionString (SharedAccessKey=...)" in message
     resources = patch(stack(), "orders-ai", lambda x: x.pop("disableLocalAuth"))
     (message,) = messages(resources, "azure-local-auth-disabled")
     assert "disableLocalAuth is not set" in message and "instrumentation keys" in message

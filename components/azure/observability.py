@@ -59,7 +59,9 @@ def retention_days(ctx: AzureContext) -> int:
 def telemetry(ctx: AzureContext) -> Telemetry:
     workspace = Arm("azure-native:operationalinsights:Workspace", "logs", {
         "workspaceName": ctx.physical("logs", 63), **ctx.common(), "sku": {"name": "PerGB2018"},
-        "retentionInDays": retention_days(ctx)}, ctx.opts(ctx.parent))
+        "retentionInDays": retention_days(ctx),
+        # Entra ID only: the workspace's shared keys are no way in (the pack's azure-local-auth-disabled).
+        "features": {"disableLocalAuth": True}}, ctx.opts(ctx.parent))
     insights = Arm("azure-native:applicationinsights:Component", "insights", {
         "resourceName": ctx.physical("insights", 255), **ctx.common(), "kind": "web", "applicationType": "web",
         "workspaceResourceId": workspace.id, "ingestionMode": "LogAnalytics", "disableLocalAuth": True,
