@@ -31,7 +31,6 @@ from .azure_hierarchy import DELETE_LOCK_LEVELS, LOCK_BY_SCOPE, LOCKS, Hierarchy
 from .common import (
     each_known,
     COSMOS_ACCOUNT,
-    DYNAMODB_TABLE,
     FIRESTORE_DATABASE,
     GCP_FUNCTION_V2,
     LAMBDA_FUNCTION,

@@ -16,6 +16,8 @@ from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
+from ..values import number
+
 _STEP = re.compile(r"^(\w+)(\[\]|\{\})?$")
 
 
@@ -97,17 +99,6 @@ def same(value: Any, expected: Any) -> bool:
     if isinstance(expected, str):
         return isinstance(value, str) and value.strip().lower() == expected.lower()
     return value == expected
-
-
-def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
 
 
 def meets(value: Any, required: Any) -> bool:
