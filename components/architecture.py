@@ -17,6 +17,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+import yaml
+
+#: libyaml's safe loader where PyYAML has it (ten times the pure-Python one), else the pure one: a
+#: workflow's source, an API's OpenAPI document and the price tables are YAML.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: The neutral block kinds, in the order a picture lays them out (the reading order of a request).
 KINDS = ("api", "route", "function", "queue", "dead-letters", "workflow", "table", "secret", "key")
 
@@ -172,10 +178,6 @@ class Stack:
         return Block(kind=kind or component[0], name=name or component[1], service=service,
                      urns=tuple(r["urn"] for r in members), protected=any(r.get("protect") for r in members),
                      note=note, group=group)
-
-    def children(self, component: tuple[str, str]) -> Iterator[dict[str, Any]]:
-        """Every resource whose nearest declared block is `component`."""
-        return (r for r in self.resources if self.component(r["urn"]) == component)
 
 
 def strings(value: Any) -> Iterator[str]:

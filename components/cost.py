@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from .architecture import Architecture, Stack
+from .architecture import YAML_LOADER, Architecture, Stack
 
 PRICING_DIR = FilePath(__file__).resolve().parent.parent / "pricing"
 SECONDS_A_MONTH = 730 * 3600  # the 730-hour month the three clouds' calculators use
@@ -65,7 +65,7 @@ class PriceTable:
     def load(cls, cloud: str, directory: FilePath = PRICING_DIR) -> "PriceTable":
         path = directory / f"{cloud}.yaml"
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.load(path.read_text(), Loader=YAML_LOADER)
             prices = {key: Price(key=key, usd=float(p["usd"]), per=float(p["per"]), unit=str(p["unit"]),
                                  source=str(p["source"]), read=str(p["read"]), assumption=str(p.get("assumption") or ""))
                       for key, p in data["prices"].items()}
@@ -83,7 +83,7 @@ class PriceTable:
 def assumptions(directory: FilePath = PRICING_DIR) -> dict[str, float]:
     path = directory / "assumptions.yaml"
     try:
-        return {k: float(v) for k, v in yaml.safe_load(path.read_text()).items()}
+        return {k: float(v) for k, v in yaml.load(path.read_text(), Loader=YAML_LOADER).items()}
     except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError) as err:
         raise PricingError(f"{path}: not a table of assumptions ({err})") from err
 

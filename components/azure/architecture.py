@@ -155,6 +155,7 @@ def _caller_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
     """An app's authentication admitting another app's identity: the workflow invoking a task, API
     Management reaching a route's backend."""
     routes = {b.urns[0]: b for b in blocks if b.kind == "route"}
+    operations = list(_routes(stack))
     for auth in stack.of_type(AUTH):
         app = stack.find([APP], "name", (auth.get("inputs") or {}).get("name"))  # the app it configures
         validation = (((auth.get("inputs") or {}).get("identityProviders") or {}).get("azureActiveDirectory") or {}).get("validation") or {}
@@ -164,7 +165,7 @@ def _caller_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
             if holder is None:
                 continue
             if holder["type"] == GATEWAY:
-                for operation, backend, _ in _routes(stack):
+                for operation, backend, _ in operations:
                     if backend is app and operation["urn"] in routes:
                         yield Grant(operation["urn"], app["urn"], "invoke", (auth["urn"],))
             else:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from ..architecture import Architecture, Block, Grant, Stack, mentions
+from ..architecture import YAML_LOADER, Architecture, Block, Grant, Stack, mentions
 
 FUNCTION, TOPIC, SUBSCRIPTION = ("gcp:cloudfunctionsv2/function:Function", "gcp:pubsub/topic:Topic",
                                  "gcp:pubsub/subscription:Subscription")
@@ -107,7 +107,7 @@ def _routes(stack: Stack) -> Iterator[tuple[dict[str, Any], str, str, dict[str, 
         for entry in (config.get("inputs") or {}).get("openapiDocuments") or []:
             contents = ((entry or {}).get("document") or {}).get("contents") or ""
             try:
-                spec = yaml.safe_load(base64.b64decode(contents))
+                spec = yaml.load(base64.b64decode(contents), Loader=YAML_LOADER)
             except (ValueError, yaml.YAMLError):
                 continue
             for path, operations in ((spec or {}).get("paths") or {}).items():
@@ -155,6 +155,7 @@ def _invoker_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
     gateway_accounts = {((c.get("inputs") or {}).get("gatewayConfig") or {}).get("backendConfig", {}).get(
         "googleServiceAccount"): c for c in stack.of_type(API_CONFIG)}
     routes = {b.urns[0]: b for b in blocks if b.kind == "route"}
+    operations = list(_routes(stack))
     for member in stack.of_type("gcp:cloudrun/iamMember:IamMember", "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"):
         inputs = member.get("inputs") or {}
         holder, function = _holder(stack, inputs.get("member")), functions.get(str(inputs.get("service") or "").rsplit("/", 1)[-1])
@@ -163,7 +164,7 @@ def _invoker_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
         owner = stack.component(holder["urn"]) or ("service", "")
         email = stack.value(holder, "email")
         if email in gateway_accounts:
-            for config, method, path, backend, _ in _routes(stack):
+            for config, method, path, backend, _ in operations:
                 route = routes.get(f"{config['urn']}#{method.upper()} {path}")
                 if route and backend is function and config is gateway_accounts[email]:
                     yield Grant(route.urns[0], function["urn"], "invoke", (member["urn"], config["urn"]))

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ..architecture import Architecture, Stack
+from ..architecture import YAML_LOADER, Architecture, Stack
 from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, without
 
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
@@ -38,7 +38,7 @@ def _size(function: dict[str, Any]) -> tuple[float, float]:
 
 
 def _source(stack: Stack, workflow: dict[str, Any]) -> dict[str, Any]:
-    source = yaml.safe_load(str(stack.value(workflow, "sourceContents") or "")) or {}
+    source = yaml.load(str(stack.value(workflow, "sourceContents") or ""), Loader=YAML_LOADER) or {}
     return source if isinstance(source, dict) else {}
 
 
