@@ -13,6 +13,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from runtime.gcp.messaging import Clients, Queue, Secret, Workflow
+from tests.support.cloud_tasks_standin import CloudTasksStandIn
 from tests.support.google_standin import StandIn
 
 TOPIC = "projects/anycloud-test/topics/orders-dev-orders"
@@ -58,12 +59,39 @@ def test_send_publishes_the_body_as_json_and_returns_the_message_id(google):
     assert clients.created == ["pubsub"]
 
 
-def test_delays_pub_sub_cannot_honour_are_refused_before_sending(google):
+def test_a_delayed_send_is_a_cloud_tasks_task_that_publishes_then(google):
     standin, clients = google
-    with pytest.raises(NotImplementedError, match="delay_s must be 0"):
-        Queue(TOPIC, clients).send({"a": 1}, delay_s=30)
+    delays = "projects/anycloud-test/locations/europe-west1/queues/orders-dev-orders-delays"
+    clock = [1_800_000_000.25]
+    tasks = CloudTasksStandIn(standin, {delays: f"/v1/{TOPIC}:publish"}, lambda: clock[0])
+    standin.answers[("POST", f"/v1/{TOPIC}:publish")] = lambda body: (200, {"messageIds": ["3333"]})
+
+    def cloud_tasks():
+        from google.cloud.tasks_v2 import CloudTasksClient
+
+        return CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": standin.url})
+
+    clients = Clients({"tasks": cloud_tasks})
+    queue = Queue(TOPIC, clients, sender="order-placed", delays=delays, clock=lambda: clock[0])
+    name = queue.send({"order_id": "o-1"}, delay_s=900)
+    (task,) = tasks.tasks
+    assert name == task.name and task.due == pytest.approx(clock[0] + 900)
+    assert task.request["url"] == f"https://pubsub.googleapis.com/v1/{TOPIC}:publish"
+    assert clients.created == ["tasks"] and published(standin, TOPIC) == []
+    clock[0] += 899
+    assert tasks.run_due() == 0 and published(standin, TOPIC) == []
+    clock[0] += 1
+    assert tasks.run_due() == 1
+    assert published(standin, TOPIC) == [({"order_id": "o-1"}, {"anycloud-sender": "order-placed"})]
+
+
+def test_delays_out_of_range_or_unwired_are_refused_before_sending(google):
+    standin, clients = google
     with pytest.raises(ValueError):
-        Queue(TOPIC, clients).send({"a": 1}, delay_s=901)
+        Queue(TOPIC, clients, delays="projects/p/locations/l/queues/q").send({"a": 1}, delay_s=901)
+    with pytest.raises(RuntimeError, match="no delays queue"):
+        Queue(TOPIC, clients).send({"a": 1}, delay_s=30)
     assert standin.received == [] and clients.created == []
 
 

@@ -346,8 +346,9 @@ def test_alerts_go_to_the_email_channel(gcp_prod):
     (channel,) = gcp_prod.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
     assert channel.inputs["labels"] == {"email_address": "oncall@example.com"}
     policies = gcp_prod.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
-    # every function and each workflow's starter, each queue and each start path (two each), each workflow, the API
-    assert len(policies) == len(REFERENCE.functions) + 2 * len(REFERENCE.queues) + 4 * len(REFERENCE.workflows) + 1
+    # every function and each workflow's starter, each queue (dead letters, behind, failing delayed publishes: it has
+    # a sender) and each start path (two each), each workflow, the API
+    assert len(policies) == len(REFERENCE.functions) + 3 * len(REFERENCE.queues) + 4 * len(REFERENCE.workflows) + 1
     for p in policies:
         assert p.inputs["notificationChannels"] == [channel.outputs["name"]]
         assert all(c["conditionThreshold"]["filter"] for c in p.inputs["conditions"])

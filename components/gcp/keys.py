@@ -26,7 +26,7 @@ ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 #: APIs the rendered service uses; enabled (never disabled on destroy) so agents and resources exist.
 #: The bootstrap APIs (context.BOOTSTRAP_APIS) must already be on.
 APIS = (
-    "apigateway", "artifactregistry", "cloudbuild", "cloudfunctions", "cloudkms", "eventarc", "firestore",
+    "apigateway", "artifactregistry", "cloudbuild", "cloudfunctions", "cloudkms", "cloudtasks", "eventarc", "firestore",
     "iam", "logging", "monitoring", "pubsub", "run", "secretmanager", "servicecontrol", "servicemanagement",
     "storage", "workflowexecutions", "workflows",
 )

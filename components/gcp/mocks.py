@@ -102,6 +102,9 @@ def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]
         kind = "notificationChannels" if "notification" in typ else "alertPolicies"
         rid = f"projects/{project}/{kind}/{int(_suffix(name, 12), 16)}"
         out.update(name=rid)
+    elif typ == "gcp:cloudtasks/queue:Queue":
+        rid = f"projects/{project}/locations/{inputs.get('location')}/queues/{physical}"
+        out.update(name=physical)
     elif typ == "gcp:eventarc/trigger:Trigger":
         rid = f"projects/{project}/locations/{inputs.get('location')}/triggers/{physical}"
         out.update(name=physical)

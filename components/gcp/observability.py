@@ -2,7 +2,8 @@
 
 Alerts: 5xx from any function (gen2 functions report as Cloud Run services), messages
 dead-lettered and dead letters waiting (queues, workflow starts, and table streams, whose
-adapter publishes to the dead-letter topic itself: components/gcp/stream.py), a consumer falling behind (oldest unacknowledged
+adapter publishes to the dead-letter topic itself: components/gcp/stream.py), delayed messages whose
+publish keeps failing (Cloud Tasks retries them without limit: components/gcp/delays.py), a consumer falling behind (oldest unacknowledged
 message), failed workflow executions, and API Gateway 5xx. Log retention is set per log
 bucket in Cloud Logging, not per resource: the project's `_Default` bucket keeps 30 days
 unless changed, which the check's notes say when `logRetentionDays` asks for another value.
@@ -28,6 +29,7 @@ class Watched:
     queues: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)  # source sub, kept sub
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     streams: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)  # DLQ topic, kept sub
+    delays: dict[str, pulumi.Output[str]] = field(default_factory=dict)  # queue -> its Cloud Tasks queue
     api: pulumi.Output[str] | None = None
 
 
@@ -93,6 +95,12 @@ def alerts(ctx: GcpContext, watched: Watched) -> list[str]:
                 'resource.type="pubsub_subscription" AND metric.type="pubsub.googleapis.com/subscription/'
                 f'num_undelivered_messages" AND resource.labels.subscription_id="{s}"')), "ALIGN_MAX", 0),
         ])
+    for name, tasks in watched.delays.items():
+        policy(f"{name}-delays-failing", f"queue {name}'s delayed messages fail to publish", [_condition(
+            "failed publish attempts", tasks.apply(lambda q: (
+                'resource.type="cloud_tasks_queue" AND metric.type="cloudtasks.googleapis.com/queue/task_attempt_count" '
+                f'AND resource.labels.queue_id="{q}" AND metric.labels.response_code!="ok"')),
+            "ALIGN_DELTA", 0, "REDUCE_SUM")])
     for name, workflow in watched.workflows.items():
         policy(f"{name}-failures", f"workflow {name} executions fail", [_condition(
             f"{name} failed", workflow.apply(lambda w: (

@@ -11,6 +11,7 @@ from .. import wiring
 from ..settings import Settings, effective_auth, effective_origins
 from ..spec import Access, ApiSpec, FunctionSpec, QueueSpec, SecretSpec, ServiceSpec, TableSpec, WorkflowSpec
 from .api import VERIFIED_ROUTES, create_api, limitations
+from .delays import DelaysHandle, allow_sender, create_delays, delays_var
 from .context import GcpContext
 from .function import FunctionHandle, Shape, Source, create_function, create_source
 from .identity import PUBLISHER, SECRET_ACCESSOR, table_grant
@@ -39,6 +40,9 @@ class GcpPlatform:
         self.secrets: dict[str, gcp.secretmanager.Secret] = {}
         self.functions: dict[str, FunctionHandle] = {}
         self.starts: dict[str, QueueHandle] = {}
+        #: Each sent-to queue's delayed path (Cloud Tasks), and each queue's neutral component.
+        self.delays: dict[str, DelaysHandle] = {}
+        self.queue_blocks: dict[str, pulumi.Resource] = {}
         self.source: Source | None = None
         self.claims: gcp.firestore.Database | None = None
         #: Each streamed table's stores, and the table's neutral component (the trigger's parent).
@@ -65,6 +69,7 @@ class GcpPlatform:
 
     def queue(self, spec: QueueSpec, parent: pulumi.Resource) -> dict[str, Any]:
         self.queues[spec.name] = handle = create_queue(self.ctx, spec.name, parent)
+        self.queue_blocks[spec.name] = parent
         if spec.retention_days * 86400 > 7 * 86400:
             self.notes.append(f"queues.{spec.name}: Pub/Sub subscriptions keep messages at most 7 days, not the "
                               f"declared {spec.retention_days}.")
@@ -77,6 +82,18 @@ class GcpPlatform:
         if workflow not in self.starts:
             self.starts[workflow] = create_queue(self.ctx, f"{workflow}-start", self.ctx.parent)
         return self.starts[workflow]
+
+    def _delays(self, queue: str) -> DelaysHandle:
+        """The queue's delayed path (components/gcp/delays.py), made for its first sender."""
+        if queue not in self.delays:
+            self.delays[queue] = create_delays(self.ctx, queue, self.queues[queue].topic, self.queue_blocks[queue])
+            self.watched.delays[queue] = self.delays[queue].queue.name
+            if self.ctx.key is not None and len(self.delays) == 1:
+                self.notes.append("queue delays: Cloud Tasks takes its customer-managed key per project and region, "
+                                  "which pulumi-gcp has no resource for: delayed messages wait under Google's keys until "
+                                  f"`gcloud tasks cmek-config update --location={self.ctx.region} --kms-key-name=<the "
+                                  "service key>` is run once (https://cloud.google.com/tasks/docs/use-cmek).")
+        return self.delays[queue]
 
     def _wiring_value(self, kind: str, name: str) -> pulumi.Input[str]:
         if kind == "table":
@@ -97,7 +114,9 @@ class GcpPlatform:
         streams = [t for t in self.ctx.spec.tables if t.stream is not None and t.stream.consumer == spec.name]
         reached = {**wiring.reached(self.ctx.spec, spec), **self._verified(routes),
                    **{stream_var(t.name): stream_wiring(t, self.tables[t.name], self.streams[t.name][0])
-                      for t in streams}}
+                      for t in streams},
+                   **{delays_var(a.resource): self._delays(a.resource).path
+                      for a in spec.uses if a.kind == "queue" and a.verb == "send"}}
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value, reached)
         handle = create_function(self.ctx, Shape.of(spec), self._source(), env, internal_only="route" not in kinds,
                                  parent=parent)
@@ -138,6 +157,8 @@ class GcpPlatform:
             target = (self.queues[access.resource] if access.kind == "queue" else self._start(access.resource)).topic
             gcp.pubsub.TopicIAMMember(name, topic=target.id, role=PUBLISHER, member=who.member,
                                       opts=self.ctx.opts(parent, api="pubsub"))
+            if access.kind == "queue":
+                allow_sender(self.ctx, f"{name}-delays", self._delays(access.resource), who, parent)
         else:
             gcp.secretmanager.SecretIamMember(name, secret_id=self.secrets[access.resource].id, role=SECRET_ACCESSOR,
                                               member=who.member, opts=self.ctx.opts(parent, api="secretmanager"))

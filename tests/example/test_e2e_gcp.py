@@ -326,3 +326,21 @@ def test_an_older_state_delivered_late_is_superseded(stack):
     stack.eventarc.pending.append(created)
     stack.eventarc.run()
     assert created.answers == [204] and stack.published == 0
+
+
+def test_a_delayed_send_is_published_when_its_time_comes(stack):
+    """queue.send(delay_s=...) from a deployed function: a Cloud Tasks task scheduled then, pinned by the
+    rendered delays queue to the orders topic; the clock reaches it and the order is processed."""
+    order_id = place(stack)["json"]["order_id"]
+    sender = instance(stack, "order-placed").resources.queues["orders"]
+    sent_at = stack.clock()
+    task = sender.send({"order_id": order_id}, delay_s=600)
+    assert task.startswith(sender.delays + "/tasks/")
+    (pending,) = stack.tasks.tasks
+    assert pending.due == pytest.approx(sent_at + 600)
+    stack.deliver()
+    (dispatched,) = stack.tasks.dispatched
+    assert dispatched.answers == [200] and stack.clock() >= sent_at + 600
+    assert json.loads(base64.b64decode(json.loads(base64.b64decode(dispatched.request["body"]))["messages"][0]["data"])) \
+        == {"order_id": order_id}
+    completed_once(stack, order_id)

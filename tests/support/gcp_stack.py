@@ -6,6 +6,9 @@
 - Table streams: the emulator's writes become the CloudEvents the rendered Eventarc triggers
   deliver to their consumers, retried as Eventarc retries (tests/support/eventarc_standin.py);
   the stack's `clock` is the time of those retries and of the adapter's delivery leases.
+- Delayed sends: the Cloud Tasks client creates tasks at the REST stand-in, dispatched to the
+  rendered delays queue's pinned publish path when the clock reaches them
+  (tests/support/cloud_tasks_standin.py).
 - Routes get what API Gateway forwards (the appended path, the trace header, the verified
   claims). Pub/Sub is played by the harness from what the stand-in received: `deliver` pushes
   each queued message to the queue's consumer as the push subscription would, counts the
@@ -32,6 +35,7 @@ from google.auth.credentials import AnonymousCredentials
 from components.mock_engine import Rendering
 from runtime.gcp import entry
 from runtime.gcp.messaging import Clients, Executions
+from tests.support.cloud_tasks_standin import QUEUE, CloudTasksStandIn
 from tests.support.eventarc_standin import TRIGGER, Clock, EventarcStandIn, Trigger
 from tests.support.firestore_emulator import changes_file, emulator_client
 from tests.support.google_standin import StandIn
@@ -67,6 +71,7 @@ class GcpStack:
     published: int = 0
     clock: Clock = field(default_factory=Clock)
     eventarc: EventarcStandIn | None = None
+    tasks: CloudTasksStandIn | None = None
     #: function -> how many of its next task answers are lost (`lose_answers`).
     lost_answers: dict[str, int] = field(default_factory=dict)
     _read: int = 0  # stand-in requests already turned into messages
@@ -89,7 +94,12 @@ class GcpStack:
         def executions():
             return Executions(stack.standin.url, credentials=AnonymousCredentials())
 
-        clients = {"pubsub": publisher, "secretmanager": secrets, "executions": executions}
+        def tasks():
+            from google.cloud.tasks_v2 import CloudTasksClient
+
+            return CloudTasksClient(transport="rest", credentials=AnonymousCredentials(), client_options=options)
+
+        clients = {"pubsub": publisher, "secretmanager": secrets, "executions": executions, "tasks": tasks}
         services = {}
         for fn in rendering.of_type(FUNCTION):
             env = {k: str(v) for k, v in fn.inputs["serviceConfig"]["environmentVariables"].items()}
@@ -105,6 +115,7 @@ class GcpStack:
             return stack.instances[services[service]].handle("POST", "/", {}, headers, body)[0]
 
         stack.eventarc = EventarcStandIn(changes_file(), triggers, to_service, stack.clock, PROJECT, REGION)
+        stack.tasks = CloudTasksStandIn.of(stack.standin, rendering.of_type(QUEUE), stack.clock)
         for sub in rendering.of_type("gcp:pubsub/subscription:Subscription"):
             endpoint = (sub.inputs.get("pushConfig") or {}).get("pushEndpoint")
             if endpoint:
@@ -179,8 +190,11 @@ class GcpStack:
             todo += self.queued()  # runs the executions created so far, whose tasks write
             if todo:
                 self.push(todo.pop(0))
-            elif not self.eventarc.poll():
-                return
+            elif not self.eventarc.poll() and not self.tasks.run_due():
+                due = self.tasks.next_due()
+                if due is None:
+                    return
+                self.clock.now = max(self.clock.now, due)  # nothing else to do until the next delayed send
 
     def push(self, message: Pending) -> None:
         """One message through its push subscription: `maxDeliveryAttempts` deliveries at most (an

@@ -51,7 +51,7 @@ from . import changes
 from ..instances import Instances
 from .events import MalformedPush, caller_claims, push_message, request_id, route_request
 from .firestore import Clients as FirestoreClients, build_tables
-from .messaging import Clients, Queue, Secret, Workflow, publish
+from .messaging import Clients, Queue, Secret, Workflow, delays_var, publish
 from .start import START_WORKFLOW, TRIGGER, Starter
 
 #: The routes whose JWT API Gateway verified (components/gcp/api.py sets them).
@@ -84,7 +84,7 @@ def build_context(env: Mapping[str, str], clients: Clients) -> Context:
     queues, workflows, secrets = {}, {}, {}
     for kind, name, value in wiring.wired(env):
         if kind == "queue":
-            queues[name] = Queue(value, clients, sender=function)
+            queues[name] = Queue(value, clients, sender=function, delays=env.get(delays_var(name), ""))
         elif kind == "workflow":
             workflows[name] = Workflow(value, clients)
         elif kind == "secret":
