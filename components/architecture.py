@@ -93,15 +93,23 @@ class Architecture:
 
     @classmethod
     def build(cls, stack: "Stack", blocks: Iterable[Block], grants: Iterable[Grant]) -> "Architecture":
-        """Blocks from the cloud's reader; each grant's ends mapped onto the block that holds the
-        resource, else the block of the resource's component; arrows between the same two blocks
-        with the same verb are one arrow (its evidence the union)."""
-        ordered = sorted(blocks, key=lambda b: (KINDS.index(b.kind), b.name))
-        by_key = {b.key: b for b in ordered}
+        """Blocks from the cloud's reader; a grant's caller mapped onto the block that holds the
+        resource, else the block of the resource's component (a role, a service account); what it
+        calls must be a block's own resource (a grant on a table's stream machinery is not one on
+        the table); arrows between the same two blocks with the same verb are one arrow (its
+        evidence the union)."""
+        by_key: dict[str, Block] = {}
+        for block in sorted(blocks, key=lambda b: (KINDS.index(b.kind), b.name)):
+            # Two resources of a block's type under one component (a table's database and its stream's
+            # delivery ledger): the block is the one named as the component, the other is machinery.
+            kept = by_key.get(block.key)
+            if kept is None or (Stack.name({"urn": block.urns[0]}) == block.name != Stack.name({"urn": kept.urns[0]})):
+                by_key[block.key] = block
+        ordered = list(by_key.values())
         owner = {urn: b.key for b in ordered for urn in b.urns}
         merged: dict[tuple[str, str, str], set[str]] = {}
         for grant in grants:
-            source, target = stack.block_of(grant.source, owner), stack.block_of(grant.target, owner)
+            source, target = stack.block_of(grant.source, owner), owner.get(grant.target)
             if source in by_key and target in by_key and source != target:
                 merged.setdefault((source, target, grant.verb), set()).update(grant.evidence)
         arrows = [Arrow(s, t, v, tuple(sorted(e))) for (s, t, v), e in merged.items()]

@@ -6,7 +6,8 @@ belongs to (a function's own account, a queue's push account, the workflow's, th
 role says the verb: Datastore user/viewer (conditioned on one database) write/read a table, Pub/Sub
 publisher on a queue's topic sends and on a workflow's start topic starts it, Secret Manager accessor
 reads, Cloud Run invoker held by a workflow invokes a task, by a push subscription's account
-delivers a queue's messages, by the gateway's account lets a route reach its function.
+delivers a queue's messages (by a table stream's trigger account, the table's changes), by the
+gateway's account lets a route reach its function.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def _invoker_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
                 route = routes.get(f"{config['urn']}#{method.upper()} {path}")
                 if route and backend is function and config is gateway_accounts[email]:
                     yield Grant(route.urns[0], function["urn"], "invoke", (member["urn"], config["urn"]))
-        elif owner[0] == "queue":
+        elif owner[0] in ("queue", "table"):  # a push subscription's, or a table stream's trigger's, account
             yield Grant(holder["urn"], function["urn"], "consume", (member["urn"],))
         else:
             yield Grant(holder["urn"], function["urn"], "invoke", (member["urn"],))
