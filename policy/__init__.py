@@ -15,6 +15,7 @@ from . import (
     exposure,
     gcp_deployability,
     identity,
+    insecure_transport,
     local_auth,
     observability,
     privileges,
@@ -27,6 +28,7 @@ from . import (
 POLICIES = [
     *encryption.POLICIES,
     *transport.POLICIES,
+    *insecure_transport.POLICIES,
     *identity.POLICIES,
     *local_auth.POLICIES,
     *privileges.POLICIES,

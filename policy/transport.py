@@ -1,5 +1,6 @@
 """Encryption in transit: TLS 1.2+ and HTTPS only on Azure data and app services, no FTP or basic-auth
-publishing on App Service; SQS denies plain HTTP.
+publishing on App Service. Queues, topics and buckets that would answer plain HTTP are
+aws-deny-insecure-transport's (policy/insecure_transport.py); endpoints, brokers and caches policy/endpoints.py's.
 
 Azure's defaults for these settings depend on the API version and on when the resource was
 created (Storage still reads a missing `minimumTlsVersion` as TLS 1.0, App Service leaves FTP
@@ -10,7 +11,6 @@ requires the setting explicitly: the rendered template, not the account's histor
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -26,8 +26,6 @@ from .common import (
     COSMOS_ACCOUNT,
     MANDATORY,
     SERVICEBUS_NAMESPACE,
-    SQS_QUEUE,
-    SQS_QUEUE_POLICY,
     STORAGE_ACCOUNT,
     WEB_APP,
     WEB_APP_FTP_ALLOWED,
@@ -35,10 +33,7 @@ from .common import (
     WEB_APP_SCM_ALLOWED,
     WEB_APP_SCM_ALLOWED_SLOT,
     WEB_APP_SLOT,
-    as_list,
-    dependency_urns,
     each_known,
-    everyone,
     get,
     is_flex_app,
     known,
@@ -48,14 +43,9 @@ from .common import (
     same_app,
     shown,
     stack_policy,
-    statements,
-    wildcard_match,
 )
 from .settings import label, places, same
 from .settings import tls as catalogue
-
-#: The SQS actions a TLS-only Deny must cover at least (or `sqs:*`): sending and receiving messages.
-SQS_DATA_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage")
 
 _VERSION = re.compile(r"^(?:tls)?[ _v]*(\d)(?:[._]?(\d))?$", re.IGNORECASE)
 
@@ -221,131 +211,6 @@ def _check_tls_floor(args: ResourceValidationArgs, report: ReportViolation) -> N
 TLS_FLOOR_TYPES = sorted({*catalogue.VERSIONS, *catalogue.SWITCHES, *catalogue.PARAMETERS} - set(catalogue.OWNERS))
 
 
-# ------------------------------------------------------------------ SQS: deny non-TLS access
-
-
-def queue_arn_from_url(url: Any) -> str | None:
-    """arn:aws:sqs:REGION:ACCOUNT:NAME from https://sqs.REGION.amazonaws.com/ACCOUNT/NAME."""
-    if not isinstance(url, str):
-        return None
-    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(\d{12})/([^/?#]+)/?$", url)
-    if not match:
-        match = re.match(r"^https://([a-z0-9-]+)\.queue\.amazonaws\.com/(\d{12})/([^/?#]+)/?$", url)
-    if not match:
-        return None
-    region, account, name = match.groups()
-    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
-    return f"arn:{partition}:sqs:{region}:{account}:{name}"
-
-
-def _insecure_transport_only(condition: Any) -> bool:
-    """The Condition is exactly `{"Bool"|"BoolIfExists": {"aws:SecureTransport": "false"}}`."""
-    if not isinstance(condition, Mapping) or len(condition) != 1:
-        return False
-    operator, tests = next(iter(condition.items()))
-    if operator not in ("Bool", "BoolIfExists") or not isinstance(tests, Mapping) or len(tests) != 1:
-        return False
-    key, value = next(iter(tests.items()))
-    values = [str(v).lower() for v in (value if isinstance(value, Sequence) and not isinstance(value, str) else [value])]
-    return key.lower() == "aws:securetransport" and values == ["false"]
-
-
-def _covers_actions(statement: Mapping[str, Any]) -> bool:
-    if "NotAction" in statement:
-        excluded = [a for a in as_list(statement["NotAction"]) if isinstance(a, str)]
-        return not any(wildcard_match(p, a) for p in excluded for a in SQS_DATA_ACTIONS)
-    actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
-    return all(any(wildcard_match(p, a) for p in actions) for a in SQS_DATA_ACTIONS)
-
-
-def _covers_resource(statement: Mapping[str, Any], arn: str | None, name: str | None) -> bool:
-    if "NotResource" in statement:
-        return False
-    resources = [r for r in as_list(statement.get("Resource")) if isinstance(r, str)]
-    if "*" in resources:
-        return True
-    if arn:
-        return any(wildcard_match(r, arn) for r in resources)
-    # The queue's ARN is not in its inputs (it is an output): accept an SQS ARN naming the queue.
-    sqs_arns = [r for r in resources if r.lower().startswith("arn:") and ":sqs:" in r.lower()]
-    if name:
-        return any(wildcard_match(r.rsplit(":", 1)[-1], name) for r in sqs_arns)
-    return bool(sqs_arns)
-
-
-def tls_deny_problem(policy: Any, arn: str | None, name: str | None = None) -> str | None:
-    """Why a queue policy document does not deny insecure transport to `arn`; None if it does."""
-    denies = [s for s in statements(policy) if s.get("Effect") == "Deny" and _insecure_transport_only(s.get("Condition"))]
-    if not denies:
-        return 'has no Deny statement conditioned only on {"Bool": {"aws:SecureTransport": "false"}}'
-    reasons = []
-    for s in denies:
-        missing = []
-        if not everyone(s.get("Principal")):
-            missing.append(f"its Principal is {shown(s.get('Principal'))}, not \"*\"")
-        if not _covers_actions(s):
-            actions = s.get("NotAction", s.get("Action"))
-            missing.append(f"its Action {shown(as_list(actions))} does not cover {' and '.join(SQS_DATA_ACTIONS)}")
-        if not _covers_resource(s, arn, name):
-            resources = s.get("NotResource", s.get("Resource"))
-            missing.append(f"its Resource {list(as_list(resources))!r} is not {arn or 'the queue ARN'} or \"*\"")
-        if not missing:
-            return None
-        reasons.append(f"{s.get('Sid') or 'Deny'}: {', '.join(missing)}")
-    return "denies insecure transport, but " + "; ".join(reasons)
-
-
-def _queue_identity(queue: Any) -> tuple[str | None, str | None, set[str]]:
-    """(ARN, name, {url, id}) of a queue as far as its props tell (inputs offline, outputs in the engine)."""
-    props = queue.props
-    arn, name = known(props, "arn"), known(props, "name")
-    ids = {v for v in (known(props, "url"), known(props, "id")) if isinstance(v, str)}
-    if not isinstance(arn, str):
-        arn = next((queue_arn_from_url(v) for v in sorted(ids) if queue_arn_from_url(v)), None)
-    return arn, name if isinstance(name, str) else None, ids
-
-
-def _targets(policy: Any, queue: Any, name: str | None, ids: set[str]) -> bool:
-    """Whether a QueuePolicy is attached to `queue`: its queueUrl depends on the queue or names it."""
-    if queue.urn in dependency_urns(policy, "queueUrl"):
-        return True
-    url = known(policy.props, "queueUrl")
-    if not isinstance(url, str):
-        return False
-    return url in ids or (name is not None and url.rstrip("/").rsplit("/", 1)[-1] == name)
-
-
-def _sqs_deny_insecure_transport(args: StackValidationArgs, report: ReportViolation) -> None:
-    queues = resources_of(args, [SQS_QUEUE])
-    policies = resources_of(args, [SQS_QUEUE_POLICY])
-    for queue in queues:
-        arn, name, ids = _queue_identity(queue)
-        problems = []
-        inline = get(queue.props, "policy")
-        if inline:
-            problem = tls_deny_problem(inline, arn, name)
-            if problem is None:
-                continue
-            problems.append(f"its policy input {problem}")
-        covered = False
-        for qp in (p for p in policies if _targets(p, queue, name, ids)):
-            target = arn or queue_arn_from_url(known(qp.props, "queueUrl"))
-            problem = tls_deny_problem(get(qp.props, "policy"), target, name)
-            if problem is None:
-                covered = True
-                break
-            problems.append(f"queue policy {qp.name} {problem}")
-        if covered:
-            continue
-        if not problems:
-            problems.append("no aws:sqs/queuePolicy:QueuePolicy targets it (queueUrl) and it has no policy input")
-        report(
-            f"SQS queue {queue.name}: {'; '.join(problems)}; required: a Deny for Principal \"*\" on sqs:* "
-            "(or at least sqs:SendMessage and sqs:ReceiveMessage) on this queue when aws:SecureTransport is \"false\".",
-            queue.urn,
-        )
-
-
 POLICIES = [
     resource_policy(
         "azure-storage-https-tls12",
@@ -411,17 +276,6 @@ POLICIES = [
         remediation="set the minimum TLS version the message names to 1.2 (e.g. minimumTlsVersion '1.2', "
                     "minimalTlsVersion '1.2'); parameters: ssl_min_protocol_version 'TLSv1.2', tls_version "
                     "'TLSv1.2,TLSv1.3', DocumentDB tls 'tls1.2+'.",
-        level=MANDATORY,
-        severity=Severity.HIGH,
-    ),
-    stack_policy(
-        "sqs-deny-insecure-transport",
-        "Every SQS queue has a queue policy (a QueuePolicy on its queueUrl, or its own policy input) that denies "
-        "everyone sqs:* or at least SendMessage and ReceiveMessage on the queue when aws:SecureTransport is false.",
-        [SQS_QUEUE, SQS_QUEUE_POLICY],
-        _sqs_deny_insecure_transport,
-        remediation='attach an aws.sqs.QueuePolicy with {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", '
-        '"Resource": <queue ARN>, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

@@ -144,7 +144,7 @@ CASES = {
     "managed FullAccess attachment": (managed_full_access, {"aws-iam-no-broad-managed-policies"}),
     "remove the DLQ": (remove_dlq, {"queues-dead-lettered"}),
     "visibility below 6x the consumer timeout": (short_visibility, {"sqs-visibility-covers-consumer"}),
-    "no TLS-only queue policy": (no_tls_policy, {"sqs-deny-insecure-transport"}),
+    "no TLS-only queue policy": (no_tls_policy, {"aws-deny-insecure-transport"}),
     "routes without the authorizer in prod": (open_routes, {"api-routes-require-auth"}),
     "TLS deny listing 19 actions": (listed_tls_deny, {"aws-sqs-policy-quotas"}),
     "key policy without alias administration": (no_alias_administration, {"aws-kms-key-policy-allows-dependents"}),

@@ -18,12 +18,12 @@ import yaml
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy import POLICIES, exposure, transport
+from policy import POLICIES, exposure, insecure_transport, transport
 from policy.offline import evaluate, load_export
 
 FIXTURES = Path(__file__).resolve().parent / "policy_fixtures"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-MINE = transport.POLICIES + exposure.POLICIES
+MINE = transport.POLICIES + insecure_transport.POLICIES + exposure.POLICIES
 RG = "/subscriptions/7d3f2b1c-5a4e-4c8b-9f61-2e0d8a6b4c11/resourceGroups/orders-prod-rg"
 APIM = f"{RG}/providers/Microsoft.ApiManagement/service/orders-prod-apim"
 
@@ -95,7 +95,7 @@ def test_unknown_tls_value_is_a_note_not_a_crash():
 
 # ------------------------------------------------------------------ SQS deny insecure transport
 
-SQS = "sqs-deny-insecure-transport"
+SQS = "aws-deny-insecure-transport"
 
 
 def q_url(name):
@@ -121,9 +121,9 @@ def queue_and_policy(doc, link=True, url=None, queue_inputs=None, queue_outputs=
 
 
 def test_queue_arn_from_url():
-    assert transport.queue_arn_from_url(q_url("orders")) == q_arn("orders")
-    assert transport.queue_arn_from_url("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q") == "arn:aws-cn:sqs:cn-north-1:123456789012:q"
-    assert transport.queue_arn_from_url("not a url") is None
+    assert insecure_transport.queue_arn_from_url(q_url("orders")) == q_arn("orders")
+    assert insecure_transport.queue_arn_from_url("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q") == "arn:aws-cn:sqs:cn-north-1:123456789012:q"
+    assert insecure_transport.queue_arn_from_url("not a url") is None
 
 
 @pytest.mark.parametrize("stmt", [
