@@ -6,6 +6,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 """
 
 from . import (
+    audit_logging,
     azure_deployability,
     azure_operations,
     coverage,
@@ -22,6 +23,8 @@ from . import (
     resilience,
     resource_policies,
     streams,
+    secret_recovery,
+    secrets_plaintext,
     transport,
 )
 
@@ -38,6 +41,9 @@ POLICIES = [
     *dead_letters.POLICIES,
     *streams.POLICIES,
     *observability.POLICIES,
+    *audit_logging.POLICIES,
+    *secret_recovery.POLICIES,
+    *secrets_plaintext.POLICIES,
     *deployability.POLICIES,
     *gcp_deployability.POLICIES,
     *azure_deployability.POLICIES,

@@ -144,6 +144,26 @@ def get(props: Mapping[str, Any] | None, path: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def items_at(props: Mapping[str, Any] | None, path: str) -> list[tuple[str, Any]]:
+    """(where, value) for every value at `path`, where `name[]` steps into each item of a list:
+    `items_at(p, "template.containers[].envs[]")` -> [("template.containers[0].envs[1]", {...}), ...].
+    Absent or mistyped parts give nothing; an unknown value raises, as `get` does."""
+    found: list[tuple[str, Any]] = [("", props)]
+    for part in path.split("."):
+        key, each = (part[:-2], True) if part.endswith("[]") else (part, False)
+        step = []
+        for where, value in found:
+            value = get(value, key)
+            where = f"{where}.{key}" if where else key
+            if not each:
+                if value is not None:
+                    step.append((where, value))
+            elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+                step.extend((f"{where}[{i}]", value[i]) for i in range(len(value)))
+        found = step
+    return found
+
+
 def known(props: Mapping[str, Any] | None, path: str) -> Any:
     """A value used only to correlate resources: None when absent or unknown during preview.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
+from .audit_logging import switched_off
 from .common import (
     ADVISORY,
     GCP_WORKFLOW,
@@ -19,6 +20,7 @@ from .common import (
     LOG_GROUP,
     STATE_MACHINE,
     get,
+    is_prod,
     named,
     resource_policy,
     shown,
@@ -27,9 +29,13 @@ from .common import (
 LOG_ANALYTICS_WORKSPACE = "azure-native:operationalinsights:Workspace"
 HTTP_STAGE = "aws:apigatewayv2/stage:Stage"
 REST_STAGE = "aws:apigateway/stage:Stage"
+APPSYNC_API = "aws:appsync/graphQLApi:GraphQLApi"
 
 #: Workflows call log levels that record calls; LOG_NONE and CALL_LOG_LEVEL_UNSPECIFIED log nothing.
 WORKFLOW_LOG_LEVELS = ("LOG_ALL_CALLS", "LOG_ERRORS_ONLY")
+#: Step Functions levels that log executions (OFF, the default, logs none); AppSync field log levels likewise (NONE).
+STATE_MACHINE_LOG_LEVELS = ("ALL", "ERROR", "FATAL")
+APPSYNC_LOG_LEVELS = ("ALL", "ERROR", "INFO", "DEBUG")
 
 
 def _positive(value: Any) -> bool:
@@ -67,11 +73,26 @@ def _check_tracing(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 
 def _check_access_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_prod(args) and switched_off(args.resource_type, args.props):
+        return  # an explicit off switch in prod: prod-audit-logging-not-switched-off refuses it
     if args.resource_type == GCP_WORKFLOW:
         level = get(args.props, "callLogLevel")
         if level not in WORKFLOW_LOG_LEVELS:
             report(f"{named(args, 'Workflow')}: callLogLevel is {shown(level)}; required: "
                    f"{' or '.join(repr(v) for v in WORKFLOW_LOG_LEVELS)} (calls and their responses are logged).")
+        return
+    if args.resource_type == STATE_MACHINE:
+        level, destination = get(args.props, "loggingConfiguration.level"), get(args.props, "loggingConfiguration.logDestination")
+        if level not in STATE_MACHINE_LOG_LEVELS or not destination:
+            report(f"{named(args, 'State machine')}: loggingConfiguration is level {shown(level)}, logDestination "
+                   f"{shown(destination)}; required: level {' or '.join(repr(v) for v in STATE_MACHINE_LOG_LEVELS)} "
+                   "with a log group ARN, so executions are logged.")
+        return
+    if args.resource_type == APPSYNC_API:
+        level = get(args.props, "logConfig.fieldLogLevel")
+        if level not in APPSYNC_LOG_LEVELS:
+            report(f"{named(args, 'GraphQL API')}: logConfig.fieldLogLevel is {shown(level)}; required: "
+                   f"{' or '.join(repr(v) for v in APPSYNC_LOG_LEVELS)} (with cloudwatchLogsRoleArn).")
         return
     destination = get(args.props, "accessLogSettings.destinationArn")
     if not destination:
@@ -102,11 +123,15 @@ POLICIES = [
     ),
     resource_policy(
         "access-logs-enabled",
-        "API Gateway stages write access logs to a destination, and GCP Workflows log their calls "
-        "(callLogLevel LOG_ALL_CALLS or LOG_ERRORS_ONLY).",
-        [HTTP_STAGE, REST_STAGE, GCP_WORKFLOW],
+        "API Gateway stages write access logs to a destination; Step Functions state machines, AppSync APIs and GCP "
+        "Workflows log their executions and calls (loggingConfiguration level ALL/ERROR/FATAL, logConfig "
+        "fieldLogLevel, callLogLevel LOG_ALL_CALLS or LOG_ERRORS_ONLY). An explicit off switch in prod is "
+        "prod-audit-logging-not-switched-off's to refuse.",
+        [HTTP_STAGE, REST_STAGE, GCP_WORKFLOW, STATE_MACHINE, APPSYNC_API],
         _check_access_logs,
         remediation="API Gateway: accessLogSettings={destinationArn: <log group ARN>, format: <JSON format>}; "
+                    "Step Functions: loggingConfiguration={level: 'ERROR', logDestination: '<log group ARN>:*'}; "
+                    "AppSync: logConfig={fieldLogLevel: 'ERROR', cloudwatchLogsRoleArn}; "
                     "Workflows: callLogLevel='LOG_ERRORS_ONLY' (or 'LOG_ALL_CALLS').",
         level=ADVISORY,
         severity=Severity.LOW,

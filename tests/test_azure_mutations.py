@@ -18,7 +18,7 @@ from components.azure.arm import Arm
 from components.export import to_export
 from components.mock_engine import render
 from policy.offline import evaluate
-from tests.conftest import AZURE_PROD, program
+from tests.conftest import AZURE_PROD, SECRET_VALUE, program
 
 
 def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
@@ -235,6 +235,18 @@ CASES = {
         {"azure-cmk-consumers-wait-for-key-grant"}),
     "prod tables without their delete lock": (
         skipping("azure-native:authorization:ManagementLockByScope", lambda name: True), {"prod-cosmos-delete-locked"}),
+    "the secret's value instead of its Key Vault reference": (
+        _settings(lambda s: "ANYCLOUD_SECRET_PAYMENT_API_KEY" in s and s.update(ANYCLOUD_SECRET_PAYMENT_API_KEY=SECRET_VALUE)),
+        {"no-plaintext-secrets-in-config"}),
+    "the Functions host's logs off": (
+        _settings(lambda s: s.update(AzureFunctionsJobHost__logging__logLevel__default="None")),
+        {"prod-audit-logging-not-switched-off"}),
+    "a workspace keeping logs a week": (
+        changing("azure-native:operationalinsights:Workspace", lambda name, i: i.update(retentionInDays=7)),
+        {"prod-log-retention-minimum"}),
+    "vaults keeping deleted secrets 3 days": (
+        changing("azure-native:keyvault:Vault", lambda name, i: i["properties"].update(softDeleteRetentionInDays=3)),
+        {"prod-secrets-recoverable"}),
 }
 
 

@@ -20,11 +20,13 @@ import components.gcp.identity as identity
 import components.gcp.workflow as workflow
 import components.gcp.platform as platform
 import components.gcp.queue as queue
+import components.gcp.secret as secret
 from components.export import to_export
 from components.mock_engine import render
 from policy.offline import evaluate
 from tests.conftest import GCP_PROD, program
 from tests.services import REFERENCE
+from tests.support.mutations import overriding
 
 
 def violated(monkeypatch, patches: Callable[[pytest.MonkeyPatch], None]) -> set[str]:
@@ -126,6 +128,10 @@ CASES = {
     "ack deadline shorter than the consumer": (short_ack_deadline, {"pubsub-ack-deadline-covers-consumer"}),
     "routes without JWT in prod": (open_routes, {"api-routes-require-auth"}),
     "one account for every function": (one_account_for_all, {"gcp-one-service-account-per-function"}),
+    "secrets without deletion protection": (
+        overriding(secret.gcp.secretmanager, "Secret", deletion_protection=False), {"prod-secrets-recoverable"}),
+    "workflow call logging off": (
+        overriding(workflow.gcp.workflows, "Workflow", call_log_level="LOG_NONE"), {"prod-audit-logging-not-switched-off"}),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import pulumi
 import pytest
 
+import components.aws.context as context
 import components.aws.function as function
 import components.aws.keys as keys
 import components.aws.platform as platform
@@ -23,6 +24,7 @@ from components.export import to_export
 from components.mock_engine import render
 from policy.offline import evaluate
 from tests.conftest import PROD, program
+from tests.support.mutations import overriding
 
 
 def unguarded_statement(sid, actions, resources, condition=None) -> dict[str, Any]:
@@ -137,6 +139,22 @@ def public_queue_policy(mp):
     mp.setattr(queue.aws.sqs, "QueuePolicy", with_public_allow)
 
 
+def secret_value_in_environment(mp):
+    """The functions' environment gets a secret's value instead of its ARN."""
+    real = platform.AwsPlatform._wiring_value
+
+    def value(self, kind, name):
+        if kind != "secret":
+            return real(self, kind, name)
+        return self.ctx.settings.secret(next(s.config_key for s in self.ctx.spec.secrets if s.name == name))
+
+    mp.setattr(platform.AwsPlatform, "_wiring_value", value)
+
+
+def short_log_retention(mp):
+    mp.setattr(context.AwsContext, "log_retention", property(lambda self: 1))
+
+
 CASES = {
     "drop the key": (drop_key, {"tables-encrypted", "queues-encrypted", "logs-encrypted", "secrets-encrypted", "workflows-encrypted"}),
     "widen a grant to dynamodb:*": (widen_table_grants, {"aws-iam-no-wildcard-actions"}),
@@ -153,6 +171,13 @@ CASES = {
     "DLQ kept shorter than its queue": (short_dlq_retention, {"queues-dead-lettered"}),
     "table grants on table/*/index/*": (index_wildcard, {"aws-iam-scoped-resources"}),
     "queue policy allowing everyone": (public_queue_policy, {"aws-resource-policies-not-public"}),
+    "secrets deleted without a recovery window": (
+        overriding(secret.aws.secretsmanager, "Secret", recovery_window_in_days=0), {"prod-secrets-recoverable"}),
+    "the secret's value in the functions' environment": (secret_value_in_environment, {"no-plaintext-secrets-in-config"}),
+    "log groups kept a day": (short_log_retention, {"prod-log-retention-minimum"}),
+    "workflow execution logging off": (
+        overriding(workflow.aws.sfn, "StateMachineLoggingConfigurationArgs", level="OFF"),
+        {"prod-audit-logging-not-switched-off"}),
 }
 
 

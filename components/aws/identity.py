@@ -20,6 +20,11 @@ TABLE_READ = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:
 TABLE_WRITE = TABLE_READ + ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 QUEUE_SEND = ["sqs:SendMessage"]
 QUEUE_CONSUME = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+#: A table stream's consumer: the mapping reads the stream with the function's role
+#: ("Lambda execution role permissions" for DynamoDB event sources); the adapter counts failed
+#: deliveries in the stream's attempts table (stream.py).
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+STREAM_ATTEMPTS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 WORKFLOW_START = ["states:StartExecution"]
 SECRET_READ = ["secretsmanager:GetSecretValue"]
 TRACE_WRITE = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

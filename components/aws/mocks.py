@@ -9,6 +9,8 @@ ACCOUNT = "123456789012"
 POWERTOOLS_PARAMETERS = "/aws/service/powertools/python/"
 #: The layer number the parameter names in this mock region (a real region answers its own).
 POWERTOOLS_LAYER_NUMBER = 41
+#: A DynamoDB stream's label: when it was enabled, ISO 8601 with milliseconds.
+STREAM_LABEL = "2026-01-01T00:00:00.000"
 
 
 def _suffix(name: str, n: int = 7) -> str:
@@ -63,6 +65,8 @@ def resource(typ: str, name: str, inputs: dict[str, Any], config: dict[str, str]
         out.update(name=physical, arn=arn("sqs", physical), url=url)
     elif typ == "aws:dynamodb/table:Table":
         out.update(name=physical, arn=arn("dynamodb", f"table/{physical}"))
+        if inputs.get("streamEnabled"):  # the label is the stream's creation time, as AWS names it
+            out.update(streamLabel=STREAM_LABEL, streamArn=arn("dynamodb", f"table/{physical}/stream/{STREAM_LABEL}"))
     elif typ == "aws:secretsmanager/secret:Secret":
         physical = f"{inputs.get('namePrefix', '')}{_suffix(name, 6)}" if "namePrefix" in inputs else physical
         rid = arn("secretsmanager", f"secret:{physical}-{_suffix(physical, 6)}")

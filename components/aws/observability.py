@@ -1,7 +1,9 @@
 """Alarms to an encrypted SNS topic (e-mail when `alertEmail` is set) and a dashboard.
 
 Every alarm has dimensions (never account-wide by accident) and actions (never silent):
-function errors and throttles, API 5xx, DLQ depth, oldest message age, failed executions.
+function errors and throttles, API 5xx, DLQ depth, oldest message age, failed executions; for
+a table stream, its dead-letter queue's depth and how far its consumer lags behind the stream
+(IteratorAge, the stream's oldest-message age).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Watched:
     functions: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     queues: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    #: table -> (its stream's dead-letter queue name, its consumer's function name)
+    streams: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)
     api_id: pulumi.Output[str] | None = None
 
 
@@ -106,6 +110,12 @@ def alarms(ctx: AwsContext, topic: aws.sns.Topic, watched: Watched) -> None:
         _alarm(ctx, topic, f"{queue}-oldest-message", f"Messages of queue {queue} wait over {OLDEST_MESSAGE_AGE_S} s",
                "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": name}, statistic="Maximum",
                threshold=OLDEST_MESSAGE_AGE_S)
+    for table, (dlq_name, consumer) in watched.streams.items():
+        _alarm(ctx, topic, f"{table}-changes-dlq-depth", f"Changes of table {table} were dead-lettered", "AWS/SQS",
+               "ApproximateNumberOfMessagesVisible", {"QueueName": dlq_name}, statistic="Maximum")
+        _alarm(ctx, topic, f"{table}-changes-iterator-age", f"Changes of table {table} wait over {OLDEST_MESSAGE_AGE_S} s",
+               "AWS/Lambda", "IteratorAge", {"FunctionName": consumer}, statistic="Maximum",
+               threshold=OLDEST_MESSAGE_AGE_S * 1000)  # IteratorAge is in milliseconds
     for wf, arn in watched.workflows.items():
         _alarm(ctx, topic, f"{wf}-failed", f"Workflow {wf} executions failed", "AWS/States", "ExecutionsFailed",
                {"StateMachineArn": arn})
@@ -134,6 +144,11 @@ def dashboard(ctx: AwsContext, watched: Watched) -> aws.cloudwatch.Dashboard:
                               [m for q, d in watched.queues.values()
                                for m in (["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q],
                                          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", d])], 18))
+    if watched.streams:
+        widgets.append(widget("Table streams: consumer lag (ms) and dead letters",
+                              [m for d, f in watched.streams.values()
+                               for m in (["AWS/Lambda", "IteratorAge", "FunctionName", f, {"stat": "Maximum"}],
+                                         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", d])], 30))
     if watched.workflows:
         widgets.append(widget("Workflow executions",
                               [["AWS/States", m, "StateMachineArn", a] for a in watched.workflows.values()

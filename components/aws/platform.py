@@ -19,6 +19,7 @@ from .keys import service_key
 from .observability import Watched, alarm_topic, alarms, dashboard
 from .queue import QueuePair, create_queue
 from .secret import create_secret
+from .stream import ChangeStream, create_change_stores, subscribe_changes
 from .table import create_table, index_arns
 from .workflow import create_workflow, state_machine_arn
 
@@ -32,6 +33,7 @@ class AwsPlatform:
         self.ctx = AwsContext.create(spec, settings, parent)
         self.ctx.key = service_key(self.ctx)
         self.tables: dict[str, aws.dynamodb.Table] = {}
+        self.table_blocks: dict[str, pulumi.Resource] = {}
         self.queues: dict[str, QueuePair] = {}
         self.secrets: dict[str, aws.secretsmanager.Secret] = {}
         self.functions: dict[str, FunctionHandle] = {}
@@ -41,6 +43,7 @@ class AwsPlatform:
     # ---------------------------------------------------------------- data stores
     def table(self, spec: TableSpec, parent: pulumi.Resource) -> dict[str, Any]:
         self.tables[spec.name] = table = create_table(self.ctx, spec, parent)
+        self.table_blocks[spec.name] = parent
         return {"name": table.name}
 
     def secret(self, spec: SecretSpec, parent: pulumi.Resource) -> dict[str, Any]:
@@ -64,16 +67,27 @@ class AwsPlatform:
             return state_machine_arn(self.ctx, name)
         return self.secrets[name].arn
 
+    def _changes_consumed_by(self, function: str) -> ChangeStream | None:
+        """The stores of the table stream `function` consumes (a function consumes one at most),
+        made now: the consumer's wiring names them. Under the table's block, as its stream."""
+        table = next((t for t in self.ctx.spec.tables if t.stream and t.stream.consumer == function), None)
+        return None if table is None else create_change_stores(self.ctx, table, self.table_blocks[table.name])
+
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
+        changes = self._changes_consumed_by(spec.name)
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value, {
             "POWERTOOLS_SERVICE_NAME": self.ctx.spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": f"anycloud/{self.ctx.spec.name}",
             # Never put whole events or handler results into logs or traces.
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            **(changes.wiring() if changes else {}),
         })
         self.functions[spec.name] = handle = create_function(self.ctx, spec, env, parent)
         self.watched.functions[spec.name] = handle.function.name
+        if changes is not None:
+            subscribe_changes(self.ctx, changes, self.tables[changes.spec.name], handle)
+            self.watched.streams[changes.spec.name] = (changes.dead_letters.name, handle.function.name)
         for queue in self.ctx.spec.queues:
             if queue.consumer == spec.name:
                 pair = self.queues[queue.name]

@@ -3,6 +3,7 @@
 A message is delivered `max_receives` times, then moved to the DLQ (kept 14 days, the SQS
 maximum, so it outlives the source queue's retention); it is never dropped. The visibility
 timeout is six times the consumer's timeout, as AWS advises for Lambda consumers.
+`dead_letter_queue` is also the dead-letter store of a table's change stream (stream.py).
 """
 
 from __future__ import annotations
@@ -56,13 +57,15 @@ def _tls_only(ctx: AwsContext, name: str, queue: aws.sqs.Queue) -> aws.sqs.Queue
     return aws.sqs.QueuePolicy(f"{name}-tls-only", queue_url=queue.id, policy=policy, opts=ctx.opts(queue))
 
 
+def dead_letter_queue(ctx: AwsContext, name: str, parent: pulumi.Resource) -> aws.sqs.Queue:
+    """`name`: a queue kept 14 days, encrypted like every queue, TLS only."""
+    dlq = aws.sqs.Queue(name, message_retention_seconds=DLQ_RETENTION_S, **_encryption(ctx), opts=ctx.opts(parent))
+    _tls_only(ctx, name, dlq)
+    return dlq
+
+
 def create_queue(ctx: AwsContext, spec: QueueSpec, consumer: FunctionSpec, parent: pulumi.Resource) -> QueuePair:
-    dlq = aws.sqs.Queue(
-        f"{spec.name}-dlq",
-        message_retention_seconds=DLQ_RETENTION_S,
-        **_encryption(ctx),
-        opts=ctx.opts(parent),
-    )
+    dlq = dead_letter_queue(ctx, f"{spec.name}-dlq", parent)
     queue = aws.sqs.Queue(
         spec.name,
         visibility_timeout_seconds=VISIBILITY_FACTOR * consumer.timeout_s,
@@ -79,5 +82,4 @@ def create_queue(ctx: AwsContext, spec: QueueSpec, consumer: FunctionSpec, paren
         opts=ctx.opts(dlq),
     )
     _tls_only(ctx, spec.name, queue)
-    _tls_only(ctx, f"{spec.name}-dlq", dlq)
     return QueuePair(queue=queue, dlq=dlq)

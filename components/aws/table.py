@@ -1,6 +1,15 @@
-"""DynamoDB: on demand, encrypted with the service key, PITR, TTL, indexes; protected in prod."""
+"""DynamoDB: on demand, encrypted with the service key, PITR, TTL, indexes; protected in prod.
+
+A table that declares a `stream` (TableSpec.stream) writes its changes to its DynamoDB stream
+as NEW_IMAGE: each record carries the item's key and, but for a delete, the item after the
+change, which is what the consumer receives (the state, not the delta: components/spec.py
+StreamSpec). A delete needs only the key, which every view type carries, so NEW_IMAGE serves
+`deletes` too; the old image is never needed and is not written. stream.py renders the rest.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -9,6 +18,16 @@ from ..spec import TableSpec
 from .context import AwsContext
 
 KEY_TYPES = {"string": "S", "number": "N"}
+STREAM_VIEW = "NEW_IMAGE"
+
+
+def stored_safely(ctx: AwsContext) -> dict[str, Any]:
+    """What every table of the service gets: the service key, PITR, deletion protection in prod."""
+    return {
+        "server_side_encryption": aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=ctx.key.arn if ctx.key else None),
+        "point_in_time_recovery": aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+        "deletion_protection_enabled": ctx.settings.guarded,
+    }
 
 
 def create_table(ctx: AwsContext, spec: TableSpec, parent: pulumi.Resource) -> aws.dynamodb.Table:
@@ -31,12 +50,10 @@ def create_table(ctx: AwsContext, spec: TableSpec, parent: pulumi.Resource) -> a
             for index in spec.indexes
         ]
         or None,
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
-            enabled=True, kms_key_arn=ctx.key.arn if ctx.key else None
-        ),
-        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
         ttl=aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True) if spec.ttl_attribute else None,
-        deletion_protection_enabled=ctx.settings.guarded,
+        stream_enabled=True if spec.stream else None,
+        stream_view_type=STREAM_VIEW if spec.stream else None,
+        **stored_safely(ctx),
         opts=ctx.opts(parent, protect=True),
     )
 

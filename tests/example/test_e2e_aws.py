@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter, defaultdict
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from orders import consumer
 from runtime.aws import entry
-from tests.support.inprocess_lambda import fast_step_functions
-from tests.support.moto_stack import RUNTIME_ENV, MotoStack
+from runtime.aws.resources import DynamoTable, SqsQueue, StepFunctionsWorkflow
 from tests.example.orders_requests import INVALID, JSON, ORDER, PUBLIC_FIELDS
+from tests.support.aws_streams import lambda_record, records
+from tests.support.inprocess_lambda import fast_step_functions
+from tests.support.lambda_events import sqs_event_from_messages
+from tests.support.moto_stack import RUNTIME_ENV, MotoStack, ProcessDied
 
 
 
@@ -51,7 +57,9 @@ def place(stack: MotoStack, order=ORDER, headers=JSON, **kwargs) -> dict:
 
 
 def fulfil(stack: MotoStack) -> list[dict]:
-    """Deliver the queue to the consumer, then let every execution finish."""
+    """Deliver the orders table's changes to order-placed, the queue to process-order, then let
+    every execution finish."""
+    stack.changes["orders"].drain()
     stack.drain("orders")
     return [stack.wait(e["executionArn"]) for e in stack.executions()]
 
@@ -162,6 +170,7 @@ def test_poison_messages_are_retried_then_dead_lettered(stack):
 
 def test_the_same_message_twice_starts_one_execution_and_writes_one_order(stack):
     order_id = place(stack)["json"]["order_id"]
+    stack.changes["orders"].drain()
     queue = stack.queues["orders"]
     (message,) = stack.receive(queue["url"], visibility=0)
     boto3.client("sqs").send_message(QueueUrl=queue["url"], MessageBody=message["Body"])  # a producer's retry
@@ -184,11 +193,255 @@ def test_the_same_post_with_the_same_key_creates_one_order(stack):
     assert first["json"] == again["json"]
     assert first["headers"]["location"] == again["headers"]["location"]
     assert len(stack.items("orders")) == 1
-    assert stack.queue_depth(stack.queues["orders"]["url"]) == 1
 
     other = place(stack, {**ORDER, "customer_id": "cust-2"}, headers=headers, sub="user-1")
     assert other["statusCode"] == 409 and other["json"]["error"] == "IdempotencyKeyReused"
-    assert len(stack.items("orders")) == 1 and stack.queue_depth(stack.queues["orders"]["url"]) == 1
+    assert len(stack.items("orders")) == 1
+    assert len(stack.changes["orders"].pending()) == 1  # one write, one change
 
     (execution,) = fulfil(stack)
     assert execution["status"] == "SUCCEEDED"
+
+
+# ------------------------------------------------------------------- faults (issue 21)
+# Each ends with every accepted order in a final state, every effect once (the orders table's own
+# stream is the ledger: one reservation, one charge, one shipment is one write of that status),
+# and every poison item in a kept dead letter.
+
+ORDER_PLACED = "orders-dev-order-placed"
+PROCESS_ORDER = "orders-dev-process-order"
+
+
+def refused(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "refused for a while"}}, operation)
+
+
+def status_writes(stack: MotoStack) -> dict[str, Counter]:
+    """Per order, how many times each status was written, from every record of the orders stream."""
+    writes: dict[str, Counter] = defaultdict(Counter)
+    for record in records(stack.streams["orders"]):
+        image = record["dynamodb"].get("NewImage")
+        if image:
+            writes[image["order_id"]["S"]][image["status"]["S"]] += 1
+    return writes
+
+
+def taken(stack: MotoStack, url: str) -> list[dict]:
+    """Everything a queue holds, removed from it (the test reads the dead letters)."""
+    sqs, out = boto3.client("sqs"), []
+    while batch := stack.receive(url):
+        for m in batch:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def delivered(monkeypatch) -> list[tuple[str, str, int]]:
+    """(order id, change id, receive count) of each change order-placed is given, in order."""
+    seen: list[tuple[str, str, int]] = []
+    placed = consumer.order_placed
+
+    def recording(message, ctx):
+        seen.append((message.body["key"]["order_id"], message.id, message.receive_count))
+        return placed(message, ctx)
+
+    monkeypatch.setattr(consumer, "order_placed", recording)
+    return seen
+
+
+def assert_settled(stack: MotoStack, accepted: set[str]) -> None:
+    """Every accepted order, and only those, is COMPLETED through one execution, each status
+    written once; nothing waits in a queue or a dead letter."""
+    assert {o["order_id"]: o["status"] for o in stack.items("orders")} == {o: "COMPLETED" for o in accepted}
+    executions = stack.executions()
+    assert sorted(e["name"] for e in executions) == sorted(accepted)
+    assert all(stack.wait(e["executionArn"])["status"] == "SUCCEEDED" for e in executions)
+    for order_id, counts in status_writes(stack).items():
+        assert counts == Counter(PENDING=1, RESERVED=1, PAID=1, SHIPPED=1, COMPLETED=1), (order_id, counts)
+    stack.changes["orders"].drain()  # the later writes' changes: order-placed queues nothing for them
+    for url in (stack.queues["orders"]["url"], stack.queues["orders"]["dlq_url"], stack.dead_letters["orders"]):
+        assert stack.queue_depth(url) == 0, url
+
+
+def test_a_process_dying_after_the_write_loses_no_order_and_makes_none_twice(stack, monkeypatch):
+    """(a) create-order dies after the order's write, before answering: the client retries with
+    its Idempotency-Key (refused while the dead invocation's claim holds, then answered with the
+    same order), or never retries; the stream carries both orders to COMPLETED."""
+    put = DynamoTable.put
+    deaths = []
+
+    def put_then_die(self, item, **kwargs):
+        put(self, item, **kwargs)
+        if self.table_name == stack.tables["orders"] and not deaths:
+            deaths.append(item["order_id"])
+            raise ProcessDied("killed after the order's write")
+
+    monkeypatch.setattr(DynamoTable, "put", put_then_die)
+    headers = {**JSON, "idempotency-key": "checkout-42"}
+    with pytest.raises(ProcessDied):
+        place(stack, headers=headers, sub="user-1")
+    (written,) = deaths
+    assert [o["order_id"] for o in stack.items("orders")] == [written]
+
+    early = place(stack, headers=headers, sub="user-1")  # the dead invocation's claim still holds
+    assert early["statusCode"] == 409 and early["json"]["error"] == "IdempotencyKeyReused"
+    assert stack.deadlines_pass() == 1
+    retried = place(stack, headers=headers, sub="user-1")
+    assert retried["statusCode"] == 202 and retried["json"] == {"order_id": written, "status": "PENDING"}
+
+    deaths.clear()
+    with pytest.raises(ProcessDied):  # no key, and the client never retries
+        place(stack, {**ORDER, "customer_id": "cust-2"})
+    (abandoned,) = deaths
+
+    fulfil(stack)
+    assert_settled(stack, {written, abandoned})
+
+
+def test_refusals_for_a_while_are_retried_through_the_stream_and_the_queue(stack, monkeypatch):
+    """(b) the queue refuses order-placed's sends for three deliveries of the change, then the
+    workflow start refuses process-order twice: both are retried (the change keeps its id, its
+    receive count grows) and the order completes once."""
+    send, start = SqsQueue.send, StepFunctionsWorkflow.start
+    refusals = {"send": 3, "start": 2}
+
+    def refusing_send(self, body, **kwargs):
+        if refusals["send"]:
+            refusals["send"] -= 1
+            raise refused("SendMessage")
+        return send(self, body, **kwargs)
+
+    def refusing_start(self, execution_id, state):
+        if refusals["start"]:
+            refusals["start"] -= 1
+            raise refused("StartExecution")
+        return start(self, execution_id, state)
+
+    seen = delivered(monkeypatch)
+    monkeypatch.setattr(SqsQueue, "send", refusing_send)
+    monkeypatch.setattr(StepFunctionsWorkflow, "start", refusing_start)
+    order_id = place(stack)["json"]["order_id"]
+
+    fulfil(stack)
+    assert [(order, count) for order, _, count in seen] == [(order_id, n) for n in (1, 2, 3, 4)]
+    assert len({change for _, change, _ in seen}) == 1  # the same change, redelivered
+    assert [i.outcome for i in stack.calls(PROCESS_ORDER)] == ["ok"] * 3  # two reported failures, then the start
+    assert refusals == {"send": 0, "start": 0}
+    assert_settled(stack, {order_id})
+
+
+def test_a_change_refused_past_max_receives_is_kept_whole_then_redriven(stack, monkeypatch):
+    """(b, longer) the queue refuses every send: after max_receives deliveries the change goes to
+    the stream's dead-letter queue whole (the stream record, its count, the error) and the shard
+    moves on; the operator redrives it by invoking the consumer with the record."""
+    mapping = stack.rendering.named("aws:lambda/eventSourceMapping:EventSourceMapping", "orders-changes-to-order-placed")
+    max_receives = 5
+    assert mapping.inputs["maximumRetryAttempts"] >= max_receives - 1
+    send = SqsQueue.send
+    down = [True]
+
+    def refusing_send(self, body, **kwargs):
+        if down[0]:
+            raise refused("SendMessage")
+        return send(self, body, **kwargs)
+
+    monkeypatch.setattr(SqsQueue, "send", refusing_send)
+    seen = delivered(monkeypatch)
+    first = place(stack)["json"]["order_id"]
+    second = place(stack, {**ORDER, "customer_id": "cust-2"})["json"]["order_id"]
+    stack.changes["orders"].drain()
+    # Each change five times, the second only once the first was dead-lettered (in the same batch).
+    assert [(order, count) for order, _, count in seen] == [(first, n) for n in range(1, 6)] + [(second, n) for n in range(1, 6)]
+    assert len(stack.calls(ORDER_PLACED)) == 2 * max_receives - 1
+    letters = taken(stack, stack.dead_letters["orders"])
+    assert [(x["kind"], x["table"], x["receiveCount"]) for x in letters] == [("anycloud.change", "orders", max_receives)] * 2
+    assert [x["record"]["dynamodb"]["NewImage"]["order_id"]["S"] for x in letters] == [first, second]
+    assert all(x["error"].startswith("ClientError") and x["id"] == x["record"]["eventID"] for x in letters)
+    assert {o["order_id"]: o["status"] for o in stack.items("orders")} == {first: "PENDING", second: "PENDING"}
+
+    down[0] = False  # the queue is back: the operator redrives what was kept
+    for letter in letters:
+        assert stack.invoke(ORDER_PLACED, {"Records": [letter["record"]]}) == {"batchItemFailures": []}
+    fulfil(stack)
+    assert_settled(stack, {first, second})
+
+
+def test_a_consumer_dying_mid_batch_loses_nothing_and_does_nothing_twice(stack, monkeypatch):
+    """(c) order-placed's process dies on the second change of its first batch (the first change's
+    message already sent), then process-order's dies on the second message of its first batch:
+    the stream mapping bisects and retries, SQS redelivers; every order completes once."""
+    placed, process = consumer.order_placed, consumer.process_order
+    calls = {"placed": 0, "process": 0}
+
+    def dying(name, handler):
+        def run(message, ctx):
+            calls[name] += 1
+            if calls[name] == 2:
+                raise ProcessDied(f"{name} killed mid-batch")
+            return handler(message, ctx)
+        return run
+
+    monkeypatch.setattr(consumer, "order_placed", dying("placed", placed))
+    monkeypatch.setattr(consumer, "process_order", dying("process", process))
+    ids = {place(stack, {**ORDER, "customer_id": f"cust-{n}"})["json"]["order_id"] for n in range(3)}
+
+    stack.changes["orders"].drain()
+    assert [i.outcome for i in stack.calls(ORDER_PLACED)][0] == "ProcessDied"
+    assert stack.queue_depth(stack.queues["orders"]["url"]) == 4  # the first order's message twice: at least once
+    with pytest.raises(ProcessDied):
+        stack.deliver("orders")
+    assert stack.deadlines_pass() == 1  # the dead invocation's claim on its message, by the time SQS redelivers
+    fulfil(stack)
+    assert_settled(stack, ids)
+
+
+def test_a_lost_task_answer_is_retried_without_a_second_charge(stack):
+    """(d) charge-payment charges, and its answer is lost on the way back to Step Functions: the
+    task runs again, finds the order paid, and answers with the same payment."""
+    stack.lose_answers["orders-dev-charge-payment"] = 1
+    order_id = place(stack)["json"]["order_id"]
+    (execution,) = fulfil(stack)
+    assert [o for f, o in task_outcomes(stack) if f == "charge-payment"] == ["ok", "ok"]
+    payment = json.loads(execution["output"])["payment"]
+    assert payment["payment_id"].startswith("pay_") and payment["amount_cents"] == 3499
+    assert_settled(stack, {order_id})
+
+
+def test_the_same_change_and_message_delivered_twice_at_once_run_once_in_effect(stack, monkeypatch):
+    """(e) while order-placed sends, a second execution environment gets the same change; while
+    process-order starts the workflow, a second one gets the same message (its idempotency claim
+    is held: reported failed, redelivered, then found done)."""
+    order_id = place(stack)["json"]["order_id"]
+    arn = stack.streams["orders"]
+    event = {"Records": [lambda_record(r, arn) for r in stack.changes["orders"].pending()]}
+    send, start = SqsQueue.send, StepFunctionsWorkflow.start
+    overlapped: list[dict] = []
+
+    overlapping = []
+
+    def send_while_the_same_change_runs(self, body, **kwargs):
+        if not overlapping:
+            overlapping.append(ORDER_PLACED)
+            overlapped.append(stack.invoke(ORDER_PLACED, event, instance=2))
+        return send(self, body, **kwargs)
+
+    monkeypatch.setattr(SqsQueue, "send", send_while_the_same_change_runs)
+    assert stack.invoke(ORDER_PLACED, event) == {"batchItemFailures": []}
+    assert overlapped == [{"batchItemFailures": []}]
+    stack.changes["orders"].drain()  # the mapping delivers it too: three deliveries, three messages
+    assert stack.queue_depth(stack.queues["orders"]["url"]) == 3
+
+    (message,) = stack.receive(stack.queues["orders"]["url"], batch_size=1)
+    duplicate = sqs_event_from_messages([message], stack.queues["orders"]["arn"])
+
+    def start_while_the_same_message_runs(self, execution_id, state):
+        if len(overlapping) == 1:
+            overlapping.append(PROCESS_ORDER)
+            overlapped.append(stack.invoke(PROCESS_ORDER, duplicate, instance=2))
+        return start(self, execution_id, state)
+
+    monkeypatch.setattr(StepFunctionsWorkflow, "start", start_while_the_same_message_runs)
+    assert stack.invoke(PROCESS_ORDER, duplicate) == {"batchItemFailures": []}
+    assert overlapped[1] == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}  # claim held: retried
+    fulfil(stack)
+    assert_settled(stack, {order_id})

@@ -14,7 +14,16 @@ Then, as AWS would:
 - `deliver(queue)`: the SQS event source mapping receives a batch, invokes the consumer, deletes
   what succeeded and leaves the `batchItemFailures` on the queue (receives use a visibility
   timeout of 0 so a failed message is visible again at once; redrive then applies as rendered);
+- `changes[table]`: the DynamoDB stream event source mapping (tests/support/aws_streams.py) over
+  moto's stream of the table, delivering to the consumer with the rendered batch size, filter,
+  bisection, retries and on-failure destination;
 - the state machine's Lambda tasks run in this process through `run_lambdas_inprocess`.
+
+Faults, as the tests inject them: an invocation whose process dies raises `ProcessDied` (no
+answer; to an event source mapping, a failed invocation); `lose_answers[function] = n` makes the
+next n task invocations of `function` run and then fail to answer the state machine as a lost
+response does (Lambda.SdkClientException); `invoke(..., instance=2)` runs in a second execution
+environment of the function (its own adapter instance), as Lambda does for concurrent invocations.
 
 Every function runs `runtime.aws.entry.handler` with `os.environ` set to its rendered
 environment (plus what the Lambda runtime adds: credentials and region). moto runs executions
@@ -38,6 +47,7 @@ from unittest import mock
 import boto3
 
 from components.mock_engine import SECRET_SIG, SIG_KEY, Recorded, Rendering
+from tests.support.aws_streams import StreamMapping
 from tests.support.inprocess_lambda import LambdaContext, run_lambdas_inprocess
 from tests.support.lambda_events import http_event, sqs_event_from_messages
 
@@ -62,6 +72,17 @@ RUNTIME_ENV = {
 }
 
 
+class ProcessDied(BaseException):
+    """The function's process died mid-invocation (killed, out of memory, timed out): nothing in
+    it runs on, no answer goes back. A BaseException, so no handler or Powertools catches it."""
+
+
+def lost_answer() -> Exception:
+    """What Step Functions gets when a task's response is lost on the way back: a Lambda client
+    error (the optimized integration names it Lambda.SdkClientException), after the task ran."""
+    return type("Lambda.SdkClientException", (Exception,), {})("the task's answer was lost")
+
+
 def _plain(value: Any) -> Any:
     """A Pulumi secret as recorded ({SIG_KEY: SECRET_SIG, "value": ...}) -> its value."""
     if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
@@ -84,19 +105,27 @@ class MotoStack:
     queues: dict[str, dict[str, Any]]  # logical name -> {"url", "arn", "dlq_url", "consumer", "batch_size"}
     tables: dict[str, str]  # logical name -> physical name
     machine_arn: str
+    streams: dict[str, str] = field(default_factory=dict)  # logical table name -> moto's stream ARN
+    changes: dict[str, StreamMapping] = field(default_factory=dict)  # logical table name -> its mapping
+    dead_letters: dict[str, str] = field(default_factory=dict)  # logical table name -> its stream DLQ's URL
     lock: threading.RLock = field(default_factory=threading.RLock)
     invocations: list[Invocation] = field(default_factory=list)
     after_task: Callable[[str, Any], None] | None = None
+    lose_answers: dict[str, int] = field(default_factory=dict)
+    _instances: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------- creation
 
     @classmethod
     def create(cls, rendering: Rendering) -> MotoStack:
         ddb = boto3.client("dynamodb")
-        tables = {}
+        tables, streams, stream_by_arn = {}, {}, {}
         for table in rendering.of_type(TABLE):
-            _create_table(ddb, table)
+            stream = _create_table(ddb, table)
             tables[table.name] = table.outputs["name"]
+            if stream is not None:
+                streams[table.name] = stream
+                stream_by_arn[table.outputs["streamArn"]] = (table.name, stream)
 
         sqs = boto3.client("sqs")
         queues_by_arn = {}
@@ -113,8 +142,11 @@ class MotoStack:
             queues_by_arn[queue.outputs["arn"]] = (queue, url)
         functions = {f.outputs["name"]: f for f in rendering.of_type(LAMBDA)}
         by_arn = {f.outputs["arn"]: name for name, f in functions.items()}
-        queues = {}
+        queues, stream_mappings = {}, []
         for mapping in rendering.of_type(MAPPING):
+            if mapping.inputs["eventSourceArn"] in stream_by_arn:
+                stream_mappings.append(mapping)
+                continue
             queue, url = queues_by_arn[mapping.inputs["eventSourceArn"]]
             dlq_arn = json.loads(queue.inputs["redrivePolicy"])["deadLetterTargetArn"]
             queues[queue.name] = {
@@ -157,24 +189,37 @@ class MotoStack:
             function = integration.inputs["integrationUri"].split(":")[-1]
             pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
             routes.append((method, pattern, route.inputs["routeKey"], function))
-        return cls(rendering, functions, routes, queues, tables, arn)
+        stack = cls(rendering, functions, routes, queues, tables, arn, streams=streams)
+        for mapping in stream_mappings:
+            table, stream = stream_by_arn[mapping.inputs["eventSourceArn"]]
+            function = by_arn[mapping.inputs["functionName"]]
+            destination = mapping.inputs["destinationConfig"]["onFailure"]["destinationArn"]
+            stack.dead_letters[table] = queues_by_arn[destination][1]
+            stack.changes[table] = StreamMapping.rendered(
+                mapping.inputs, stream, mapping.inputs["functionName"],
+                lambda event, function=function: stack.invoke(function, event), stack.dead_letters[table])
+        return stack
 
     # ------------------------------------------------------------------------- functions
 
     def environment(self, function: str) -> dict[str, str]:
         return {**RUNTIME_ENV, **self.functions[function].inputs["environment"]["variables"]}
 
-    def invoke(self, function: str, event: Any) -> Any:
-        """`runtime.aws.entry.handler(event, context)` with `function`'s rendered environment."""
+    def invoke(self, function: str, event: Any, *, instance: int = 1) -> Any:
+        """`runtime.aws.entry.handler(event, context)` with `function`'s rendered environment, in
+        its execution environment `instance` (the first unless a test asks for a concurrent one);
+        the context's deadline is the function's timeout from now, as Lambda's."""
         from runtime.aws import entry
 
         record = self.functions[function]
         context = LambdaContext(function_name=function, invoked_function_arn=record.outputs["arn"],
-                                memory_limit_in_mb=int(record.inputs["memorySize"]))
+                                memory_limit_in_mb=int(record.inputs["memorySize"]),
+                                deadline=time.time() + int(record.inputs["timeout"]))
         with self.lock, mock.patch.dict(os.environ, self.environment(function)):
+            handle = entry.handler if instance == 1 else self._instance(function, instance).handle
             try:
-                result = entry.handler(event, context)
-            except Exception as exc:
+                result = handle(event, context)
+            except (Exception, ProcessDied) as exc:
                 self.invocations.append(Invocation(function, _kind(event), type(exc).__name__))
                 raise
             self.invocations.append(Invocation(function, _kind(event), "ok"))
@@ -182,10 +227,24 @@ class MotoStack:
                 self.after_task(function, event)
             return result
 
+    def _instance(self, function: str, n: int) -> Any:
+        from runtime.aws import entry
+
+        if (function, n) not in self._instances:
+            self._instances[function, n] = entry.Instance(os.environ)
+        return self._instances[function, n]
+
+    def _task(self, function: str, event: Any) -> Any:
+        result = self.invoke(function, event)
+        if self.lose_answers.get(function, 0) > 0:
+            self.lose_answers[function] -= 1
+            raise lost_answer()
+        return result
+
     @contextmanager
     def running(self) -> Iterator[MotoStack]:
         """While active, the state machine's Lambda tasks run here, in process."""
-        handlers = {f.outputs["arn"]: (lambda event, context, name=name: self.invoke(name, event)) for name, f in self.functions.items()}
+        handlers = {f.outputs["arn"]: (lambda event, context, name=name: self._task(name, event)) for name, f in self.functions.items()}
         with run_lambdas_inprocess(handlers):
             yield self
 
@@ -258,6 +317,22 @@ class MotoStack:
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         return boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
+    def deadlines_pass(self) -> int:
+        """Time passes beyond the deadline of every invocation that died: the idempotency claims
+        they held (Powertools' INPROGRESS records, held until the invocation's deadline) expire,
+        as they have by the time SQS or a client tries again (SQS waits the visibility timeout,
+        6x the function's). Nothing runs between two steps of a test, so every claim still in
+        progress belongs to a dead invocation. The number of claims expired."""
+        ddb = boto3.client("dynamodb")
+        expired = 0
+        for name in self.tables.values():
+            for item in ddb.scan(TableName=name)["Items"]:
+                if item.get("status", {}).get("S") == "INPROGRESS" and "in_progress_expiration" in item:
+                    ddb.update_item(TableName=name, Key={"id": item["id"]}, UpdateExpression="SET in_progress_expiration = :past",
+                                    ExpressionAttributeValues={":past": {"N": str(int(time.time() * 1000) - 1)}})
+                    expired += 1
+        return expired
+
     # ----------------------------------------------------------------------------- tables
 
     def items(self, table: str) -> list[dict[str, Any]]:
@@ -274,7 +349,8 @@ def _kind(event: Any) -> str:
     return kind_of(event)
 
 
-def _create_table(client, table: Recorded) -> None:
+def _create_table(client, table: Recorded) -> str | None:
+    """Create the rendered table; its stream's ARN in moto when it has one."""
     i = table.inputs
     key = [{"AttributeName": i["hashKey"], "KeyType": "HASH"}]
     if i.get("rangeKey"):
@@ -294,9 +370,12 @@ def _create_table(client, table: Recorded) -> None:
             }
             for g in i["globalSecondaryIndexes"]
         ]
-    client.create_table(**args)
+    if i.get("streamEnabled"):
+        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": i["streamViewType"]}
+    created = client.create_table(**args)["TableDescription"]
     if i.get("ttl", {}).get("enabled"):
         client.update_time_to_live(
             TableName=table.outputs["name"], TimeToLiveSpecification={"Enabled": True, "AttributeName": i["ttl"]["attributeName"]}
         )
+    return created.get("LatestStreamArn")
 

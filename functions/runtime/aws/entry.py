@@ -13,6 +13,10 @@ asset root). The event's shape says how to run it:
   Powertools' `BatchProcessor`: a record that fails (its body is not JSON, or the consumer
   raised) is reported in ``batchItemFailures`` and only it is redelivered. When the function
   declares the ``idempotency`` table, a message body already processed is not processed again.
+- A DynamoDB stream batch (``Records`` from ``aws:dynamodb``) -> the consumer of a table's changes
+  (changes.py): one `Message` per change ``{"table", "key", "item"}``, in order, failures reported
+  by sequence number, counted, and kept whole in the stream's dead-letter queue after
+  ``max_receives``; with the ``idempotency`` table, as for SQS.
 - Anything else -> a workflow task: the state in, the handler's JSON out. A `TaskError` is
   raised again as an exception whose class is named after the error, so the Lambda runtime
   reports ``errorType`` = the name and the state machine's Retry/Catch match it.
@@ -22,7 +26,7 @@ from the environment (resources only; boto3 clients are created on first use, on
 service) and the Powertools Logger (JSON, correlation id = request id or message id), Tracer
 (on Lambda; `capture_lambda_handler` without the response) and Metrics (one count per
 outcome: ``Http2xx``/``Http4xx``/``Http5xx``, ``MessageProcessed``/``MessageFailed``/
-``MessageMalformed``, ``TaskSucceeded``/``TaskError``/``TaskFailed``, dimension ``function``)
+``MessageMalformed``, ``ChangeProcessed``/``ChangeFailed``/``ChangeDeadLettered``, ``TaskSucceeded``/``TaskError``/``TaskFailed``, dimension ``function``)
 are set up. On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set)
 the clients are also created at import, during the init phase, so no invocation pays for them.
 Importing this module loads neither boto3 nor the Powertools batch and idempotency utilities.
@@ -40,7 +44,8 @@ from .. import wiring
 from ..contracts import Context, HttpError, Message, TaskError
 from ..http import load_handler, refused, run_route
 from ..instances import Instances
-from .events import HTTP, SQS, http_response, kind_of, request_from
+from .changes import StreamWiring
+from .events import HTTP, SQS, STREAM, http_response, kind_of, request_from
 from .resources import Clients, build_context, services_used
 
 #: The table that backs idempotency (declared in the service spec with key `id`, TTL `expiration`).
@@ -96,6 +101,8 @@ class Instance:
         self._route_idempotency = None
         self._consumer_idempotency = None
         self._processor = None
+        self._stream = StreamWiring.from_env(env)
+        self._changes = None
 
         handle = self._dispatch
         if self.tracer is not None:
@@ -107,8 +114,8 @@ class Instance:
 
     def warm(self) -> None:
         """Create this function's clients now (Lambda's init phase) instead of on first use."""
-        for service in services_used(self.resources):
-            self.clients.get(service)
+        for service in services_used(self.resources) + (["dynamodb", "sqs"] if self._stream else []):
+            self.clients.get(service)  # a stream's consumer counts in DynamoDB and dead-letters to SQS
         if self.idempotent:
             self.route_idempotency()
 
@@ -129,6 +136,8 @@ class Instance:
             return self.route(event, context)
         if kind == SQS:
             return self.consume(event, context)
+        if kind == STREAM:
+            return self.changes(event, context)
         return self.task(event, context)
 
     # ---------------------------------------------------------------------------- routes
@@ -159,17 +168,29 @@ class Instance:
 
     # ------------------------------------------------------------------------- consumers
 
+    def _consumer_ready(self, context: Any) -> None:
+        """Consumer idempotency over the `idempotency` table when the function declares it."""
+        if self._consumer_idempotency is None and IDEMPOTENCY_TABLE in self.resources.tables:
+            from .idempotency import ConsumerIdempotency
+
+            self._consumer_idempotency = ConsumerIdempotency(self._idempotency_table(), self.function, self.clients.get("dynamodb"))
+        if self._consumer_idempotency is not None:
+            self._consumer_idempotency.register(context)
+
+    def _run_consumer(self, message: Message) -> None:
+        """The consumer on `message`; a body already processed is not processed again."""
+        ctx = self.context(message.id)
+        if self._consumer_idempotency is not None:
+            self._consumer_idempotency.run(message.body, lambda: self.handler(message, ctx))
+        else:
+            self.handler(message, ctx)
+
     def consume(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
         if self._processor is None:
             self._processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-            if IDEMPOTENCY_TABLE in self.resources.tables:
-                from .idempotency import ConsumerIdempotency
-
-                self._consumer_idempotency = ConsumerIdempotency(self._idempotency_table(), self.function, self.clients.get("dynamodb"))
-        if self._consumer_idempotency is not None:
-            self._consumer_idempotency.register(context)
+        self._consumer_ready(context)
         try:
             return process_partial_response(event=event, record_handler=self._record, processor=self._processor, context=context)
         finally:
@@ -192,12 +213,8 @@ class Instance:
             receive_count=int((raw.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
             attributes=attributes,
         )
-        ctx = self.context(message_id)
         try:
-            if self._consumer_idempotency is not None:
-                self._consumer_idempotency.run(body, lambda: self.handler(message, ctx))
-            else:
-                self.handler(message, ctx)
+            self._run_consumer(message)
         except Exception as exc:
             self.count("MessageFailed")
             self.logger.warning(
@@ -206,6 +223,19 @@ class Instance:
             )
             raise
         self.count("MessageProcessed")
+
+    # ------------------------------------------------------------------- table changes
+
+    def changes(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if self._stream is None:
+            raise RuntimeError("a DynamoDB stream batch reached a function that consumes no table's changes "
+                               "(ANYCLOUD_CHANGES is not set: the renderer wires a stream's consumer)")
+        if self._changes is None:
+            from .changes import ChangeConsumer
+
+            self._changes = ChangeConsumer(self._stream, self.clients, self._run_consumer, self.logger, self.count)
+        self._consumer_ready(context)
+        return self._changes.consume(event, context)
 
     # ----------------------------------------------------------------------------- tasks
 

@@ -3,6 +3,8 @@
 - API Gateway HTTP API, payload format 2.0 (``requestContext.http``) -> `Request`;
   `Response` -> ``{"statusCode", "headers", "body"}``.
 - SQS batches (``Records`` whose ``eventSource`` is ``aws:sqs``) -> consumer.
+- DynamoDB stream batches (``Records`` whose ``eventSource`` is ``aws:dynamodb``) -> the consumer
+  of a table's changes (changes.py).
 - Anything else is a workflow task's state (Step Functions invokes the task with the whole state).
 """
 
@@ -15,7 +17,9 @@ from typing import Any
 
 from ..contracts import HttpError, Request, Response
 
-HTTP, SQS, TASK = "http", "sqs", "task"
+HTTP, SQS, STREAM, TASK = "http", "sqs", "stream", "task"
+#: The eventSource of each record of a batch, and what the batch is.
+_BATCHES = {"aws:sqs": SQS, "aws:dynamodb": STREAM}
 
 
 def kind_of(event: Any) -> str:
@@ -24,10 +28,10 @@ def kind_of(event: Any) -> str:
         if isinstance(context, Mapping) and isinstance(context.get("http"), Mapping):
             return HTTP
         records = event.get("Records")
-        if isinstance(records, list) and records and all(
-            isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records
-        ):
-            return SQS
+        if isinstance(records, list) and records and all(isinstance(r, Mapping) for r in records):
+            sources = {r.get("eventSource") for r in records}
+            if len(sources) == 1 and (source := sources.pop()) in _BATCHES:
+                return _BATCHES[source]
     return TASK
 
 

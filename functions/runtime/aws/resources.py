@@ -94,6 +94,11 @@ class _Codec:
         return {k: _from_dynamo(cls._deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def plain_item(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB-JSON item (a stream record's NewImage or Keys) as the portable Table returns items."""
+    return _Codec.load(image)
+
+
 class _Expression:
     """Placeholders for attribute names and values (every name goes through #n, every value :v)."""
 
