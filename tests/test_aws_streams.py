@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+import components.aws.observability as observability
+import components.aws.stream as stream
 from components.export import to_export
 from components.mock_engine import Rendering
 from components.spec import FunctionSpec, ServiceSpec, StreamSpec
@@ -140,4 +142,40 @@ def test_the_pack_finds_nothing_to_report(fixture, request):
     rendering = request.getfixturevalue(fixture)
     environment = "prod" if fixture.endswith("prod") else "dev"
     report = evaluate(to_export(rendering)["deployment"]["resources"], environment, config={"publicRoutes": ["GET /health"]})
-    assert [(v.policy, v.message) for v in report.mandatory] == []
+    # advisory ones (dead letters alarmed) too; the unreviewed types are the queue rendering's, not the stream's
+    assert [(v.policy, v.message) for v in report.violations if v.policy != "resource-types-reviewed"] == []
+
+
+# --------------------------------------------------------------- the pack on a broken renderer
+
+
+def reported(monkeypatch, patch) -> dict[str, set[str]]:
+    """{level: policies} the pack reports on the streamed dev stack rendered with `patch` applied."""
+    patch(monkeypatch)
+    rendering = render_config(DEV, "dev", spec=WRITES.model_copy())  # not cached: rendered with the patch
+    report = evaluate(to_export(rendering)["deployment"]["resources"], "dev", config={"publicRoutes": ["GET /health"]})
+    return {level: {v.policy for v in report.violations if v.level == level} for level in ("mandatory", "advisory")}
+
+
+def without_dlq_alarms(mp):
+    real = observability._alarm
+    mp.setattr(observability, "_alarm", lambda ctx, topic, name, *a, **k: None if name.endswith("dlq-depth") else real(ctx, topic, name, *a, **k))
+
+
+def mapping_without(*dropped: str):
+    def patch(mp):
+        real = stream.aws.lambda_.EventSourceMapping
+        mp.setattr(stream.aws.lambda_, "EventSourceMapping", lambda name, **kw: real(name, **{k: v for k, v in kw.items() if k not in dropped}))
+    return patch
+
+
+def test_dead_letter_queues_without_alarms_are_reported(monkeypatch):
+    assert "aws-dead-letter-queues-alarmed" in reported(monkeypatch, without_dlq_alarms)["advisory"]
+
+
+def test_a_mapping_without_its_on_failure_destination_is_reported(monkeypatch):
+    assert "async-paths-dead-lettered" in reported(monkeypatch, mapping_without("destination_config"))["mandatory"]
+
+
+def test_a_mapping_without_partial_batch_responses_is_reported(monkeypatch):
+    assert "event-sources-report-batch-failures" in reported(monkeypatch, mapping_without("function_response_types"))["mandatory"]
