@@ -25,10 +25,12 @@ whole batch, the adapter's failures can reach `batch_size * max_receives` before
 of the batch is done or dead-lettered, so that is the mapping's `maximumRetryAttempts` (at most
 100 x 100, Lambda's maximum of 10,000).
 
-Least privilege: the consumer reads THIS table's stream (its ARN, no `stream/*`; ListStreams,
-which has no resource-level permission, is not needed with the stream's ARN in the mapping),
-decrypts it through DynamoDB, sends to ITS dead-letter queue, and reads and counts in ITS
-attempts table.
+Least privilege: the consumer reads THIS table's stream (its ARN, not `stream/*`), decrypts it
+through DynamoDB (the stream is encrypted with the table's key), sends to ITS dead-letter queue,
+and reads and counts in ITS attempts table. ListStreams is left out: it applies only to
+`Resource: "*"`, the mapping names the stream's ARN, and AWS's own example policy for a function
+reading a stream grants it on the stream's ARN, where it cannot apply ("IAM policy to allow an
+AWS Lambda function to access DynamoDB stream records", DynamoDB Developer Guide).
 """
 
 from __future__ import annotations

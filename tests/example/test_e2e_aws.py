@@ -24,7 +24,7 @@ from orders import consumer
 from runtime.aws import entry
 from runtime.aws.resources import DynamoTable, SqsQueue, StepFunctionsWorkflow
 from tests.example.orders_requests import INVALID, JSON, ORDER, PUBLIC_FIELDS
-from tests.support.aws_streams import lambda_record, records
+from tests.support.aws_streams import lambda_record, read_records, records
 from tests.support.inprocess_lambda import fast_step_functions
 from tests.support.lambda_events import sqs_event_from_messages
 from tests.support.moto_stack import RUNTIME_ENV, MotoStack, ProcessDied
@@ -445,3 +445,40 @@ def test_the_same_change_and_message_delivered_twice_at_once_run_once_in_effect(
     assert overlapped[1] == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}  # claim held: retried
     fulfil(stack)
     assert_settled(stack, {order_id})
+
+
+def test_a_change_that_kills_its_consumer_every_time_is_kept_by_the_mapping_then_redriven(stack, monkeypatch):
+    """(c, poison) order-placed's process dies on one order's change every time, so the adapter
+    never counts it: the mapping bisects down to that change, retries it its budget, and sends
+    Lambda's invocation record (metadata: shard, sequence numbers) to the stream's dead-letter
+    queue; the other orders go on. Within the stream's 24 hours the operator reads the record back
+    by its sequence numbers and redrives it."""
+    placed = consumer.order_placed
+    poison: list[str] = []
+
+    def dies_on_the_poison(message, ctx):
+        if message.body["key"]["order_id"] in poison:
+            raise ProcessDied("out of memory on this order")
+        return placed(message, ctx)
+
+    monkeypatch.setattr(consumer, "order_placed", dies_on_the_poison)
+    ids = [place(stack, {**ORDER, "customer_id": f"cust-{n}"})["json"]["order_id"] for n in range(3)]
+    poison.append(ids[1])
+    mapping = stack.changes["orders"]
+    mapping.drain()
+    budget = stack.rendering.named("aws:lambda/eventSourceMapping:EventSourceMapping",
+                                   "orders-changes-to-order-placed").inputs["maximumRetryAttempts"]
+    deaths = [i for i in stack.calls(ORDER_PLACED) if i.outcome == "ProcessDied"]
+    assert len(deaths) == 2 + 1 + budget  # the batch of 3, its half of 2 (bisected), then the change alone and its retries
+
+    (record,) = taken(stack, stack.dead_letters["orders"])
+    info = record["DDBStreamBatchInfo"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted" and record["responseContext"]["functionError"] == "Unhandled"
+    assert (info["batchSize"], info["streamArn"]) == (1, stack.streams["orders"]) and "Records" not in json.dumps(record)
+    kept = read_records(info["streamArn"], info["startSequenceNumber"], info["endSequenceNumber"])
+    assert [r["dynamodb"]["NewImage"]["order_id"]["S"] for r in kept] == [ids[1]]
+
+    poison.clear()  # fixed: the operator redrives what the stream still holds
+    assert stack.invoke(ORDER_PLACED, {"Records": kept}) == {"batchItemFailures": []}
+    fulfil(stack)
+    assert_settled(stack, set(ids))
