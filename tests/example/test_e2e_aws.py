@@ -1,12 +1,19 @@
 """The orders service end to end on moto, from the rendered dev stack.
 
-The dev stack is rendered under the mock engine; its tables, queue and DLQ (with the rendered
-redrive), secret and state machine (the rendered definition) are created in moto with the
-rendered names (tests/support/moto_stack.py), so every function runs with its rendered
-environment unchanged. Routes get HTTP API 2.0 events, the consumer gets SQS batches received
-from the moto queue (deleted on success, left for redelivery on a reported failure), and moto's
-Step Functions interpreter invokes the task functions in this process. Every function is
-`runtime.aws.entry.handler`.
+The dev stack is rendered under the mock engine; its tables (the orders table with its DynamoDB
+stream), queues and DLQs (with the rendered redrive), secret and state machine (the rendered
+definition) are created in moto with the rendered names (tests/support/moto_stack.py), so every
+function runs with its rendered environment unchanged. Routes get HTTP API 2.0 events; order-placed
+gets the orders table's changes through the stream mapping stand-in (tests/support/aws_streams.py:
+batches, filter, partial failures, bisection, retries, on-failure destination, as Lambda runs them);
+process-order gets SQS batches received from the moto queue (deleted on success, left for
+redelivery on a reported failure); moto's Step Functions interpreter invokes the task functions in
+this process. Every function is `runtime.aws.entry.handler`.
+
+The faults of issue 21 are at the end: each injects a process death, a refusal, a lost answer or a
+concurrent duplicate at a real boundary (the adapter's table, queue and workflow clients, the
+consumer, the task's answer) and asserts every accepted order final, every effect once, every
+poison change kept.
 """
 
 from __future__ import annotations
@@ -249,15 +256,19 @@ def delivered(monkeypatch) -> list[tuple[str, str, int]]:
     return seen
 
 
-def assert_settled(stack: MotoStack, accepted: set[str]) -> None:
-    """Every accepted order, and only those, is COMPLETED through one execution, each status
-    written once; nothing waits in a queue or a dead letter."""
-    assert {o["order_id"]: o["status"] for o in stack.items("orders")} == {o: "COMPLETED" for o in accepted}
+def assert_settled(stack: MotoStack, accepted: set[str], declined: frozenset[str] = frozenset()) -> None:
+    """Every accepted order, and only those, is final through one execution: COMPLETED, or (the
+    `declined` ones) FAILED with its stock released; each status written once; nothing waits in a
+    queue or a dead letter."""
+    final = {o: "FAILED" if o in declined else "COMPLETED" for o in accepted}
+    assert {o["order_id"]: o["status"] for o in stack.items("orders")} == final
     executions = stack.executions()
     assert sorted(e["name"] for e in executions) == sorted(accepted)
-    assert all(stack.wait(e["executionArn"])["status"] == "SUCCEEDED" for e in executions)
+    assert {e["name"]: stack.wait(e["executionArn"])["status"] for e in executions} == {
+        o: "FAILED" if o in declined else "SUCCEEDED" for o in accepted}
     for order_id, counts in status_writes(stack).items():
-        assert counts == Counter(PENDING=1, RESERVED=1, PAID=1, SHIPPED=1, COMPLETED=1), (order_id, counts)
+        path = ("RESERVED", "RELEASED", "FAILED") if order_id in declined else ("RESERVED", "PAID", "SHIPPED", "COMPLETED")
+        assert counts == Counter(("PENDING", *path)), (order_id, counts)  # one reservation, charge, shipment, release
     stack.changes["orders"].drain()  # the later writes' changes: order-placed queues nothing for them
     for url in (stack.queues["orders"]["url"], stack.queues["orders"]["dlq_url"], stack.dead_letters["orders"]):
         assert stack.queue_depth(url) == 0, url
@@ -395,16 +406,22 @@ def test_a_consumer_dying_mid_batch_loses_nothing_and_does_nothing_twice(stack, 
     assert_settled(stack, ids)
 
 
-def test_a_lost_task_answer_is_retried_without_a_second_charge(stack):
+def test_lost_task_answers_are_retried_without_a_second_charge_or_release(stack):
     """(d) charge-payment charges, and its answer is lost on the way back to Step Functions: the
-    task runs again, finds the order paid, and answers with the same payment."""
-    stack.lose_answers["orders-dev-charge-payment"] = 1
+    task runs again, finds the order paid, and answers with the same payment. A declined order's
+    compensation loses its answer too: release-stock runs again and releases once."""
+    stack.lose_answers.update({"orders-dev-charge-payment": 1, "orders-dev-release-stock": 1})
     order_id = place(stack)["json"]["order_id"]
-    (execution,) = fulfil(stack)
-    assert [o for f, o in task_outcomes(stack) if f == "charge-payment"] == ["ok", "ok"]
-    payment = json.loads(execution["output"])["payment"]
+    declined = place(stack, {**ORDER, "customer_id": "cust-2", "payment_token": "tok_chargeDeclined"})["json"]["order_id"]
+    fulfil(stack)
+    outcomes = task_outcomes(stack)
+    assert outcomes.count(("charge-payment", "ok")) == 2 and outcomes.count(("charge-payment", "PaymentDeclined")) == 1
+    assert outcomes.count(("release-stock", "ok")) == 2
+    (execution,) = [e for e in stack.executions() if e["name"] == order_id]
+    payment = json.loads(stack.wait(execution["executionArn"])["output"])["payment"]
     assert payment["payment_id"].startswith("pay_") and payment["amount_cents"] == 3499
-    assert_settled(stack, {order_id})
+    assert stack.api("GET", f"/orders/{declined}")["json"]["failure_reason"] == "PaymentDeclined"
+    assert_settled(stack, {order_id, declined}, declined=frozenset({declined}))
 
 
 def test_the_same_change_and_message_delivered_twice_at_once_run_once_in_effect(stack, monkeypatch):
