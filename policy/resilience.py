@@ -70,6 +70,7 @@ from .values import number_text as _n
 # ------------------------------------------------------------------ type tokens
 
 SQS_REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
+SQS_REDRIVE_ALLOW_POLICY = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 LAMBDA_ALIAS = "aws:lambda/alias:Alias"
 
 
@@ -197,9 +198,30 @@ def _redrive_problem(policy: Any) -> str | None:
     return f"redrivePolicy {'; '.join(problems)}" if problems else None
 
 
+def _redrive_allowed(queue: Any, dlq: Any, sides: list[Any], what: str, report: ReportViolation) -> None:
+    """The dead-letter queue's redrive allow policy (its own redriveAllowPolicy or a RedriveAllowPolicy on its
+    URL) lets this queue use it: not denyAll, and byQueue lists the source's ARN; otherwise SQS refuses the
+    source's redrive policy (\"Configuring a dead-letter queue redrive allow policy\",
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive-allow-policy.html)."""
+    arn, name, _ = _queue_ids(queue)
+    for holder, value in [(dlq, get(dlq.props, "redriveAllowPolicy"))] + [(s, get(s.props, "redriveAllowPolicy")) for s in sides]:
+        policy = _json_object(value)
+        if not policy:
+            continue
+        permission = str(policy.get("redrivePermission") or "").lower()
+        sources = [s for s in as_list(policy.get("sourceQueueArns")) if isinstance(s, str)]
+        listed = any(s == arn or (name is not None and _last(s, ":") == name) for s in sources)
+        if permission == "denyall" or (permission == "byqueue" and (arn or name) and not listed):
+            where = "its redriveAllowPolicy" if holder is dlq else f"{SQS_REDRIVE_ALLOW_POLICY} '{holder.name}'"
+            report(f"{what}: its dead-letter queue {dlq.name} does not let it redrive there ({where} is "
+                   f"{shown(policy)}), so SQS refuses the redrive policy; required: redrivePermission 'byQueue' "
+                   "listing this queue's ARN in sourceQueueArns, or 'allowAll'.", queue.urn)
+
+
 def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     queues = resources_of(args, [SQS_QUEUE])
     side_policies = resources_of(args, [SQS_REDRIVE_POLICY])
+    allow_policies = resources_of(args, [SQS_REDRIVE_ALLOW_POLICY])
     redrivers = [(r, _redrive_target(r)) for r in queues + side_policies]
     async_routes = routes(args.resources)
 
@@ -218,6 +240,7 @@ def _check_sqs_dead_letters(args: StackValidationArgs, report: ReportViolation) 
                            f"the {_n(retention(queue))} s it keeps them itself; SQS keeps a message's first enqueue "
                            "time, so dead letters older than that expire on arrival; required: DLQ "
                            "messageRetentionSeconds >= the source's (the maximum is 1209600).", queue.urn)
+                _redrive_allowed(queue, dlq, [p for p in allow_policies if _attached_to(p, dlq)], what, report)
                 return
 
     def check(queue: Any) -> None:
@@ -733,14 +756,14 @@ POLICIES = [
         "Every queue has a dead-letter path that keeps what it receives, at least as long as its source and without "
         "expiring: SQS queues a redrive policy to a DLQ retaining messages at least as long as the source (a queue "
         "that is itself a dead-letter store of any asynchronous path, redrive, subscription, target, schedule or "
-        "on-failure destination, needs none; SQS docs, \"Using dead-letter queues\"), Pub/Sub subscriptions a "
+        "on-failure destination, needs none; the DLQ's redrive allow policy lets the source in; SQS docs, \"Using dead-letter queues\"), Pub/Sub subscriptions a "
         "dead-letter topic with a subscription keeping messages at least as long as the source and never expiring "
         "(expirationPolicy.ttl \"\"; Pub/Sub docs, \"Dead-letter topics\", \"Subscription properties\"), Service "
         "Bus queues and subscriptions a max delivery count, dead-lettering on expiry, no auto-delete on idle and a "
         "forwarding target keeping messages at least as long (Service Bus docs, \"Dead-letter queues\"), Azure "
         "Storage queues their -poison queue in the same account (names of at most 56 characters, so it fits), and "
         "queue-triggered function apps an explicit maxDequeueCount of 1-100 (Functions docs, \"Poison messages\").",
-        [SQS_QUEUE, SQS_REDRIVE_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, SERVICEBUS_TOPIC,
+        [SQS_QUEUE, SQS_REDRIVE_POLICY, SQS_REDRIVE_ALLOW_POLICY, PUBSUB_SUBSCRIPTION, SERVICEBUS_QUEUE, SERVICEBUS_SUBSCRIPTION, SERVICEBUS_TOPIC,
          STORAGE_QUEUE, STORAGE_ACCOUNT, WEB_APP, *ROUTE_TYPES],
         _check_dead_letters,
         remediation="SQS: redrivePolicy={\"deadLetterTargetArn\": <DLQ ARN>, \"maxReceiveCount\": 5} and the DLQ's "

@@ -130,3 +130,19 @@ def test_service_bus_never_is_the_largest_time_span():
     queue = resource("azure-native:servicebus:Queue", "q", {"queueName": "q", "namespaceName": "n", "maxDeliveryCount": 10,
                                                            "deadLetteringOnMessageExpiration": True, "autoDeleteOnIdle": never})
     assert found([queue]) == []
+
+
+def test_the_dead_letter_queue_lets_its_source_redrive_there():
+    source = sqs("orders", redrivePolicy=json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq",
+                                                     "maxReceiveCount": 5}))
+    dlq = sqs("orders-dlq", messageRetentionSeconds=1209600)
+    allow = resource("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "allow", {
+        "queueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/orders-dlq",
+        "redriveAllowPolicy": json.dumps({"redrivePermission": "byQueue",
+                                          "sourceQueueArns": [f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"]})})
+    assert found([source, dlq, allow]) == []
+    allow["inputs"]["redriveAllowPolicy"] = allow["outputs"]["redriveAllowPolicy"] = json.dumps(
+        {"redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:{REGION}:{ACCOUNT}:other"]})
+    assert found([source, dlq, allow]) == [("queues-dead-lettered", "orders")]
+    dlq["inputs"]["redriveAllowPolicy"] = dlq["outputs"]["redriveAllowPolicy"] = {"redrivePermission": "denyAll"}
+    assert found([source, dlq]) == [("queues-dead-lettered", "orders")]
