@@ -13,7 +13,7 @@ from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
 from runtime.aws import entry
-from runtime.aws.changes import ATTEMPTS_KEPT_S, change_message
+from runtime.aws.changes import ATTEMPTS_KEPT_S, ChangeConsumer, change_message
 from runtime.aws.events import STREAM, kind_of
 from runtime.contracts import Message
 from tests.support.inprocess_lambda import LambdaContext
@@ -129,3 +129,12 @@ def test_a_stream_batch_for_a_function_that_consumes_no_stream_is_an_error(aws):
     environment = {k: v for k, v in env(aws["dlq"]).items() if k != "ANYCLOUD_CHANGES"}
     with pytest.raises(RuntimeError, match="ANYCLOUD_CHANGES"):
         deliver(environment, record(1, "a", {}))
+
+
+def test_a_failure_that_cannot_be_counted_still_holds_the_rest_of_the_batch(aws, monkeypatch):
+    def throttled(self, change):
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(ChangeConsumer, "_failed", throttled)  # the count fails: the change is retried uncounted
+    out = deliver(env(aws["dlq"]), record(1, "a", {}), record(2, "b", {"fail": True}), record(3, "c", {}))
+    assert out == failures(2, 3) and [m.id for m in SEEN] == ["change-1", "change-2"]

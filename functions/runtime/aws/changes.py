@@ -102,10 +102,16 @@ class ChangeConsumer:
     # ------------------------------------------------------------------------- a record
 
     def _record(self, record: Any) -> None:
-        raw = record.raw_event
         first, self._first = self._first, False
         if self._stopped:
             raise NotAttempted("an earlier change of this batch failed")
+        try:
+            self._deliver(record.raw_event, first)
+        except Exception:
+            self._stopped = True  # whatever failed (the consumer, a count, a dead letter), the rest waits behind it
+            raise
+
+    def _deliver(self, raw: Mapping[str, Any], first: bool) -> None:
         change = str(raw["eventID"])
         self._logger.set_correlation_id(change)
         message = change_message(raw, self.wiring.table, (self._failures_before(change) if first else 0) + 1)
@@ -114,12 +120,11 @@ class ChangeConsumer:
         except Exception as exc:
             failures = self._failed(change)
             if failures < self.wiring.max_receives:
-                self._stopped = True
                 self._count("ChangeFailed")
                 self._logger.warning("change failed; it will be retried",
                                      extra={"change_id": change, "receive_count": failures, "error": type(exc).__name__})
                 raise
-            self._dead_letter(raw, exc, failures)
+            self._dead_letter(raw, exc, failures)  # kept: the batch goes on (if this fails, it is retried and kept again)
             return
         self._count("ChangeProcessed")
 
