@@ -3,6 +3,7 @@ the dead letters kept whole and alarmed, the consumer's least privilege; and the
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -179,3 +180,11 @@ def test_a_mapping_without_its_on_failure_destination_is_reported(monkeypatch):
 
 def test_a_mapping_without_partial_batch_responses_is_reported(monkeypatch):
     assert "event-sources-report-batch-failures" in reported(monkeypatch, mapping_without("function_response_types"))["mandatory"]
+
+
+def test_the_renderer_and_the_adapter_agree_on_the_wiring_and_the_attempts_layout():
+    from runtime.aws import changes
+
+    assert stream.CHANGES == changes.CHANGES
+    source = inspect.getsource(changes.ChangeConsumer)
+    assert f'{{"{stream.ATTEMPTS_KEY}": {{"S": change}}}}' in source and f'"#expires": "{stream.ATTEMPTS_EXPIRY}"' in source
