@@ -6,6 +6,7 @@ same objects run under `pulumi preview --policy-pack policy` (see __main__.py) a
 """
 
 from . import (
+    alerts,
     audit_logging,
     azure_deployability,
     azure_operations,
@@ -15,6 +16,7 @@ from . import (
     deployability,
     encryption,
     endpoints,
+    entra_apps,
     exposure,
     gcp_deployability,
     identity,
@@ -38,13 +40,15 @@ POLICIES = [
     *endpoints.POLICIES,
     *network.POLICIES,
     *identity.POLICIES,
-    *local_auth.POLICIES,
     *privileges.POLICIES,
+    *entra_apps.POLICIES,
+    *local_auth.POLICIES,
     *exposure.POLICIES,
     *resource_policies.POLICIES,
     *resilience.POLICIES,
     *dead_letters.POLICIES,
     *dead_letter_alarms.POLICIES,
+    *alerts.POLICIES,
     *streams.POLICIES,
     *observability.POLICIES,
     *audit_logging.POLICIES,

@@ -6,6 +6,10 @@ endpoint, so no promise of the pack applies to them. Anything else is reported, 
 violation per type with its resources counted, so a team knows which part of its program the
 check did not judge (`anycloud check --strict` fails on them in prod).
 
+A dynamic resource (`pulumi-python:dynamic:Resource`, the Azure rendering's package upload
+among them) runs code of the program's own during the deployment: no policy can read what it
+does, so it is always reported.
+
 Only custom resources count: component resources (the program's own groupings) have no
 provider and carry no settings of their own. The engine hands every resource with its provider;
 the offline evaluation does the same from the export's `custom` flag.
@@ -32,6 +36,10 @@ INERT: dict[str, str] = {
     "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": "how many instances stay initialised; a cost, not an access, key or endpoint",
     "aws:cloudwatch/dashboard:Dashboard": "a page of metric graphs; sharing a dashboard is an account setting, not this resource's",
     "gcp:monitoring/notificationChannel:NotificationChannel": "where alerts are sent (an address); holds no data",
+    "gcp:apigateway/api:Api": "a name for an API's configs; what it serves and who may call is in its ApiConfig, which the route policies read",
+    "gcp:apigateway/gateway:Gateway": "serves one ApiConfig (read by the route policies); it has no setting of its own that opens or protects anything",
+    "gcp:firestore/field:Field": "one field's index and TTL settings; no access, key or endpoint",
+    "gcp:firestore/index:Index": "a composite index of a database the table policies read; no access, key or endpoint",
     "gcp:kms/keyRing:KeyRing": "a name space for keys that cannot be deleted and has no settings; its keys are read by the key policies",
 }
 

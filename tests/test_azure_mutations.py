@@ -162,6 +162,11 @@ def _settings(change: Callable[[dict], None]):
 
 
 CASES = {
+    "metric alerts switched off": (changing("azure-native:monitor:MetricAlert", lambda name, i: i.update(enabled=False)),
+                                   {"prod-alerts-reach-someone"}),
+    "backends open to other tenants": (
+        changing("azuread:index/application:Application", lambda name, i: i.update(signInAudience="AzureADMultipleOrgs")),
+        {"entra-apps-single-tenant-no-secrets"}),
     "drop the key": (drop_key, {"storage-encrypted", "tables-encrypted"}),
     "routes without JWT in prod": (open_routes, {"api-routes-require-auth"}),
     "apps without App Service authentication": (

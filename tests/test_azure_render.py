@@ -477,7 +477,10 @@ def test_rendered_azure_stacks_pass_the_whole_pack(azure_prod, azure_dev):
 
     for rendering, env in ((azure_prod, "prod"), (azure_dev, "dev")):
         report = evaluate(to_export(rendering)["deployment"]["resources"], env, config={"publicRoutes": ["GET /health"]})
-        assert report.violations == [], report.violations
+        judged = [v for v in report.violations if v.policy != "resource-types-reviewed"]
+        assert judged == [], judged
+        # The package upload is a dynamic resource: code no policy can read, so it is reported as not reviewed.
+        assert [v.message.split(" (")[0] for v in report.violations if v not in judged] == ["pulumi-python:dynamic:Resource"]
     no_cmk = render_config({**AZURE_DEV, "anycloud:customerManagedKeys": "false"}, "dev")
     report = evaluate(to_export(no_cmk)["deployment"]["resources"], "dev",
                       config={"publicRoutes": ["GET /health"], "requireCustomerManagedKeys": False})

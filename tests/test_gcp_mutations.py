@@ -17,6 +17,7 @@ import components.gcp.api as api
 import components.gcp.context as context
 import components.gcp.function as function
 import components.gcp.identity as identity
+import components.gcp.observability as observability
 import components.gcp.workflow as workflow
 import components.gcp.platform as platform
 import components.gcp.queue as queue
@@ -119,6 +120,8 @@ def _with_account(account):
 
 
 CASES = {
+    "alert policies without channels": (overriding(observability.gcp.monitoring, "AlertPolicy", notification_channels=[]),
+                                        {"prod-alerts-reach-someone"}),
     "drop the key": (drop_key, {"tables-encrypted", "queues-encrypted", "workflows-encrypted", "functions-encrypted",
                                 "secrets-encrypted", "storage-encrypted"}),
     "push without OIDC": (push_without_oidc, {"gcp-push-subscriptions-authenticated"}),

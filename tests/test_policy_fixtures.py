@@ -21,7 +21,7 @@ from policy.offline import evaluate, load_export
 FIXTURES = Path(__file__).parent / "policy_fixtures"
 FILES = sorted(FIXTURES.glob("*/*.json"))
 BY_NAME = {p.name: p for p in POLICIES}
-CLOUD_OF_PREFIX = {"aws": "aws", "gcp": "gcp", "azure-native": "azure"}
+CLOUD_OF_PREFIX = {"aws": "aws", "gcp": "gcp", "azure-native": "azure", "azuread": "azure"}
 
 
 def environment(path: Path) -> str:

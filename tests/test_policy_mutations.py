@@ -16,6 +16,7 @@ import pytest
 import components.aws.context as context
 import components.aws.function as function
 import components.aws.keys as keys
+import components.aws.observability as observability
 import components.aws.platform as platform
 import components.aws.queue as queue
 import components.aws.secret as secret
@@ -175,6 +176,8 @@ CASES = {
         overriding(secret.aws.secretsmanager, "Secret", recovery_window_in_days=0), {"prod-secrets-recoverable"}),
     "the secret's value in the functions' environment": (secret_value_in_environment, {"no-plaintext-secrets-in-config"}),
     "log groups kept a day": (short_log_retention, {"prod-log-retention-minimum"}),
+    "alarms muted": (overriding(observability.aws.cloudwatch, "MetricAlarm", actions_enabled=False),
+                     {"prod-alerts-reach-someone"}),
     "workflow execution logging off": (
         overriding(workflow.aws.sfn, "StateMachineLoggingConfigurationArgs", level="OFF"),
         {"prod-audit-logging-not-switched-off"}),

@@ -162,7 +162,7 @@ def test_limitations_are_printed_once_and_strict_fails_on_them(stacks):
     assert code == 0
     assert out.count("has no CORS") == 1 and "limitation: GCP API Gateway has no CORS" in out
     code, out, _ = check("--dir", str(stacks), "--stack", "prod", "--cloud", "gcp", "--strict")
-    assert code == 1 and "--strict: " in out and "limitation(s) above fail the check" in out
+    assert code == 1 and "--strict: " in out and "limitation(s) or unreviewed type(s) above fail the check" in out
 
 
 def test_strict_passes_a_stack_without_limitations(stacks):
