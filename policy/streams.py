@@ -10,6 +10,15 @@ that what it claims is there: the topic in the stack, a subscription on it keepi
 least the 24 hours Eventarc would have kept the event and never expiring, the destination
 function's own account allowed to publish to it (roles/pubsub.publisher on that topic), and an
 alert policy watching the topic or that subscription.
+
+Azure. The Cosmos DB trigger checkpoints its lease whatever the invocation's outcome
+(https://learn.microsoft.com/azure/cosmos-db/nosql/troubleshoot-changefeed-functions), so the
+consumer's adapter writes a change that keeps failing to a Storage queue itself
+(components/azure/stream.py). The consumer app names that queue's URL in its app setting
+`ANYCLOUD_CHANGES_DEAD_LETTERS`; this policy checks that the queue is in the stack, that the app's
+own identity may send to it (Storage Queue Data Message Sender or Contributor on that queue), and
+that a log alert (scheduled query rule) watches it by name, as the Functions host's poison queues
+are watched.
 """
 
 from __future__ import annotations
@@ -18,16 +27,29 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, Severity, StackValidationArgs
 
+import re
+
+from .azure_operations import _holder, _principals_of
 from .common import (
     GCP_FUNCTION_V2,
     MANDATORY,
     PUBSUB_SUBSCRIPTION,
+    ROLE_ASSIGNMENT,
+    STORAGE_QUEUE,
+    UNKNOWN_SETTING,
+    USER_ASSIGNED_IDENTITY,
+    WEB_APP,
+    app_settings,
     dependency_urns,
     each_known,
     get,
+    is_function_app,
     known,
+    lower,
     named,
     resources_of,
+    setting,
+    shown,
     stack_policy,
 )
 
@@ -39,6 +61,12 @@ DEAD_LETTERS_LABEL = "anycloud-dead-letters"
 PUBLISHERS = ("roles/pubsub.publisher", "roles/pubsub.editor", "roles/pubsub.admin")
 #: How long Eventarc keeps an event it could not deliver.
 EVENTARC_RETENTION_S = 24 * 3600
+SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
+#: The app setting naming a table stream consumer's dead-letter queue (components/azure/stream.py).
+AZURE_DEAD_LETTERS_SETTING = "ANYCLOUD_CHANGES_DEAD_LETTERS"
+#: Built-in roles that may send to a Storage queue: Queue Data Message Sender, Queue Data Contributor.
+QUEUE_SENDER_ROLES = ("c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", "974c5e8b-45b9-4653-ba55-5f855dd0fb88")
+QUEUE_URL = re.compile(r"^https://([a-z0-9]{3,24})\.queue\.core\.windows\.net/([a-z0-9-]{3,63})/?$")
 
 
 def _short(value: Any) -> str:
@@ -114,6 +142,51 @@ def _check(args: StackValidationArgs, report: ReportViolation) -> None:
                    "num_undelivered_messages, as on every dead-letter store.", trigger.urn)
 
     each_known(resources_of(args, [EVENTARC_TRIGGER]), check)
+    _check_azure(args, report)
+
+
+def _check_azure(args: StackValidationArgs, report: ReportViolation) -> None:
+    queues = resources_of(args, [STORAGE_QUEUE])
+    identities = resources_of(args, [USER_ASSIGNED_IDENTITY])
+    assignments = resources_of(args, [ROLE_ASSIGNMENT])
+    rules = resources_of(args, [SCHEDULED_QUERY_RULE])
+
+    def check(app: Any) -> None:
+        if not is_function_app(app.props):
+            return
+        found = setting(app_settings(app.props), AZURE_DEAD_LETTERS_SETTING)
+        if found is None or found[1] is UNKNOWN_SETTING:
+            return
+        what = f"{named(app, 'Function app')}: its app setting {found[0]}"
+        match = QUEUE_URL.match(str(found[1]).lower())
+        if match is None:
+            report(f"{what} is {shown(found[1])}; required: the URL of a Storage queue of this stack "
+                   "(https://<account>.queue.core.windows.net/<queue>).", app.urn)
+            return
+        account, name = match.groups()
+        queue = next((q for q in queues if lower(known(q.props, "queueName")) == name
+                      and lower(known(q.props, "accountName")) in (None, account)), None)
+        if queue is None:
+            report(f"{what} names queue '{name}' in account '{account}', which is not in this stack; required: the "
+                   "dead-letter queue created with the stream, so dead-lettered changes have a kept, watched home.",
+                   app.urn)
+            return
+        mine = _principals_of(app, identities)
+        sends = any(str(known(a.props, "roleDefinitionId") or "").lower().endswith(QUEUE_SENDER_ROLES)
+                    and (queue.urn in dependency_urns(a, "scope")
+                         or str(known(a.props, "scope") or "").lower().endswith(f"/queueservices/default/queues/{name}"))
+                    and _holder(a, identities) & mine for a in assignments)
+        if not sends:
+            report(f"{what} names queue '{name}', but the app's own identity holds no Storage Queue Data Message Sender "
+                   "(or Contributor) on that queue; its dead letters would fail, and the change would be retried "
+                   "forever, blocking its partition.", app.urn)
+        watched = any(f"'{name}'" in str(get(c, "query") or "").lower()
+                      for r in rules for c in (get(r.props, "criteria.allOf") or []))
+        if not watched:
+            report(f"{what} names queue '{name}', but no log alert (scheduled query rule) watches it by name; required: "
+                   "an alert on the consumer's dead-letter log line, as on every dead-letter store.", app.urn)
+
+    each_known(resources_of(args, [WEB_APP]), check)
 
 
 POLICIES = [
@@ -123,12 +196,20 @@ POLICIES = [
         f"{DEAD_LETTERS_LABEL}=<topic>, because Eventarc's own subscription can carry no dead-letter policy, "
         "https://cloud.google.com/eventarc/docs/retry-events) has that topic in the stack, a subscription keeping "
         "what reaches it at least 24 hours and never expiring, publisher on it for the destination function's own "
-        "account, and an alert policy watching it.",
-        [EVENTARC_TRIGGER, PUBSUB_TOPIC, PUBSUB_SUBSCRIPTION, TOPIC_MEMBER, ALERT_POLICY, GCP_FUNCTION_V2],
+        "account, and an alert policy watching it. Azure: a function app whose app setting "
+        f"{AZURE_DEAD_LETTERS_SETTING} names its Cosmos DB trigger's dead-letter queue (the trigger checkpoints "
+        "whatever the outcome: https://learn.microsoft.com/azure/cosmos-db/nosql/troubleshoot-changefeed-functions) "
+        "has that Storage queue in the stack, Queue Data Message Sender on it for its own identity, and a log alert "
+        "naming it.",
+        [EVENTARC_TRIGGER, PUBSUB_TOPIC, PUBSUB_SUBSCRIPTION, TOPIC_MEMBER, ALERT_POLICY, GCP_FUNCTION_V2,
+         WEB_APP, STORAGE_QUEUE, ROLE_ASSIGNMENT, USER_ASSIGNED_IDENTITY, SCHEDULED_QUERY_RULE],
         _check,
-        remediation="anycloud: components/gcp/stream.py renders all four; elsewhere: a CMEK topic, a subscription on it "
-                    "with expiration_policy ttl \"\", roles/pubsub.publisher for the consumer's service account on the "
-                    "topic, and a gcp.monitoring.AlertPolicy on the topic's send_message_operation_count.",
+        remediation="anycloud: components/gcp/stream.py and components/azure/stream.py render them all; elsewhere on "
+                    "GCP: a CMEK topic, a subscription on it with expiration_policy ttl \"\", roles/pubsub.publisher for "
+                    "the consumer's service account on the topic, and a gcp.monitoring.AlertPolicy on the topic's "
+                    "send_message_operation_count; on Azure: a storage.Queue on a customer-key account, a "
+                    "RoleAssignment of Storage Queue Data Message Sender on that queue for the app's identity, and a "
+                    "monitor.ScheduledQueryRule whose query names the queue.",
         level=MANDATORY,
         severity=Severity.HIGH,
     ),

@@ -7,7 +7,11 @@ Management). The role says the verb (the GUIDs in identity.py and table.py): Que
 Sender on a queue sends (on a workflow's start queue, starts it), Queue Data Contributor held by a
 consumer takes the queue's messages, Key Vault Secrets User reads, Cosmos DB's data roles read or
 write one container. A function app's authentication admitting another app's identity is how a
-workflow invokes its tasks, and how API Management reaches a route's backend.
+workflow invokes its tasks, and how API Management reaches a route's backend. A table's change
+stream is its consumer app's Cosmos DB trigger, named by the app's settings (stream.py): the table
+delivers to that app, where the app's identity holds the stream's data roles (made under the
+table's block: read on the container, write on its lease container), which are not the app's
+declared reads.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Iterator
 
 from ..architecture import Architecture, Block, Grant, Stack, mentions
 from .identity import QUEUE_CONTRIBUTOR, QUEUE_SENDER, SECRETS_USER
+from .stream import CONNECTION, CONTAINER_SETTING, DATABASE_SETTING, LEASES_SETTING
 from .table import DATA_ROLES
 
 APP, GATEWAY, QUEUE = "azure-native:web:WebApp", "azure-native:apimanagement:ApiManagementService", "azure-native:storage:Queue"
@@ -41,7 +46,7 @@ BACKEND_ID = re.compile(r'<set-backend-service[^>]*backend-id="([^"]+)"')
 
 def read(stack: Stack) -> Architecture:
     blocks = list(_blocks(stack))
-    grants = [*_role_grants(stack, blocks), *_table_grants(stack), *_caller_grants(stack, blocks),
+    grants = [*_role_grants(stack, blocks), *_table_grants(stack), *_stream_grants(stack), *_caller_grants(stack, blocks),
               *_dead_letter_grants(stack), *_key_grants(stack, blocks)]
     return Architecture.build(stack, blocks, grants)
 
@@ -138,8 +143,9 @@ def _role_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:
                             (assignment["urn"],))
 
 
-def _table_grants(stack: Stack) -> Iterator[Grant]:
-    """Cosmos DB data-plane assignments, scoped to `<account>/dbs/<database>/colls/<container>`."""
+def _data_grants(stack: Stack) -> Iterator[tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]]:
+    """(assignment, verb, container, holder) of each Cosmos DB data-plane assignment, scoped to
+    `<account>/dbs/<database>/colls/<container>`."""
     for assignment in stack.of_type(DATA_ASSIGNMENT):
         verb = TABLE_VERBS.get(str(stack.value(assignment, "roleDefinitionId") or "").rsplit("/", 1)[-1])
         scope = str(stack.value(assignment, "scope") or "")
@@ -148,7 +154,41 @@ def _table_grants(stack: Stack) -> Iterator[Grant]:
             stack.value(c, "accountName"), stack.value(c, "databaseName"), stack.value(c, "containerName")) == match.groups()), None)
         holder = _holder(stack, assignment)
         if verb and container and holder:
+            yield assignment, verb, container, holder
+
+
+def _table_grants(stack: Stack) -> Iterator[Grant]:
+    """The declared reads and writes (a stream's own data roles are made under its table's block)."""
+    for assignment, verb, container, holder in _data_grants(stack):
+        if (stack.component(assignment["urn"]) or ("",))[0] != "table":
             yield Grant(holder["urn"], container["urn"], verb, (assignment["urn"],))
+
+
+def _stream_grants(stack: Stack) -> Iterator[Grant]:
+    """A table's container delivers its changes to the app whose Cosmos DB trigger its settings name
+    (the account's endpoint, the database, the container), where that app holds data roles on the
+    container and on the lease container its settings name."""
+    held: dict[tuple[str, str], list[str]] = {}
+    for assignment, _, container, holder in _data_grants(stack):
+        held.setdefault((holder["urn"], container["urn"]), []).append(assignment["urn"])
+    accounts = stack.of_type("azure-native:cosmosdb:DatabaseAccount")
+    for app in stack.of_type(APP):
+        settings = {s.get("name"): s.get("value") for s in ((app.get("inputs") or {}).get("siteConfig") or {}).get("appSettings") or []}
+        endpoint = settings.get(f"{CONNECTION}__accountEndpoint")
+        account = next((a for a in accounts if endpoint and stack.value(a, "documentEndpoint") == endpoint), None)
+        if account is None:
+            continue
+
+        def container(name: Any) -> dict[str, Any] | None:
+            return next((c for c in stack.of_type(CONTAINER) if (
+                stack.value(c, "accountName"), stack.value(c, "databaseName"), stack.value(c, "containerName")) ==
+                (stack.value(account, "accountName"), settings.get(DATABASE_SETTING), name)), None)
+
+        monitored, leases = container(settings.get(CONTAINER_SETTING)), container(settings.get(LEASES_SETTING))
+        reads = monitored and held.get((app["urn"], monitored["urn"]))
+        writes = leases and held.get((app["urn"], leases["urn"]))
+        if reads and writes:
+            yield Grant(monitored["urn"], app["urn"], "consume", tuple(reads + writes))
 
 
 def _caller_grants(stack: Stack, blocks: list[Block]) -> Iterator[Grant]:

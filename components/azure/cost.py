@@ -2,7 +2,9 @@
 (always-ready instances, Key Vault keys, metric and log alert rules) and what one request costs on
 its path (the API Management call; each Flex Consumption execution at its instance memory, at the
 always-ready rate where the app keeps instances ready; three queue operations a message; Cosmos DB
-request units per read and write; a Durable orchestration's start message, replays and storage).
+request units per read and write, and for a table's change stream reaching a consumer on the path,
+its trigger's read of the change feed and the checkpoint it writes to its lease (a batch of one
+change: the worst case); a Durable orchestration's start message, replays and storage).
 """
 
 from __future__ import annotations
@@ -74,6 +76,13 @@ def per_request(stack: Stack, arch: Architecture, path: RequestPath, prices: Pri
     for function, table in path.writes:
         lines.append(Line("tables", f"{arch.blocks[function].name} writes {arch.blocks[table].name}", assumed["cosmos_write_ru"],
                           "RU", prices["request_unit"], ("cosmos_write_ru",)))
+    for arrow in arch.arrows:
+        if arrow.verb == "consume" and arch.blocks[arrow.source].kind == "table" and arrow.target in path.functions:
+            table, consumer = arch.blocks[arrow.source].name, arch.blocks[arrow.target].name
+            lines += [Line("tables", f"{consumer} reads the {table} change feed", assumed["cosmos_read_ru"], "RU",
+                           prices["request_unit"], ("cosmos_read_ru",)),
+                      Line("tables", f"{consumer} checkpoints its {table} lease", assumed["cosmos_write_ru"], "RU",
+                           prices["request_unit"], ("cosmos_write_ru",))]
     for key in path.workflows:
         block = arch.blocks[key]
         tasks = sum(1 for a in arch.arrows if a.source == key and a.verb == "invoke")

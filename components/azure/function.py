@@ -20,7 +20,7 @@ Each app has its own host storage account (storage.py says why). Apps update wit
 Recreate strategy: rolling updates are in preview and "isn't recommended for production apps"
 (https://learn.microsoft.com/azure/azure-functions/flex-consumption-site-updates); dev runs
 what prod runs. Apps whose traces or requests feed a log alert (queue consumers: poison
-messages; orchestrators: failed orchestrations; apps reading secrets: unresolved Key Vault
+messages; table stream consumers: dead-lettered changes; orchestrators: failed orchestrations; apps reading secrets: unresolved Key Vault
 references) keep those types out of the host's sampling (`UNSAMPLED`), or under load the
 one trace an alert waits for can be dropped (policy azure-log-alerts-read-unsampled-telemetry).
 
@@ -63,7 +63,8 @@ TASK_PATH = "/api/task"
 #: Where the program writes the package it deploys (a zip named by its content digest).
 PACKAGE_DIR = os.path.join(tempfile.gettempdir(), "anycloud-packages")
 #: Always-ready groups by how the app is reached (the adapter names its queue function `consume`).
-ALWAYS_READY_GROUP = {"route": "http", "task": "http", "consumer": "function:consume", "orchestrator": "durable"}
+ALWAYS_READY_GROUP = {"route": "http", "task": "http", "consumer": "function:consume", "changes": "function:changes",
+                      "orchestrator": "durable"}
 #: Telemetry the log alerts read, kept whole (host.json's samplingSettings through an app setting).
 SAMPLING_EXCLUDED = "AzureFunctionsJobHost__logging__applicationInsights__samplingSettings__excludedTypes"
 UNSAMPLED = "Request;Trace"
@@ -136,15 +137,16 @@ class AppBuild:
 def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: list[str],
                settings: Callable[[Identity], dict[str, pulumi.Input[str]]], build: AppBuild, parent: pulumi.Resource,
                warm: int = 0, memory_mb: int = 2048, timeout_s: int = 300, scale_limit: int = DEFAULT_SCALE_LIMIT,
-               alerted: bool = False, identity: Identity | None = None,
+               alerted: bool = False, identity: Identity | None = None, waits_for: list[pulumi.Resource] = (),
                callers: list[pulumi.Output[str]] = ()) -> AppHandle:
     """A Flex Consumption app named `prefix-name` (at most 32 characters: the Functions host id
     is the first 32 characters of the app name, and two apps on one host account must differ
     there) with its plan, identity (its own, or `identity` when another resource needed it
     first), deployment container and grants; `settings` gives the app's own settings for its
     identity (identity-based connections name its client id); `alerted`: a log alert reads its
-    traces; `callers`: who may call it over HTTP."""
-    alerted = alerted or bool({"consumer", "orchestrator"} & set(kinds))
+    traces; `waits_for`: grants made elsewhere that its triggers need at start; `callers`: who may
+    call it over HTTP."""
+    alerted = alerted or bool({"consumer", "changes", "orchestrator"} & set(kinds))
     host = host_account(ctx, name, build.key, parent, holds_state="orchestrator" in kinds)
     identity = identity or user_identity(ctx, name, parent)
     deploy = container(ctx, f"deploy-{name}", build.data, parent)
@@ -207,7 +209,7 @@ def create_app(ctx: AzureContext, name: str, spec: FunctionSpec | None, kinds: l
             "scaleAndConcurrency": scale,
             "siteUpdateStrategy": {"type": "Recreate"},
         },
-    }, ctx.opts(parent, depends_on=grants), outputs=("defaultHostName",))
+    }, ctx.opts(parent, depends_on=[*grants, *waits_for]), outputs=("defaultHostName",))
     code = package(ctx)
     PackageDeployment(f"{name}-code", app_name=app.name, scm_host=app.defaultHostName.apply(scm_host),
                       package=code.path, content_hash=code.digest, opts=ctx.opts(app))

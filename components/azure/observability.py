@@ -12,6 +12,8 @@ Alerts go to an action group that e-mails `alertEmail`, when set:
 - poison messages: a log alert on the consumer app's "Message has reached MaxDequeueCount"
   trace for each queue (Storage's queue metrics are account-wide and hourly, useless for one
   queue);
+- dead-lettered changes: a log alert on a table stream consumer's "anycloud change
+  dead-lettered to '<queue>'" trace (the adapter writes the dead letter itself: stream.py);
 - workflow failures: a log alert on the orchestrator's failed orchestrations;
 - unresolved secrets: a log alert on the adapter's "unresolved Key Vault reference" error in
   the apps that read secrets (App Service leaves the reference text when it cannot resolve it);
@@ -29,6 +31,8 @@ from .context import AzureContext
 
 #: What the Azure adapter logs for a reference App Service left unresolved (functions/runtime/azure/entry.py).
 UNRESOLVED_SECRET = "anycloud configuration error: unresolved Key Vault reference"
+#: What it logs for a table's change it wrote to the stream's dead-letter queue (functions/runtime/azure/changes.py).
+CHANGE_DEAD_LETTERED = "anycloud change dead-lettered"
 
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 730
 
@@ -45,6 +49,8 @@ class Watched:
     apps: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     #: queue -> (physical queue name, its consumer app's physical name)
     queues: dict[str, tuple[str, pulumi.Output[str]]] = field(default_factory=dict)
+    #: streamed table -> (its dead-letter queue's name, its consumer app's physical name)
+    streams: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]] = field(default_factory=dict)
     #: workflow -> orchestrator app's physical name
     workflows: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     #: app resource name -> physical name, for apps that read a secret
@@ -116,6 +122,10 @@ def alerts(ctx: AzureContext, seen: Telemetry, watched: Watched) -> list[str]:
         logs(f"{name}-poison", f"queue {name} moves messages to its poison queue", role.apply(
             lambda r, p=physical: f'traces | where cloud_RoleName == "{r}" and message has "MaxDequeueCount" '
                                   f'and message has "\'{p}-poison\'"'))
+    for name, (queue, role) in watched.streams.items():
+        logs(f"{name}-changes-dead-letters", f"table {name}'s changes are dead-lettered", pulumi.Output.all(queue, role).apply(
+            lambda v: f'traces | where cloud_RoleName == "{v[1]}" and message has "{CHANGE_DEAD_LETTERED}" '
+                      f'and message has "\'{v[0]}\'"'))
     for name, role in watched.workflows.items():
         logs(f"{name}-failures", f"workflow {name} orchestrations fail", role.apply(
             lambda r: f'traces | where cloud_RoleName == "{r}" and message has "(Orchestrator)" '

@@ -13,12 +13,14 @@ from .api import create_api, limitations
 from .callers import audience, caller_settings, callers_of, only_callers
 from .context import AzureContext
 from .function import DEFAULT_SCALE_LIMIT, AppBuild, AppHandle, create_app, memory_size
-from .identity import QUEUE_SENDER, SECRETS_USER, assign
+from .identity import QUEUE_SENDER, SECRETS_USER, assign, user_identity
 from .keys import service_key
 from .observability import Watched, alerts, telemetry
 from .queue import consumer_grants, consumer_settings
 from .secret import SecretHandle, create_secret
 from .storage import QueuePair, queue_pair, storage_account
+from .stream import StreamStores, check as check_stream, consumed, consumer_settings as stream_settings, \
+    create_stores, grants as stream_grants
 from .table import Tables, check_key_names, create_account, create_table, table_grant
 from .workflow import create_workflow
 
@@ -32,6 +34,7 @@ class AzurePlatform:
                                 "address; allowed: an e-mail address like oncall@example.com")
         for table in spec.tables:
             check_key_names(table)
+            check_stream(table)
         consumed: dict[str, str] = {}
         for queue in spec.queues:
             if queue.consumer in consumed:
@@ -51,6 +54,8 @@ class AzurePlatform:
         self.queues: dict[str, QueuePair] = {}
         self.start_queues: dict[str, QueuePair] = {}
         self.secrets: dict[str, SecretHandle] = {}
+        #: Each streamed table's stores, and the table's neutral component (its grants' parent).
+        self.streams: dict[str, tuple[StreamStores, pulumi.Resource]] = {}
         self.apps: dict[str, AppHandle] = {}
         self.watched = Watched()
         #: function -> (declared, Flex instance) memory in MB, where they differ
@@ -63,6 +68,8 @@ class AzurePlatform:
         if self.tables is None:
             self.tables = create_account(self.ctx, self.key)
         create_table(self.ctx, self.tables, spec, parent)
+        if spec.stream is not None:
+            self.streams[spec.name] = (create_stores(self.ctx, self.tables, spec, self.build.data, parent), parent)
         return {"name": self.tables.containers[spec.name].name}
 
     def secret(self, spec: SecretSpec, parent: pulumi.Resource) -> dict[str, Any]:
@@ -93,7 +100,8 @@ class AzurePlatform:
 
     def function(self, spec: FunctionSpec, parent: pulumi.Resource) -> dict[str, Any]:
         kinds, _ = wiring.triggers(self.ctx.spec, spec.name)
-        consumed = next((q for q in self.ctx.spec.queues if q.consumer == spec.name), None)
+        consumed_queue = next((q for q in self.ctx.spec.queues if q.consumer == spec.name), None)
+        streamed = consumed(self.ctx, spec.name)
         env = wiring.environment(self.ctx.spec, spec, self.ctx.settings.environment, self._wiring_value,
                                  wiring.reached(self.ctx.spec, spec))
         for queue in {a.resource for a in spec.uses if a.kind == "queue"}:
@@ -104,17 +112,28 @@ class AzurePlatform:
             env.update(caller_settings(self.ctx, callers))
 
         def settings(identity) -> dict:
-            if consumed is None:
-                return env
-            return {**env, **consumer_settings(self.queues[consumed.name], consumed.max_receives,
-                                               consumed.batch_size, identity)}
+            out = dict(env)
+            if consumed_queue is not None:
+                out.update(consumer_settings(self.queues[consumed_queue.name], consumed_queue.max_receives,
+                                             consumed_queue.batch_size, identity))
+            if streamed is not None:
+                out.update(stream_settings(self.tables, streamed, self.streams[streamed.name][0], identity))
+            return out
 
+        identity, waits_for = None, []
+        if streamed is not None:  # the trigger starts with its grants: the app waits for them
+            stores, block = self.streams[streamed.name]
+            identity = user_identity(self.ctx, spec.name, parent)
+            waits_for = stream_grants(self.ctx, self.tables, streamed, stores, spec.name, identity, spec.uses, block)
         self.apps[spec.name] = app = create_app(
             self.ctx, spec.name, spec, kinds, settings, self.build, parent, warm=spec.warm_instances,
             memory_mb=spec.memory_mb, timeout_s=spec.timeout_s,
             scale_limit=spec.reserved_concurrency or DEFAULT_SCALE_LIMIT,
-            alerted=any(a.kind == "secret" for a in spec.uses), callers=callers)
+            alerted=any(a.kind == "secret" for a in spec.uses), identity=identity, waits_for=waits_for,
+            callers=callers)
         self.watched.apps[spec.name] = app.app.name
+        if streamed is not None:
+            self.watched.streams[streamed.name] = (self.streams[streamed.name][0].dead_letters.name, app.app.name)
         if any(a.kind == "secret" for a in spec.uses):
             self.watched.secret_readers[spec.name] = app.app.name
         if memory_size(spec.memory_mb) != spec.memory_mb:

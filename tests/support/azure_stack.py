@@ -32,12 +32,20 @@
   count reaches the app's `maxDequeueCount`, copy it to `<queue>-poison` and delete it (also
   when a message arrives already dequeued more often than that, or is not Base64: the queue
   extension's QueueProcessor and its MessageDecodingFailed handler do the same).
+- A table stream's consumer app: its registered Cosmos DB trigger is played by
+  tests/support/azure_change_feed.py over the stand-in's change feed (leases in the rendered lease
+  container, the app's retry policy, checkpoints, a crashed host's lease taken over after it
+  expires); each invocation gets the documents through the worker's own Cosmos DB converter and a
+  ``func.Context`` carrying the retry count.
+- A host may die (`HostDied`, injected by a test): the invocation ends there; a queue message it
+  held becomes visible again (its visibility timeout passes), a change feed lease is taken over,
+  and the app gets a new process (`restart`: a new instance, nothing kept in memory).
 - Durable: the orchestrator app's `start` gets a real `DurableOrchestrationClient` (its binding
   JSON names the rendered task hub) whose two HTTP calls to the extension are answered here, as
   the SDK's own tests do: `start_new` runs the orchestration to its end on the real SDK
   (tests/support/durable_driver.py) with the generic orchestrator, replacing an instance that
-  is not running (`overridableExistingInstanceStates: NonRunningStates`); `get_status` reports
-  the instances it ran (404 otherwise). Each durable HTTP call goes to the task app at its URI
+  is not running (`overridableExistingInstanceStates: NonRunningStates`) and refusing one that
+  is (two starts at once); `get_status` reports the instances it ran or runs (404 otherwise). Each durable HTTP call goes to the task app at its URI
   with a token the Entra ID stand-in signs for the call's audience (its token source) and the
   orchestrator app's identity, through App Service authentication.
 """
@@ -48,6 +56,7 @@ import asyncio
 import base64
 import json
 import re
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -63,6 +72,7 @@ import jwt
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ResourceExistsError
 from azure.durable_functions import DurableOrchestrationClient
+from azure.functions.cosmosdb import CosmosDBTriggerConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessageInConverter
 
@@ -75,6 +85,7 @@ from runtime.azure.messaging import Clients
 from runtime.dispatch import match_route
 from tests.support import durable_driver
 from tests.support.azure_callers import EntraStandIn
+from tests.support.azure_change_feed import ChangeFeedTrigger, Clock, HostDied, Invocation
 from tests.support.azurite import ACCOUNT, Azurite
 from tests.support.cosmos_standin import TOKEN, CosmosStandIn
 
@@ -96,6 +107,51 @@ class FakeCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken(TOKEN, 4_102_444_800)
+
+
+@dataclass
+class RetryContext:
+    """What the worker's ``context.retry_context`` holds (azure.functions' abstract RetryContext)."""
+
+    retry_count: int
+    max_retry_count: int
+    exception: Any = None
+
+
+@dataclass
+class InvocationContext:
+    """The ``context`` the Python worker passes a function that asks for one (azure.functions.Context)."""
+
+    invocation_id: str
+    function_name: str
+    retry_context: RetryContext
+    function_directory: str = "/home/site/wwwroot"
+    trace_context: Any = None
+    thread_local_storage: Any = None
+
+
+class Refused:
+    """Injected into an app's queue client: the next `times` sends to queue URLs ending in `suffix` fail
+    as Storage fails a caller its role does not (yet) allow (403 AuthorizationPermissionMismatch, which
+    the client does not retry), then sends go through."""
+
+    def __init__(self, client: Any, suffix: str, times: int):
+        self._client, self._suffix, self.left = client, suffix, times
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name != "send_message" or not self._client.url.endswith(self._suffix):
+            return attr
+
+        def send_message(*args, **kwargs):
+            if self.left > 0:
+                from azure.core.exceptions import ClientAuthenticationError
+
+                self.left -= 1
+                raise ClientAuthenticationError(message="This request is not authorized to perform this operation "
+                                                        "using this permission.\nErrorCode:AuthorizationPermissionMismatch")
+            return attr(*args, **kwargs)
+        return send_message
 
 
 def run_async(coroutine):
@@ -243,7 +299,18 @@ class AzureStack:
     deliveries: list[Delivery] = field(default_factory=list)
     orchestrations: list[Orchestration] = field(default_factory=list)
     http_calls: list[tuple[str, str, str, int]] = field(default_factory=list)  # (caller, app, path, status)
+    #: Each consumer app's Cosmos DB trigger, and the time its leases and retries pass on.
+    feeds: dict[str, ChangeFeedTrigger] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
+    #: Task app name -> how many of its next answers the orchestrator loses (502 from the front end).
+    lost_answers: dict[str, int] = field(default_factory=dict)
+    #: Instance ids of orchestrations running now (a start for one of them is refused).
+    running: set[str] = field(default_factory=set)
     _driver: durable_driver.Driver | None = None
+    _local: threading.local = field(default_factory=threading.local)
+    _hosts: dict[str, Any] = field(default_factory=dict)  # a change feed host -> its app's instance
+    _saved: tuple = ()
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ------------------------------------------------------------------ set-up
 
@@ -254,7 +321,7 @@ class AzureStack:
         for container in rendering.of_type("azure-native:cosmosdb:SqlResourceSqlContainer"):
             resource = container.inputs["resource"]
             composite = [[(p["path"], p["order"]) for p in index]
-                         for index in resource["indexingPolicy"].get("compositeIndexes", [])]
+                         for index in resource.get("indexingPolicy", {}).get("compositeIndexes", [])]
             stack.cosmos.add_container(container.inputs["databaseName"], resource["id"],
                                        resource["partitionKey"]["paths"][0], composite)
         for queue in rendering.of_type("azure-native:storage:Queue"):
@@ -282,16 +349,41 @@ class AzureStack:
                 app.issuer = aad["registration"]["openIdIssuer"]
                 app.audiences = list(aad["validation"]["allowedAudiences"])
                 app.callers = list(aad["validation"]["defaultAuthorizationPolicy"]["allowedPrincipals"]["identities"])
-            clients = Clients(azurite.credential)
-            if "orchestrator" in app.triggers:
-                app.starter = entry.Starter(env, clients)
-            else:
-                tables = cosmos.Clients(FakeCredential(), transport=stack.cosmos)
-                app.instance = entry.Instance(env, clients=clients, container_for=tables.container)
+            stack.restart(app)
             stack.apps[web.name] = app
+            for function in app.functions.values():
+                if any(b.type == "cosmosDBTrigger" for b in function.get_bindings()):
+                    stack.feeds[app.name] = ChangeFeedTrigger(
+                        app, function, stack.cosmos, FakeCredential(), stack.clock,
+                        invoke=lambda host, page, retry, a=app, f=function: stack._changes(a, f, host, page, retry),
+                        restart=lambda a=app: stack.restart(a))
+        # every app's registered functions reach the instance of the process running them (thread by thread)
+        stack._saved = entry.instance, entry.starter
+        entry.instance = lambda env=None: stack._local.instance
+        entry.starter = lambda env=None: stack._local.app.starter
         return stack
 
+    def restart(self, app: App) -> None:
+        """A new process of `app`: its instance (or starter) made afresh from its settings."""
+        clients = Clients(self.azurite.credential)
+        if "orchestrator" in app.triggers:
+            app.starter = entry.Starter(app.env, clients)
+        else:
+            tables = cosmos.Clients(FakeCredential(), transport=self.cosmos)
+            app.instance = entry.Instance(app.env, clients=clients, container_for=tables.container)
+
+    def refuse(self, app: str, queue: str, times: int) -> None:
+        """The next `times` sends of `app` to the rendered queue `queue` are refused (see `Refused`)."""
+        instance = self.apps[app].instance
+        urls = [q.url for q in instance.resources.queues.values()] + \
+            [w.start_url for w in instance.resources.workflows.values()]
+        url = next(u for u in urls if u.endswith("/" + self.queues[queue]))
+        clients = instance.clients
+        clients._clients[url] = Refused(clients.get(url), "/" + self.queues[queue], times)  # noqa: SLF001
+
     def close(self) -> None:
+        if self._saved:
+            entry.instance, entry.starter = self._saved
         for queue in self.queues.values():
             self.azurite.queue(queue, create=False).delete_queue()
         self.entra.close()
@@ -299,15 +391,15 @@ class AzureStack:
     # ------------------------------------------------------------ App Service
 
     @contextmanager
-    def _running(self, app: App) -> Iterator[None]:
-        """The app's own process: its registered functions reach its instance or starter."""
-        saved = entry.instance, entry.starter
-        entry.instance = lambda env=None: app.instance
-        entry.starter = lambda env=None: app.starter
+    def _running(self, app: App, instance: Any = None) -> Iterator[None]:
+        """The app's own process (`instance`, else its current one): its registered functions, called
+        on this thread, reach that instance or the app's starter."""
+        saved = getattr(self._local, "app", None), getattr(self._local, "instance", None)
+        self._local.app, self._local.instance = app, instance or app.instance
         try:
             yield
         finally:
-            entry.instance, entry.starter = saved
+            self._local.app, self._local.instance = saved
 
     def _authorized(self, app: App, authorization: str) -> bool:
         """App Service authentication: a token Entra ID signed, from the configured issuer, for an
@@ -440,20 +532,53 @@ class AzureStack:
         return out
 
     def deliver(self) -> None:
-        """Play every queue listener until no trigger queue has a visible message."""
+        """Play every queue listener and change feed trigger until no trigger queue has a visible
+        message and no change feed a change past its checkpoint."""
         while True:
             delivered = 0
             for app, function, queue in self.listeners():
                 delivered += self._listen(app, function, queue)
+            for feed in self.feeds.values():
+                delivered += feed.poll()
             if not delivered:
                 return
+
+    def deliver_changes(self) -> None:
+        """Play the change feed triggers only, until no change is past its checkpoint."""
+        while sum(feed.poll() for feed in self.feeds.values()):
+            pass
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every change feed trigger invocation, in order."""
+        return [i for feed in self.feeds.values() for i in feed.invocations]
+
+    def _changes(self, app: App, function: Any, host: str, page: list[dict[str, Any]], retry_count: int) -> None:
+        """Invoke a Cosmos DB trigger function as the worker does, in `host`'s process."""
+        documents = CosmosDBTriggerConverter.decode(Datum(json.dumps(page), "json"), trigger_metadata={})
+        retry = function.get_setting("retry_policy")
+        context = InvocationContext(str(uuid.uuid4()), function.get_function_name(), RetryContext(
+            retry_count, int(retry.get_dict_repr()["max_retry_count"]) if retry is not None else 0))
+        with self._running(app, self._hosts.get(host)):
+            function.get_user_function()(documents=documents, context=context)
+
+    def changes_twice_at_once(self, app: str) -> list[str]:
+        """The next batch of `app`'s change feed delivered at the same time to its host and to a second
+        host (a new process) that took the lease over while the first still worked; checkpointed
+        once. The two outcomes."""
+        feed = self.feeds[app]
+        other = f"{app}-host-{feed.host_number}-twin"
+        live = self.apps[app].instance
+        self.restart(self.apps[app])
+        self._hosts[other], self.apps[app].instance = self.apps[app].instance, live
+        return feed.twice_at_once(other)
 
     def _listen(self, app: App, function: Any, queue: str) -> int:
         client = self.azurite.queue(queue, create=False)
         max_dequeue = int(app.settings[f"{QUEUES_SECTION}maxDequeueCount"])
         batch = int(app.settings[f"{QUEUES_SECTION}batchSize"])
         received = list(client.receive_messages(max_messages=batch, messages_per_page=batch))
-        for message in received:
+        for position, message in enumerate(received):
             if message.dequeue_count > max_dequeue:
                 self._poison(client, queue, message)
                 continue
@@ -465,6 +590,11 @@ class AzureStack:
             outcome = self._invoke(app, function, message, text)
             self.deliveries.append(Delivery(app.name, queue, message.id, text.decode("utf-8", "replace"),
                                             message.dequeue_count, outcome))
+            if outcome == "died":  # what the dead host held shows again when its visibility timeout passes
+                for held in received[position:]:
+                    client.update_message(held, visibility_timeout=0)
+                self.restart(app)
+                break
             if outcome == "ok":
                 client.delete_message(message)
             elif message.dequeue_count >= max_dequeue:
@@ -477,7 +607,7 @@ class AzureStack:
         self.azurite.queue(f"{queue}-poison", create=False).send_message(message.content)
         client.delete_message(message)
 
-    def _invoke(self, app: App, function: Any, message: Any, text: bytes) -> str:
+    def _invoke(self, app: App, function: Any, message: Any, text: bytes, instance: Any = None) -> str:
         try:
             datum = Datum(text.decode("utf-8"), "string")
         except UnicodeDecodeError:
@@ -487,15 +617,48 @@ class AzureStack:
             "PopReceipt": Datum(message.pop_receipt, "string")})
         user = function.get_user_function()
         try:
-            with self._running(app):
+            with self._running(app, instance):
                 if "durableClient" in {b.type for b in function.get_bindings()}:
                     # Under the SDK's client middleware: the user function with the rich client.
                     run_async(user.__wrapped__(msg=msg, client=self._durable_client(app)))
                 else:
                     user(msg)
+        except HostDied:
+            return "died"
         except Exception as failed:  # the host logs it and retries the message
             return type(failed).__name__
         return "ok"
+
+    def same_message_twice_at_once(self, app: str, queue: str) -> list[str]:
+        """The next message of `queue` delivered to `app` twice at the same time (its visibility timeout
+        passed while the first host still worked, and a second host received it), then completed;
+        the two outcomes."""
+        (target,) = [(a, f, q) for a, f, q in self.listeners() if a.name == app and q == self.queues[queue]]
+        client = self.azurite.queue(target[2], create=False)
+        (message,) = client.receive_messages(max_messages=1)
+        text = base64.b64decode(message.content)
+        twin = self.apps[app].instance
+        self.restart(self.apps[app])
+        second, self.apps[app].instance = self.apps[app].instance, twin
+        outcomes: list[str] = ["", ""]
+        barrier = threading.Barrier(2)
+
+        def run(i: int, instance: Any) -> None:
+            barrier.wait()
+            outcomes[i] = self._invoke(target[0], target[1], message, text, instance)
+
+        threads = [threading.Thread(target=run, args=(i, inst)) for i, inst in enumerate((twin, second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for outcome in outcomes:
+            self.deliveries.append(Delivery(app, target[2], message.id, text.decode(), message.dequeue_count, outcome))
+        if "ok" in outcomes:
+            client.delete_message(message)
+        else:
+            client.update_message(message, visibility_timeout=0)
+        return outcomes
 
     # ------------------------------------------------------------------ Durable
 
@@ -535,6 +698,9 @@ class AzureStack:
                 headers["Authorization"] = self.managed_identity_token(caller.principal, audience)
             status, body, _ = self._http(caller.name, task, "POST", f"{ROUTE_PREFIX}/task", headers,
                                          json.dumps(state).encode())
+            if self.lost_answers.get(task.name, 0) > 0:  # the task ran; its answer is lost on the way back
+                self.lost_answers[task.name] -= 1
+                return 502, None, 0.0
             return status, json.loads(body) if body else None, 0.0
         return call
 
@@ -552,10 +718,13 @@ class _Extension:
     async def get(self, url: str, function_invocation_id: str | None = None) -> list[Any]:
         kind, instance_id = self._path(url)
         assert kind == "instances", url
+        now = datetime.now(timezone.utc).isoformat()
+        if instance_id in self.stack.running:
+            return [202, {"name": "orchestrator", "instanceId": instance_id, "runtimeStatus": "Running",
+                          "createdTime": now, "lastUpdatedTime": now, "input": None, "output": None}]
         done = self.stack.orchestration(instance_id)
         if done is None:
             return [404, ""]
-        now = datetime.now(timezone.utc).isoformat()
         # The extension answers 200 for a completed instance, 400 for a failed one (the SDK reads both).
         return [200 if done.status == "Completed" else 400, {"name": "orchestrator", "instanceId": instance_id, "runtimeStatus": done.status,
                       "createdTime": now, "lastUpdatedTime": now, "input": None,
@@ -568,7 +737,14 @@ class _Extension:
         if name not in self.stack._orchestrators(self.app):
             return [400, {"ExceptionMessage": f"The function '{name}' doesn't exist, is disabled, or is not an "
                                               "orchestrator function."}]
-        # NonRunningStates: an instance that is not pending or running is replaced; here every
-        # orchestration runs to its end inside start_new, so none is ever running.
-        self.stack.run_orchestration(self.app, name, instance_id, json.loads(data))
+        # NonRunningStates: an instance that is not pending or running is replaced; one that is
+        # running (another start at the same time) is refused.
+        with self.stack._lock:  # noqa: SLF001
+            if instance_id in self.stack.running:
+                return [409, {"ExceptionMessage": f"An instance with ID '{instance_id}' already exists."}]
+            self.stack.running.add(instance_id)
+        try:
+            self.stack.run_orchestration(self.app, name, instance_id, json.loads(data))
+        finally:
+            self.stack.running.discard(instance_id)
         return [202, {"id": instance_id, "statusQueryGetUri": f"{RPC_BASE}instances/{instance_id}"}]

@@ -23,6 +23,19 @@ What it serves, as Cosmos does for a serverless single-region account:
 - ``ttl``: an integer, positive or -1 (400 otherwise); an item whose ``_ts + ttl`` has passed
   (by `clock`) is invisible to reads and queries, as in Cosmos.
 - Auth: ``Authorization: type=aad&ver=1.0&sig=<token>`` with `token`, else 401.
+- The change feed in latest-version mode, as the REST API serves it to a change feed processor
+  (https://learn.microsoft.com/rest/api/cosmos-db/list-documents: ``A-IM: Incremental feed``,
+  ``If-None-Match`` the continuation, ``x-ms-documentdb-partitionkeyrangeid`` the range,
+  ``x-ms-max-item-count`` the page size; https://learn.microsoft.com/azure/cosmos-db/nosql/change-feed-modes):
+  each container's writes (create, upsert, replace) take the next log sequence number; the feed
+  of the range from a continuation holds every item whose latest write came after it, at that
+  latest version only (successive writes of an item fold into one), ordered by ``_lsn``, with
+  ``_lsn`` added to each document (point reads and queries do not show it); the response's
+  ``etag`` is the continuation after the page (the ``_lsn`` of its last document); no
+  continuation reads from the beginning, ``*`` from now; nothing new is 304 with the same etag.
+  Deletes and TTL expiry are not in it (the item just leaves the feed). The stand-in has one
+  partition key range, ``0``, so its feed is one ordered sequence. `writes` keeps every write
+  and delete in order, for tests to assert on what happened (the service keeps no such log).
 
 Queries are the shapes the adapter writes, parsed by pattern (anything else is 400):
 ``SELECT [TOP <n|@p>] * FROM c WHERE <cond> [AND <cond>...] [ORDER BY c["x"] ASC|DESC, ...]``
@@ -36,6 +49,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -77,11 +91,23 @@ class Received:
 
 
 @dataclass
+class Write:
+    """One write of a container, in order: its log sequence number, key and the document written
+    (None for a delete)."""
+
+    lsn: int
+    key: tuple[str, str]  # (partition JSON, id)
+    document: dict[str, Any] | None
+
+
+@dataclass
 class Container:
     partition_path: str
     rid: str
     composite_indexes: list[list[tuple[str, str]]] = field(default_factory=list)  # [[(path, "ascending"), ...]]
     docs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (partition JSON, id) -> doc
+    lsns: dict[tuple[str, str], int] = field(default_factory=dict)  # (partition JSON, id) -> its latest write's LSN
+    writes: list[Write] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +194,8 @@ class CosmosStandIn(HttpTransport):
         #: Called once, with the request, when the next document write arrives and before it
         #: applies: a test lets a rival's write land between a read and a conditional write.
         self.before_write: Callable[[Received], None] | None = None
+        #: Requests are served one at a time (apps may call from several threads).
+        self._lock = threading.RLock()
 
     # -- set-up and inspection
 
@@ -184,6 +212,10 @@ class CosmosStandIn(HttpTransport):
 
     def document_requests(self) -> list[Received]:
         return [r for r in self.received if "/docs" in r.path]
+
+    def writes(self, database: str, container: str) -> list[Write]:
+        """Every write and delete of a container, in order (documents as written)."""
+        return list(self.containers[(database, container)].writes)
 
     # -- the transport
 
@@ -206,17 +238,18 @@ class CosmosStandIn(HttpTransport):
         raw = raw.encode() if isinstance(raw, str) else bytes(raw)
         body = json.loads(raw) if raw else None
         received = Received(request.method, unquote(url.path), headers, body, url.netloc)
-        self.received.append(received)
-        try:
-            if headers.get("authorization") != f"type=aad&ver=1.0&sig={self.token}":
-                raise _Error(401, "Unauthorized", "the request has no valid AAD token")
-            if self.before_write is not None and _is_write(received):
-                hook, self.before_write = self.before_write, None
-                hook(received)
-            status, out_headers, payload = self._route(received)
-        except _Error as err:
-            status, payload = err.status, {"code": err.code, "message": err.message}
-            out_headers = {"x-ms-substatus": str(err.substatus)} if err.substatus is not None else {}
+        with self._lock:
+            self.received.append(received)
+            try:
+                if headers.get("authorization") != f"type=aad&ver=1.0&sig={self.token}":
+                    raise _Error(401, "Unauthorized", "the request has no valid AAD token")
+                if self.before_write is not None and _is_write(received):
+                    hook, self.before_write = self.before_write, None
+                    hook(received)
+                status, out_headers, payload = self._route(received)
+            except _Error as err:
+                status, payload = err.status, {"code": err.code, "message": err.message}
+                out_headers = {"x-ms-substatus": str(err.substatus)} if err.substatus is not None else {}
         data = b"" if payload is None else json.dumps(payload).encode()
         out = {"content-type": "application/json", "x-ms-request-charge": "1", "x-ms-activity-id": str(uuid.uuid4()),
                **out_headers}
@@ -238,6 +271,8 @@ class CosmosStandIn(HttpTransport):
             return 200, {"etag": f'"{container.rid}"'}, self._collection(parts[3], container)
         if rest == ["pkranges"] and r.method == "GET":
             return self._pkranges(r, container)
+        if rest == ["docs"] and r.method == "GET" and r.headers.get("a-im", "").lower() == "incremental feed":
+            return self._change_feed(r, container)
         if rest == ["docs"] and r.method == "POST":
             if r.headers.get("x-ms-cosmos-is-query-plan-request", "").lower() == "true":
                 return 200, {}, self._query_plan(r)
@@ -315,7 +350,40 @@ class CosmosStandIn(HttpTransport):
         stored = {**doc, "_rid": uuid.uuid4().hex[:16], "_self": f"dbs/db/colls/{container.rid}/docs/{doc['id']}/",
                   "_etag": f'"{uuid.uuid4()}"', "_attachments": "attachments/", "_ts": int(self.clock())}
         container.docs[key] = stored
+        lsn = len(container.writes) + 1
+        container.lsns[key] = lsn
+        container.writes.append(Write(lsn, key, json.loads(json.dumps(stored))))
         return stored
+
+    def _delete(self, container: Container, key: tuple[str, str]) -> None:
+        del container.docs[key]
+        container.lsns.pop(key, None)
+        container.writes.append(Write(len(container.writes) + 1, key, None))
+
+    def _change_feed(self, r: Received, container: Container) -> tuple[int, dict[str, str], Any]:
+        """The range's changes after the continuation, each item at its latest version, by _lsn."""
+        if r.headers.get("x-ms-documentdb-partitionkeyrangeid", "0") != "0":
+            raise _Error(410, "Gone", "the partition key range is gone", substatus=1002)
+        current = len(container.writes)
+        continuation = r.headers.get("if-none-match")
+        if continuation is None:
+            after = 0
+        elif continuation == "*":
+            after = current
+        else:
+            try:
+                after = int(continuation.strip('"'))
+            except ValueError:
+                raise _Error(400, "BadRequest", f"the continuation {continuation!r} is not an etag of this feed") from None
+        size = int(r.headers.get("x-ms-max-item-count", "100") or "100")
+        changed = sorted((lsn, key) for key, lsn in container.lsns.items()
+                         if lsn > after and self._visible(container.docs[key]))
+        page = [{**container.docs[key], "_lsn": lsn} for lsn, key in changed[:size if size > 0 else None]]
+        etag = f'"{page[-1]["_lsn"] if page else max(after, 0)}"'
+        if not page:
+            return 304, {"etag": etag}, None
+        return 200, {"etag": etag, "x-ms-item-count": str(len(page))}, {"_rid": container.rid, "Documents": page,
+                                                                         "_count": len(page)}
 
     def _current(self, container: Container, key: tuple[str, str]) -> dict[str, Any] | None:
         doc = container.docs.get(key)
@@ -347,7 +415,7 @@ class CosmosStandIn(HttpTransport):
             stored = self._write(container, key, r.body)
             return 200, {"etag": stored["_etag"]}, stored
         if r.method == "DELETE":
-            del container.docs[key]
+            self._delete(container, key)
             return 204, {}, None
         raise _Error(405, "MethodNotAllowed", r.method)
 

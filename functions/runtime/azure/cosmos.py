@@ -69,7 +69,7 @@ from ..tables import check_changes, key_values, matches, query_keys
 from .messaging import managed_identity  # one definition for both adapters
 
 __all__ = ["MAX_ATTEMPTS", "Clients", "ContainerAddress", "CosmosTable", "build_tables", "container_address",
-           "document_id"]
+           "document_id", "load_item"]
 
 #: How often update/delete read, check and write again after losing a race to another writer.
 MAX_ATTEMPTS = 5
@@ -165,6 +165,15 @@ def _field(name: str) -> str:
     return f"c[{json.dumps(_stored_name(name))}]"
 
 
+def load_item(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The item of a document, as the table returns it: Cosmos' own properties (``id``, ``ttl``
+    and every name starting with ``_``: ``_rid``, ``_self``, ``_etag``, ``_attachments``, ``_ts``,
+    and the change feed's ``_lsn``) dropped, escaped names restored. The change feed reader
+    (changes.py) reads its documents with it too."""
+    return {(name[1:] if name.startswith(_ESCAPE) else name): value for name, value in document.items()
+            if name not in (_ID, _TTL) and not name.startswith("_")}
+
+
 # --------------------------------------------------------------------- table
 
 
@@ -231,11 +240,7 @@ class CosmosTable:
             document[_TTL] = ttl
         return document
 
-    @staticmethod
-    def _load(document: Mapping[str, Any]) -> dict[str, Any]:
-        """The item of a document: Cosmos' own properties dropped, escaped names restored."""
-        return {(name[1:] if name.startswith(_ESCAPE) else name): value for name, value in document.items()
-                if name not in (_ID, _TTL) and not name.startswith("_")}
+    _load = staticmethod(load_item)
 
     def _read(self, doc_id: str, partition: Any) -> dict[str, Any] | None:
         from azure.cosmos.exceptions import CosmosResourceNotFoundError

@@ -17,6 +17,11 @@ says and nothing else:
   succeed: it is sent to the poison queue at once (the app holds Message Sender there) and
   completed, instead of being retried. With the `idempotency` table declared, a message body
   already processed is completed without running again.
+- changes: one Cosmos DB trigger, ``changes``, on the streamed table's change feed (changes.py
+  says how it is wired and why): each document becomes a `Message` run like a queue message; a
+  change that still fails on its ``max_receives``-th delivery is written to the stream's
+  dead-letter queue and the invocation returns, any other failure raises so the trigger's retry
+  policy (without limit) runs the batch again before it checkpoints.
 - orchestrator: the generic Durable orchestrator (durable.py), and ``start``, a queue trigger
   on the workflow's start queue: ``{"instance_id", "input"}`` starts an orchestration of the
   compiled definition (``ANYCLOUD_DEFINITION``) with that instance id, unless an instance with
@@ -38,15 +43,16 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import dispatch, wiring
-from ..contracts import Context, HttpError, Request
+from ..contracts import Context, HttpError, Message, Request
 from ..dispatch import match_route
 from ..http import refused
 from ..instances import Instances
 from ..secrets import CachedSecret
+from . import changes
 from .cosmos import build_tables
 from .events import TASK_ROUTE, MalformedMessage, caller_claims, queue_message, request_id
 from .messaging import INPUT, INSTANCE_ID, Clients, Queue, Workflow, check_instance_id, send_text
@@ -112,6 +118,8 @@ class Instance(dispatch.Instance):
         self.clients = clients or Clients()
         super().__init__(env, context if context is not None else build_context(env, self.clients, container_for))
         self.poison = poison_url(env) if "consumer" in self.triggers else None
+        self.stream = changes.Stream.from_env(env) if "changes" in self.triggers else None
+        self.delivered = changes.Delivered()
         self.callers = None
         if self.triggers & {"route", "task"}:
             from .callers import Callers  # only apps reached over HTTP load PyJWT
@@ -150,6 +158,45 @@ class Instance(dispatch.Instance):
             send_text(self.clients, self.poison, text.decode("utf-8", "replace"))
             return
         self.message(message, message_id)
+
+    def changes(self, documents: Sequence[Mapping[str, Any]], retry_count: int, trace: str) -> None:
+        """One invocation of the Cosmos DB trigger (delivery `retry_count` + 1 of this batch);
+        raises while a change that failed has deliveries left, so the batch is retried."""
+        stream, attempt, failed = self.stream, retry_count + 1, 0
+        for document in documents:
+            try:
+                change = changes.read_change(document, stream)
+            except changes.MalformedChange as err:
+                seen = f"{document.get('id')}:{document.get('_lsn')}"
+                if seen not in self.delivered:
+                    self._dead_letter(changes.unreadable(document, stream, str(err)), seen, 1, "MalformedChange")
+                    self.delivered.add(seen)
+                continue
+            if change.id in self.delivered:
+                continue
+            if attempt > stream.max_receives:  # its last delivery failed, and so did its dead letter
+                self._dead_letter(changes.failed_change(change, stream, attempt - 1, "MessageFailed"), change.id,
+                                  attempt - 1, "MessageFailed")
+            else:
+                try:
+                    self.message(Message(id=change.id, body=change.body(stream), receive_count=attempt), trace)
+                except Exception as exc:
+                    if attempt < stream.max_receives:
+                        failed += 1
+                        continue
+                    error = type(exc).__name__
+                    self._dead_letter(changes.failed_change(change, stream, attempt, error), change.id, attempt, error)
+            self.delivered.add(change.id)
+        if failed:
+            raise changes.ChangesFailed(f"{failed} change(s) of table {stream.table} failed on delivery {attempt} of "
+                                        f"{stream.max_receives}; the batch is retried")
+
+    def _dead_letter(self, text: str, change: str, attempts: int, error: str) -> None:
+        """Keep a change in the stream's dead-letter queue (never expiring), and say so in the log
+        line the renderer's alert watches; a failed send raises (the batch is retried)."""
+        send_text(self.clients, self.stream.dead_letters, text, ttl_s=changes.KEPT)
+        _logger.error(f"{changes.DEAD_LETTERED} to '{self.stream.dead_letter_queue}': table {self.stream.table}, "
+                      f"change {change}, {attempts} deliveries, {error}")
 
 
 class Starter:
@@ -230,6 +277,20 @@ def create_app(env: Mapping[str, str] | None = None) -> Any:
         def consume(msg: func.QueueMessage) -> None:
             instance().consume(msg.id, msg.get_body(), msg.dequeue_count)
 
+    if "changes" in triggers:
+        stream = changes.Stream.from_env(env)
+
+        @app.function_name(name="changes")
+        @app.cosmos_db_trigger(arg_name="documents", connection=changes.CONNECTION,
+                               database_name=f"%{changes.DATABASE}%", container_name=f"%{changes.CONTAINER}%",
+                               lease_container_name=f"%{changes.LEASES}%", max_items_per_invocation=stream.batch_size,
+                               start_from_beginning=True)
+        @app.retry(strategy=changes.RETRY_STRATEGY, max_retry_count=changes.RETRY_FOREVER,
+                   delay_interval=changes.RETRY_DELAY)
+        def on_changes(documents: func.DocumentList, context: func.Context) -> None:
+            retry = context.retry_context
+            instance().changes(documents, retry.retry_count if retry is not None else 0, context.invocation_id)
+
     if "orchestrator" in triggers:
         from .durable import orchestrator
 
@@ -241,7 +302,7 @@ def create_app(env: Mapping[str, str] | None = None) -> Any:
             await starter().start(msg.id, msg.get_body(), client)
 
     if env is os.environ:  # on Azure: a wrong handler or missing wiring fails the start, not a request
-        if triggers & {"route", "task", "consumer"}:
+        if triggers & {"route", "task", "consumer", "changes"}:
             instance()
         if "orchestrator" in triggers:
             starter()
