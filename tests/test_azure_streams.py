@@ -224,3 +224,13 @@ def test_a_request_that_writes_the_table_pays_its_consumers_feed_read_and_checkp
     assert post["order-placed checkpoints its orders lease"] == 6  # (cosmos_write_ru)
     assert "order-placed: execution" in post
     assert not [what for what in {line.what for line in routes["GET /orders/{order_id}"]} if "change feed" in what]
+
+
+def test_the_renderer_and_the_adapter_name_the_same_settings_and_log_line():
+    from runtime.azure import changes
+
+    assert (stream.CONNECTION, stream.DATABASE_SETTING, stream.CONTAINER_SETTING, stream.LEASES_SETTING,
+            stream.TABLE_SETTING, stream.BATCH_SETTING, stream.RECEIVES_SETTING, stream.DEAD_LETTERS_SETTING) == \
+        (changes.CONNECTION, changes.DATABASE, changes.CONTAINER, changes.LEASES, changes.TABLE, changes.BATCH_SIZE,
+         changes.MAX_RECEIVES, changes.DEAD_LETTERS)
+    assert observability.CHANGE_DEAD_LETTERED == changes.DEAD_LETTERED
