@@ -344,3 +344,17 @@ def test_a_delayed_send_is_published_when_its_time_comes(stack):
     assert json.loads(base64.b64decode(json.loads(base64.b64decode(dispatched.request["body"]))["messages"][0]["data"])) \
         == {"order_id": order_id}
     completed_once(stack, order_id)
+
+
+def test_an_unreadable_change_event_is_kept_at_once(stack):
+    """Data that is no DocumentEventData can never be read: kept in the stream's dead-letter topic on the
+    first delivery, not retried for a day and discarded."""
+    (trigger,) = stack.eventarc.triggers
+    headers = {"ce-id": "garbled-1", "ce-type": trigger.event_type, "ce-database": trigger.database,
+               "ce-document": "orders/sx", "ce-time": "2026-01-01T00:00:00Z", "content-type": "application/protobuf"}
+    status, _, _ = instance(stack, "order-placed").handle("POST", "/", {}, headers, b"\xff\x00 not protobuf")
+    assert status == 204
+    assert stack.queued() == []
+    (kept,) = stack.kept
+    assert kept.body["error"] == "MalformedEvent" and kept.body["attributes"]["ce-id"] == "garbled-1"
+    assert base64.b64decode(kept.body["data"]) == b"\xff\x00 not protobuf"
