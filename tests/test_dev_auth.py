@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from runtime.aws.idempotency import caller_scope
+from runtime.aws.events import caller_of
 from runtime.azure import events as azure_events
 from runtime.azure.callers import CallerRefused, Callers
 from runtime.contracts import HttpError
@@ -98,7 +98,7 @@ def test_no_cloud_adapter_accepts_a_dev_token(token, entra):  # noqa: F811
     headers = bearer(token)
     # AWS: the caller is what API Gateway's JWT authorizer verified, never a request header.
     event = {"headers": headers, "requestContext": {"http": {"method": "POST", "path": "/orders"}}}
-    assert caller_scope(event) == ""
+    assert caller_of(event) == ""
     # GCP: claims come from the header API Gateway sets after verifying, never from Authorization.
     assert gcp_events.caller_claims(headers) == {}
     # Azure: API Management forwards the token it validated in its own header; the app verifies

@@ -3,7 +3,8 @@
 create_order makes one write, the order itself (the outbox pattern): what must follow, the
 queued fulfilment, is sent by `order-placed` from the orders table's change stream, so an order
 that is stored is processed even if this process dies right after the write. A 202 means it
-will be. With an Idempotency-Key, the order id is derived from the key and the body: a retry
+will be. With an Idempotency-Key, the order id is derived from the verified caller, the key and
+the body: a retry
 after a crash writes the same id, finds the order and answers as the first time (the stored
 response is replayed when the first run got to store it). Everything is validated before the
 write, so a bad request leaves no trace.
@@ -23,7 +24,8 @@ JSON = {"content-type": "application/json"}
 @idempotent
 def create_order(request: Request, ctx: Context) -> Response:
     body = parse_body(request, CreateOrder)
-    order = Order.new(body, models.now(), models.order_id_for(request.headers.get(IDEMPOTENCY_HEADER), request.body))
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    order = Order.new(body, models.now(), models.order_id_for(key, request.body, request.caller))
     try:
         ctx.tables["orders"].put(order.to_item(), if_absent=True)
     except ConditionFailed:  # this request was accepted before: answer with the order it made

@@ -65,14 +65,16 @@ def now() -> datetime:
 ORDER_IDS = uuid.UUID("5b0c8a7e-3f1d-4c49-9a55-0d6f3e2b7c11")
 
 
-def order_id_for(idempotency_key: str | None, body: bytes) -> str | None:
+def order_id_for(idempotency_key: str | None, body: bytes, caller: str = "") -> str | None:
     """The order id a request with an Idempotency-Key always gets: a retry after a crash between
     the order's write and the stored response writes the same id again and finds it there, so
-    one request makes one order. The body is part of it, so another client reusing the key for
-    another order gets another id. No key: None (a fresh id; a retry may make a second order)."""
+    one request makes one order. The verified caller and the body are part of it, as they are of
+    the idempotency record's scope: another caller, or another order under the same key, gets
+    another id (never someone else's order). No key: None (a fresh id; a retry may make a second
+    order)."""
     if not idempotency_key:
         return None
-    return str(uuid.uuid5(ORDER_IDS, f"{idempotency_key}\n{hashlib.sha256(body).hexdigest()}"))
+    return str(uuid.uuid5(ORDER_IDS, f"{caller}\n{idempotency_key}\n{hashlib.sha256(body).hexdigest()}"))
 
 
 def is_order_id(value: str) -> bool:

@@ -54,6 +54,9 @@ class Request:
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: The verified caller's ``sub`` on a route behind the API's JWT auth ("" on an open or public
+    #: route): the gateway or the adapter verified it, never a header the client sent.
+    caller: str = ""
 
     def json(self) -> Any:
         """The body as JSON: 413 over the limit, 415 if not JSON, 400 if malformed."""

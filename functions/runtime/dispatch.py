@@ -91,6 +91,7 @@ class Instance:
 
     def route(self, request: Request, caller: Mapping[str, Any]) -> tuple[int, Any, dict[str, str]]:
         """(status, JSON body or None, headers) for a matched route; `caller` holds the verified claims."""
+        request = dataclasses.replace(request, caller=str(caller.get("sub") or ""))
         store = None
         if getattr(self.handler, "idempotent", False):
             store = TableIdempotency(self.idempotency, f"{self.function}#{caller.get('sub') or 'anonymous'}",

@@ -256,9 +256,6 @@ def prod_stack(example_azure_prod, azurite):  # noqa: F811
     running.close()
 
 
-@pytest.mark.xfail(strict=True, reason="functions/orders derives the order id from the Idempotency-Key and the body "
-                   "only (models.order_id_for): two callers sending the same key and body get one order, the "
-                   "second caller's is never made; the example must scope the id to the verified caller")
 def test_behind_api_auth_the_validated_caller_scopes_the_idempotency_key(prod_stack):
     """The prod stack declares apiAuth: API Management validates the caller's JWT and forwards
     it in X-Anycloud-User-Token; the same key from two callers is two requests."""

@@ -401,3 +401,14 @@ def test_stored_orders_read_back_from_a_store_with_decimal_numbers(svc: MemoryRe
     item["total_cents"] = Decimal(item["total_cents"])
     item["items"][0]["quantity"] = Decimal(2)
     assert Order.from_item(item).public_view()["total_cents"] == 3299
+
+
+def test_two_callers_with_the_same_key_and_body_make_two_orders(svc: MemoryResources) -> None:
+    """The id is scoped to the verified caller, as the idempotency record is: never someone else's order."""
+    def as_caller(sub: str) -> Response:
+        headers = {"content-type": "application/json", "idempotency-key": "k-1"}
+        req = Request(method="POST", path="/orders", request_id="r", headers=headers, body=json.dumps(order_body()).encode(),
+                      caller=sub)
+        return run_route(api.create_order, req, svc.context("create-order", "r"))
+    alice, bob = as_caller("alice"), as_caller("bob")
+    assert alice.body["order_id"] != bob.body["order_id"] and len(svc.tables["orders"]) == 2

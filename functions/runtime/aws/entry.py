@@ -159,9 +159,7 @@ class Instance:
         else:
             store = None
             if self.idempotent:
-                from .idempotency import caller_scope
-
-                store = self.route_idempotency().for_request(context, caller_scope(event))
+                store = self.route_idempotency().for_request(context, request.caller)
             response = run_route(self.handler, request, self.context(request_id), idempotency=store, logger=self.logger)
         self.count(f"Http{response.status // 100}xx")
         return http_response(response, request_id)

@@ -58,7 +58,15 @@ def request_from(event: Mapping[str, Any]) -> Request:
         query=dict(event.get("queryStringParameters") or {}),
         headers=headers,
         body=body,
+        caller=caller_of(event),
     )
+
+
+def caller_of(event: Mapping[str, Any]) -> str:
+    """The authenticated caller (JWT ``sub``) API Gateway's authorizer verified; "" for public routes."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    return str(claims.get("sub", ""))
 
 
 def http_response(response: Response, request_id: str = "") -> dict[str, Any]:

@@ -100,13 +100,6 @@ class RouteStore:
         return Response(stored["status"], stored["body"], stored["headers"])
 
 
-def caller_scope(event: Mapping[str, Any]) -> str:
-    """The authenticated caller (JWT ``sub``) of an HTTP API event; "" for public routes."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    claims = (authorizer.get("jwt") or {}).get("claims") or {}
-    return str(claims.get("sub", ""))
-
-
 class ConsumerIdempotency:
     """Wraps a consumer call so a message body that was already processed is not processed again."""
 
