@@ -183,6 +183,9 @@ def evaluate(
     resources = [r for r in resources if not r["type"].startswith("pulumi:")]
     stack = _stack_resources(resources)
     inputs = [_props(r) for r in resources]  # built once, shared read-only by every resource policy
+    by_type: dict[str, list[tuple[int, tuple[PolicyResource, Any]]]] = {}  # in the stack's order
+    for index, (res, props) in enumerate(zip(stack, inputs)):
+        by_type.setdefault(res.resource_type, []).append((index, (res, props)))
     report = Report()
     for policy in policies:
         level = LEVELS.get((levels or {}).get(policy.name, ""), policy.enforcement_level or EnforcementLevel.ADVISORY)
@@ -196,7 +199,12 @@ def evaluate(
 
         try:
             if isinstance(policy, ResourceValidationPolicy):
-                for res, props in zip(stack, inputs):
+                # The pack's policies say which types they read (policy/common.py): only those are
+                # visited, as their own type check would skip the rest anyway.
+                types = getattr(policy, "resource_types", None)
+                visited = (enumerate(zip(stack, inputs)) if not types or "*" in types else
+                           sorted(pair for t in set(types) for pair in by_type.get(t, ())))
+                for _, (res, props) in visited:
                     args = ResourceValidationArgs(res.resource_type, props, res.urn, res.name, res.opts, None, cfg)
                     try:
                         _run(lambda: policy.validate(args, reporter(res.urn)))
