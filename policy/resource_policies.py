@@ -600,8 +600,9 @@ def _judge(grant: Grant, own: set[str], trusted: set[str]) -> str | None:
 
 
 def _presumed_own(grants: list[Grant]) -> set[str]:
-    """With no ARN of its own, the one account the stack's non-sharing grants name is its account."""
-    named = {a for g in grants if not g.shares for a in g.accounts | g.pins.accounts}
+    """With no ARN of its own, the one account the stack's grants name (principals of documents,
+    pins of any grant; never the accounts a share or permission names) is its account."""
+    named = {a for g in grants for a in g.pins.accounts | (set() if g.shares else g.accounts)}
     return named if len(named) == 1 else set()
 
 
