@@ -21,14 +21,20 @@ A condition pins the caller only with a positive operator (StringEquals, StringL
 ArnLike, IpAddress; ForAnyValue: allowed) on a key naming who calls or from where, with values
 that are fixed: negated operators, ...IfExists and ForAllValues: (both pass when the key is
 absent) and values still wildcards in part (`*`, `arn:aws:sns:*:*:*`, an accountless S3 ARN with a
-wildcard, `o-*`) pin nobody. S3's meaning of public is the model
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
+wildcard, `o-*`) pin nobody. A Deny for everyone else fences the Allows it covers (a negated
+operator on such a key, as AWS documents private APIs and endpoint-only buckets). A service
+principal is judged on the caller keys its condition tests (a pin that pins nothing, or another
+account); one with no condition is aws-lambda-permission-source-arn's concern for Lambda and left
+alone elsewhere, as AWS documents some service grants without one. A domain placed in a VPC is
+reachable only there, so its access policy may open to everyone. S3's meaning of public is the
+model (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
 
 The stack's own account: the accounts in the ARNs (and SQS queue URLs) the stack holds outside
 grant positions - Principal, NotPrincipal, Condition and the grantee properties of the readers
-below. When the stack shows none, the one account its grants name is taken as its own (a
-resource lives in one account, so a second one is foreign); sharing attributes (snapshots, AMIs,
-documents, RAM, ...) are cross-account by nature and never supply the stack's account.
+below. When the stack shows none, the one account its grants name or pin is taken as its own (a
+resource lives in one account, so a second one is foreign); the accounts a share or a permission
+names (snapshots, AMIs, documents, RAM, Lambda, layers, ...) are other accounts by purpose and
+never supply it. `trustedAccounts` lists the other accounts a stack may grant to.
 """
 
 from __future__ import annotations
