@@ -16,9 +16,8 @@ resources, project/folder/organization data roles only with an IAM condition, on
 non-default service account per function.
 
 Azure: data-plane roles (by the catalogue of built-in roles, or a custom role's data actions)
-scoped to the resource (Cosmos DB's to one container), custom roles without wildcards, local (key)
-auth off on Cosmos DB, Service Bus, Storage and Application Insights, no key-based connection
-strings in app settings, one managed identity per function app.
+scoped to the resource (Cosmos DB's to one container), custom roles without wildcards, one
+managed identity per function app.
 """
 
 from __future__ import annotations
