@@ -22,9 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdk_inputs import PACKAGES, input_paths, render_mapping, resource_types, version  # noqa: E402
+from sdk_inputs import PACKAGES, input_paths, mentions, render_mapping, resource_types, version  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent.parent / "policy" / "ip_range_rules.py"
+MENTION = r"start_ip|start_i_p"
 START = re.compile(r"(?:^|\.)start(?:Ip|IP|IPv6|Ipv6)(?:Address)?$")
 
 
@@ -32,9 +33,8 @@ def catalogue() -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for package in PACKAGES:
         for token, cls, path in resource_types(package):
-            text = path.read_text() if path.exists() else ""
             inputs = path.parent / "_inputs.py"
-            if not re.search(r"start_ip|start_i_p", text + (inputs.read_text() if "properties" in text and inputs.exists() else "")):
+            if not (mentions(path, MENTION) or (mentions(path, "properties") and mentions(inputs, MENTION))):
                 continue
             starts = input_paths(path, cls, lambda dotted: START.search(dotted) is not None)
             ends = set(input_paths(path, cls, lambda dotted: re.search(r"(?:^|\.)end(?:Ip|IP|IPv6|Ipv6)(?:Address)?$", dotted) is not None))

@@ -106,6 +106,13 @@ def _classes(path: Path) -> dict[str, list[Input]]:
             if isinstance(node, ast.ClassDef) and node.name.endswith("Args")}
 
 
+@lru_cache(maxsize=None)
+def mentions(path: Path, pattern: str) -> bool:
+    """Whether a source file matches `pattern` at all: a cheap filter before parsing, each file
+    (a module's large `_inputs.py` above all) read once per pattern, not once per resource type."""
+    return path.exists() and re.search(pattern, path.read_text()) is not None
+
+
 def resource_inputs(path: Path, cls: str) -> list[Input]:
     """The top-level inputs of a resource class."""
     classes = _classes(path)
