@@ -57,7 +57,6 @@ from .common import (
     shown,
     stack_policy,
 )
-from .settings import label, meets, places, recovery, wanted
 from .streams import keeps_stream_dead_letters
 from .dead_letter_stores import EVENT_SOURCE_MAPPING, routes, stores_queue
 from .settings import label, meets, places, recovery, wanted
@@ -640,26 +639,6 @@ def _check_batch_failures(args: ResourceValidationArgs, report: ReportViolation)
 
 
 # ------------------------------------------------------------------ prod tables
-
-
-def _check_recoverable(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """A database type of the settings catalogue: each backup, point-in-time recovery and deletion
-    protection switch it has meets its requirement, on the resource and on each of its replicas."""
-    props, what = args.props, named(args, label(args.resource_type))
-    for paths, required, unset_ok, replica_mark in recovery.TABLES[args.resource_type]:
-        if replica_mark and known(props, replica_mark):
-            continue  # a replica takes no backups of its own
-        found = [list(places(props, path, empty_lists=False)) for path in paths]
-
-        def kept(value: Any) -> bool:
-            return (value is None and unset_ok) or (value is not None and meets(value, required))
-
-        if any(all(kept(v) for _, v in spots) for spots in found):
-            continue
-        others = f" (or {' or '.join(paths[1:])})" if len(paths) > 1 else ""
-        for where, value in found[0]:
-            if not kept(value):
-                report(f"{what}: {where}{others} is {shown(value)}; required in prod: {wanted(required)}.")
 
 
 def _check_recoverable(args: ResourceValidationArgs, report: ReportViolation) -> None:
