@@ -10,6 +10,7 @@ from pathlib import Path
 
 from policy import aws_resource_policy_types as catalogue
 from policy import resource_policies
+from tests.support.derivations import derived_once
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "aws_resource_policy_types.py"
 
@@ -26,9 +27,12 @@ ROOT = SCRIPT_MODULE.sdk_root()
 SDK_TYPES = {token for token, _, _ in SCRIPT_MODULE.resource_types(ROOT)}
 
 
-def test_the_catalogue_is_what_the_installed_sdk_says():
+def test_the_catalogue_is_what_the_installed_sdk_says(pytestconfig):
     assert catalogue.PULUMI_AWS_VERSION == importlib.metadata.version("pulumi_aws"), "run scripts/aws_resource_policy_types.py"
-    assert catalogue.DOCUMENTS == SCRIPT_MODULE.catalogue(ROOT), "run scripts/aws_resource_policy_types.py"
+    project = Path(__file__).resolve().parent.parent
+    sources = [project / "scripts" / "aws_resource_policy_types.py", project / "policy" / "aws_resource_policy_types.py"]
+    with derived_once(pytestconfig, "aws-resource-policy-types", sources):
+        assert catalogue.DOCUMENTS == SCRIPT_MODULE.catalogue(ROOT), "run scripts/aws_resource_policy_types.py"
 
 
 def test_the_catalogue_holds_the_documented_resource_policies():

@@ -13,6 +13,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy import endpoints, ip_range_rules, network
 from policy.offline import evaluate
+from tests.support.derivations import derived_once
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = endpoints.POLICIES + network.POLICIES
@@ -48,15 +49,17 @@ def test_every_address_however_it_is_written(sources, open_):
     assert network.everyone(sources) is open_
 
 
-def test_firewall_ranges_are_read_from_the_sdk_catalogue():
-    spec = importlib.util.spec_from_file_location("ip_range_rules_script", ROOT / "scripts" / "ip_range_rules.py")
-    script = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        spec.loader.exec_module(script)
-        assert script.catalogue() == ip_range_rules.RANGE_RULES, "run python scripts/ip_range_rules.py"
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+def test_firewall_ranges_are_read_from_the_sdk_catalogue(pytestconfig):
+    sources = [ROOT / "scripts" / "ip_range_rules.py", ROOT / "scripts" / "sdk_inputs.py", ROOT / "policy" / "ip_range_rules.py"]
+    with derived_once(pytestconfig, "ip-range-rules", sources):
+        spec = importlib.util.spec_from_file_location("ip_range_rules_script", ROOT / "scripts" / "ip_range_rules.py")
+        script = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(ROOT / "scripts"))
+        try:
+            spec.loader.exec_module(script)
+            assert script.catalogue() == ip_range_rules.RANGE_RULES, "run python scripts/ip_range_rules.py"
+        finally:
+            sys.path.remove(str(ROOT / "scripts"))
 
 
 def test_ranges_split_in_two_rules_of_one_resource_still_cover_everyone():
