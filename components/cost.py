@@ -104,6 +104,27 @@ class Line:
         return self.price.of(self.quantity)
 
 
+def per_resource(stack: Any, prices: PriceTable, rows: Iterable[tuple[str, str, str, str]]) -> list[Line]:
+    """A month at rest of each (type, category, what, price key) the stack holds: one line per type present."""
+    lines = []
+    for typ, category, what, price in rows:
+        count = len(stack.of_type(typ))
+        if count:
+            lines.append(Line(category, what, count, "each", prices[price]))
+    return lines
+
+
+def table_lines(arch: Architecture, path: RequestPath, read: tuple[float, str, Price, tuple[str, ...]],
+                write: tuple[float, str, Price, tuple[str, ...]]) -> list[Line]:
+    """The path's table reads and writes, each (quantity, unit, price, assumptions) as the cloud bills them."""
+    lines = []
+    for pairs, verb, (quantity, unit, price, assumed) in ((path.reads, "reads", read), (path.writes, "writes", write)):
+        for function, table in pairs:
+            lines.append(Line("tables", f"{arch.blocks[function].name} {verb} {arch.blocks[table].name}", quantity, unit,
+                              price, assumed))
+    return lines
+
+
 @dataclass
 class RequestPath:
     """What one request on a route reaches: functions invoked, table reads and writes, messages, workflows."""

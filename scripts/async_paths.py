@@ -19,15 +19,13 @@ the diff (tests/test_dead_letters.py fails until then).
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdk_inputs import PACKAGES, input_paths, mentions, render_mapping, resource_types, version  # noqa: E402
+from sdk_inputs import PACKAGES, generate, input_paths, mentions, render_mapping, resource_types  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent.parent / "policy" / "async_paths.py"
 SETTING = re.compile(r"(?:^|\.)(?:deadLetter\w*|redrivePolicy|forwardDeadLettered\w*|deadLettering\w*)$"
@@ -76,21 +74,5 @@ GENERATED = {date!r}
 {render_mapping("DEAD_LETTER_SETTINGS", found)}'''
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the module differs from the installed SDKs")
-    args = parser.parse_args()
-    versions = {p: version(p) for p in PACKAGES}
-    found = catalogue()
-    if args.check:
-        namespace: dict = {}
-        exec(OUTPUT.read_text(), namespace)  # noqa: S102 - our own generated module
-        same = namespace["DEAD_LETTER_SETTINGS"] == found and namespace["SDK_VERSIONS"] == versions
-        print("up to date" if same else f"{OUTPUT.name} differs from the installed SDKs: regenerate it")
-        sys.exit(0 if same else 1)
-    OUTPUT.write_text(render(found, versions, datetime.date.today().isoformat()))
-    print(f"{OUTPUT}: {len(found)} resource types")
-
-
 if __name__ == "__main__":
-    main()
+    generate(__doc__.splitlines()[0], OUTPUT, "DEAD_LETTER_SETTINGS", catalogue, render)

@@ -14,15 +14,13 @@ data port to every address; policy/network.py refuses it.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdk_inputs import PACKAGES, input_paths, mentions, render_mapping, resource_types, version  # noqa: E402
+from sdk_inputs import PACKAGES, generate, input_paths, mentions, render_mapping, resource_types  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent.parent / "policy" / "ip_range_rules.py"
 MENTION = r"start_ip|start_i_p"
@@ -60,21 +58,5 @@ GENERATED = {date!r}
 {render_mapping("RANGE_RULES", found)}'''
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the module differs from the installed SDKs")
-    args = parser.parse_args()
-    versions = {p: version(p) for p in PACKAGES}
-    found = catalogue()
-    if args.check:
-        namespace: dict = {}
-        exec(OUTPUT.read_text(), namespace)  # noqa: S102 - our own generated module
-        same = namespace["RANGE_RULES"] == found and namespace["SDK_VERSIONS"] == versions
-        print("up to date" if same else f"{OUTPUT.name} differs from the installed SDKs: regenerate it")
-        sys.exit(0 if same else 1)
-    OUTPUT.write_text(render(found, versions, datetime.date.today().isoformat()))
-    print(f"{OUTPUT}: {len(found)} resource types")
-
-
 if __name__ == "__main__":
-    main()
+    generate(__doc__.splitlines()[0], OUTPUT, "RANGE_RULES", catalogue, render)

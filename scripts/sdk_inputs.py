@@ -11,13 +11,15 @@ getter says otherwise (`@pulumi.getter(name="iPAddressOrRange")`).
 
 from __future__ import annotations
 
+import argparse
 import ast
+import datetime
 import importlib.metadata
 import importlib.util
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -156,3 +158,22 @@ def input_paths(path: Path, cls: str, wanted: Callable[[str], bool], *, descend_
 def render_mapping(name: str, mapping: dict[str, tuple[str, ...]]) -> str:
     rows = "\n".join(f"    {token!r}: {paths!r}," for token, paths in sorted(mapping.items()))
     return f"{name}: dict[str, tuple[str, ...]] = {{\n{rows}\n}}\n"
+
+
+def generate(description: str, output: Path, name: str, catalogue: Callable[[], Mapping[str, tuple[str, ...]]],
+             render: Callable[[Mapping[str, tuple[str, ...]], dict[str, str], str], str]) -> None:
+    """A generator's command line: write `output` (its mapping `name` and SDK_VERSIONS), or with
+    --check exit 1 when the committed module differs from what the installed SDKs give."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the module differs from the installed SDKs")
+    args = parser.parse_args()
+    versions = {p: version(p) for p in PACKAGES}
+    found = catalogue()
+    if args.check:
+        namespace: dict = {}
+        exec(output.read_text(), namespace)  # noqa: S102 - our own generated module
+        same = namespace[name] == found and namespace["SDK_VERSIONS"] == versions
+        print("up to date" if same else f"{output.name} differs from the installed SDKs: regenerate it")
+        sys.exit(0 if same else 1)
+    output.write_text(render(found, versions, datetime.date.today().isoformat()))
+    print(f"{output}: {len(found)} resource types")

@@ -5,24 +5,13 @@ type tokens of the same SDK."""
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 from pathlib import Path
 
 from policy import aws_resource_policy_types as catalogue
 from policy import resource_policies
-from tests.support.derivations import derived_once
+from tests.support.derivations import derived_once, load_script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "aws_resource_policy_types.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("aws_resource_policy_types_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT_MODULE = load_script()
+SCRIPT_MODULE = load_script("aws_resource_policy_types")
 ROOT = SCRIPT_MODULE.sdk_root()
 SDK_TYPES = {token for token, _, _ in SCRIPT_MODULE.resource_types(ROOT)}
 

@@ -4,16 +4,14 @@ count as dead-letter stores."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy import async_paths, dead_letters, resilience
 from policy.offline import evaluate
-from tests.support.derivations import derived_once
+from tests.support.derivations import derived_once, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -37,18 +35,7 @@ def found(resources: list[dict]) -> list[tuple[str, str]]:
 def test_the_catalogue_is_what_the_installed_sdks_say(pytestconfig):
     sources = [ROOT / "scripts" / "async_paths.py", ROOT / "scripts" / "sdk_inputs.py", ROOT / "policy" / "async_paths.py"]
     with derived_once(pytestconfig, "async-paths", sources):
-        _derive_async_paths()
-
-
-def _derive_async_paths():
-    spec = importlib.util.spec_from_file_location("async_paths_script", ROOT / "scripts" / "async_paths.py")
-    script = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        spec.loader.exec_module(script)
-        assert script.catalogue() == async_paths.DEAD_LETTER_SETTINGS, "run python scripts/async_paths.py"
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+        assert load_script("async_paths").catalogue() == async_paths.DEAD_LETTER_SETTINGS, "run python scripts/async_paths.py"
 
 
 def test_every_catalogued_type_is_judged_by_one_of_the_two_policies():
@@ -102,7 +89,7 @@ def test_a_schedule_targeting_a_queue_does_not_make_it_a_dead_letter_queue():
         "scheduleExpression": "rate(1 hour)", "flexibleTimeWindow": {"mode": "OFF"},
         "target": {"arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:reminders", "roleArn": f"arn:aws:iam::{ACCOUNT}:role/s",
                    "deadLetterConfig": {"arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:elsewhere"}}},
-        deps={"target": [f"urn:pulumi:prod::anycloud::aws:sqs/queue:Queue::reminders"]})
+        deps={"target": ["urn:pulumi:prod::anycloud::aws:sqs/queue:Queue::reminders"]})
     assert found([work, schedule]) == [("queues-dead-lettered", "reminders")]
 
 

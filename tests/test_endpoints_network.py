@@ -4,8 +4,6 @@ unknown during preview."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy import endpoints, ip_range_rules, network
 from policy.offline import evaluate
-from tests.support.derivations import derived_once
+from tests.support.derivations import derived_once, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = endpoints.POLICIES + network.POLICIES
@@ -52,14 +50,7 @@ def test_every_address_however_it_is_written(sources, open_):
 def test_firewall_ranges_are_read_from_the_sdk_catalogue(pytestconfig):
     sources = [ROOT / "scripts" / "ip_range_rules.py", ROOT / "scripts" / "sdk_inputs.py", ROOT / "policy" / "ip_range_rules.py"]
     with derived_once(pytestconfig, "ip-range-rules", sources):
-        spec = importlib.util.spec_from_file_location("ip_range_rules_script", ROOT / "scripts" / "ip_range_rules.py")
-        script = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(ROOT / "scripts"))
-        try:
-            spec.loader.exec_module(script)
-            assert script.catalogue() == ip_range_rules.RANGE_RULES, "run python scripts/ip_range_rules.py"
-        finally:
-            sys.path.remove(str(ROOT / "scripts"))
+        assert load_script("ip_range_rules").catalogue() == ip_range_rules.RANGE_RULES, "run python scripts/ip_range_rules.py"
 
 
 def test_ranges_split_in_two_rules_of_one_resource_still_cover_everyone():

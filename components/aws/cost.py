@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ..architecture import Architecture, Stack
-from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, without
+from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, per_resource, table_lines, without
 
 FUNCTION, WARM = "aws:lambda/function:Function", "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
 #: SendMessage, ReceiveMessage and DeleteMessage for each message (one message a receive: an upper bound).
@@ -51,15 +51,11 @@ def at_rest(stack: Stack, arch: Architecture, prices: PriceTable) -> list[Line]:
             gb = _memory_gb(stack, function)
             lines.append(Line("warm instances", f"provisioned concurrency {stack.name(function)} ({count} x {gb * 1024:g} MB)",
                               count * gb * SECONDS_A_MONTH, "GB-s", prices[f"provisioned_gb_second_{_arch(stack, function)}"]))
-    for typ, category, what, price in (
-            ("aws:kms/key:Key", "keys", "KMS keys", "key_month"),
-            ("aws:secretsmanager/secret:Secret", "secrets", "Secrets Manager secrets", "secret_month"),
-            ("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms and dashboards", "CloudWatch alarms", "alarm_month"),
-            ("aws:cloudwatch/dashboard:Dashboard", "alarms and dashboards", "CloudWatch dashboards", "dashboard_month")):
-        count = len(stack.of_type(typ))
-        if count:
-            lines.append(Line(category, what, count, "each", prices[price]))
-    return lines
+    return lines + per_resource(stack, prices, (
+        ("aws:kms/key:Key", "keys", "KMS keys", "key_month"),
+        ("aws:secretsmanager/secret:Secret", "secrets", "Secrets Manager secrets", "secret_month"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms and dashboards", "CloudWatch alarms", "alarm_month"),
+        ("aws:cloudwatch/dashboard:Dashboard", "alarms and dashboards", "CloudWatch dashboards", "dashboard_month")))
 
 
 def happy_path(definition: Any) -> tuple[int, set[str]]:
@@ -111,12 +107,8 @@ def per_request(stack: Stack, arch: Architecture, path: RequestPath, prices: Pri
     for queue in path.messages:
         lines.append(Line("queue", f"{arch.blocks[queue].name}: send, receive, delete", QUEUE_REQUESTS_PER_MESSAGE,
                           "requests", prices["queue_request"], ("message_kb",)))
-    for function, table in path.reads:
-        lines.append(Line("tables", f"{arch.blocks[function].name} reads {arch.blocks[table].name}", 1, "RRU",
-                          prices["table_read_unit"], ("table_item_kb",)))
-    for function, table in path.writes:
-        lines.append(Line("tables", f"{arch.blocks[function].name} writes {arch.blocks[table].name}", 1, "WRU",
-                          prices["table_write_unit"], ("table_item_kb",)))
+    lines += table_lines(arch, path, (1, "RRU", prices["table_read_unit"], ("table_item_kb",)),
+                         (1, "WRU", prices["table_write_unit"], ("table_item_kb",)))
     for key in path.workflows:
         states, _ = happy_path(_definition(stack, stack.by_urn[arch.blocks[key].urns[0]]))
         lines.append(Line("workflow", f"{arch.blocks[key].name}: states on the happy path", states, "transitions",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..architecture import Architecture, Stack
-from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath
+from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, per_resource, table_lines
 
 APP = "azure-native:web:WebApp"
 #: Put, get and delete for each message.
@@ -42,14 +42,10 @@ def at_rest(stack: Stack, arch: Architecture, prices: PriceTable) -> list[Line]:
             gb = _memory_gb(app)
             lines.append(Line("warm instances", f"always ready {stack.name(app)} ({_ready(app)} x {gb * 1024:g} MB), baseline",
                               _ready(app) * gb * SECONDS_A_MONTH, "GB-s", prices["always_ready_gb_second"]))
-    for typ, category, what, price in (
-            ("azure-native:keyvault:Key", "keys", "Key Vault keys", "key_month"),
-            ("azure-native:monitor:MetricAlert", "alarms and dashboards", "metric alert rules", "metric_alert_month"),
-            ("azure-native:monitor:ScheduledQueryRule", "alarms and dashboards", "log search alert rules", "log_alert_month")):
-        count = len(stack.of_type(typ))
-        if count:
-            lines.append(Line(category, what, count, "each", prices[price]))
-    return lines
+    return lines + per_resource(stack, prices, (
+        ("azure-native:keyvault:Key", "keys", "Key Vault keys", "key_month"),
+        ("azure-native:monitor:MetricAlert", "alarms and dashboards", "metric alert rules", "metric_alert_month"),
+        ("azure-native:monitor:ScheduledQueryRule", "alarms and dashboards", "log search alert rules", "log_alert_month")))
 
 
 def _execution(name: str, app: dict[str, Any], prices: PriceTable, seconds: float, runs: float = 1,
@@ -70,12 +66,8 @@ def per_request(stack: Stack, arch: Architecture, path: RequestPath, prices: Pri
     for queue in path.messages:
         lines.append(Line("queue", f"{arch.blocks[queue].name}: put, get, delete", QUEUE_OPERATIONS_PER_MESSAGE,
                           "operations", prices["queue_operation"], ("message_kb",)))
-    for function, table in path.reads:
-        lines.append(Line("tables", f"{arch.blocks[function].name} reads {arch.blocks[table].name}", assumed["cosmos_read_ru"],
-                          "RU", prices["request_unit"], ("cosmos_read_ru",)))
-    for function, table in path.writes:
-        lines.append(Line("tables", f"{arch.blocks[function].name} writes {arch.blocks[table].name}", assumed["cosmos_write_ru"],
-                          "RU", prices["request_unit"], ("cosmos_write_ru",)))
+    lines += table_lines(arch, path, (assumed["cosmos_read_ru"], "RU", prices["request_unit"], ("cosmos_read_ru",)),
+                         (assumed["cosmos_write_ru"], "RU", prices["request_unit"], ("cosmos_write_ru",)))
     for arrow in arch.arrows:
         if arrow.verb == "consume" and arch.blocks[arrow.source].kind == "table" and arrow.target in path.functions:
             table, consumer = arch.blocks[arrow.source].name, arch.blocks[arrow.target].name

@@ -353,17 +353,19 @@ class DevService:
         return lambda message: self._function(function).message(message, message.id)
 
     def _delivered(self, queue: str) -> Callable[[Message, str, float, str], None]:
-        def report(message: Message, outcome: str, duration_ms: float, error: str) -> None:
-            consumer = self.queues[queue].consumer if queue in self.queues else "?"
-            detail = f"queue {queue} receive {message.receive_count}" + (f": {error}" if error else "")
-            self._keep(Invocation(time.time(), consumer, "consumer", outcome, duration_ms, message.id, detail))
-        return report
+        return self._reporter("queues", queue, "consumer", f"queue {queue} receive")
 
     def _streamed(self, table: str) -> Callable[[Message, str, float, str], None]:
+        return self._reporter("streams", table, "changes", f"table {table} change receive")
+
+    def _reporter(self, kind: str, name: str, trigger: str, what: str) -> Callable[[Message, str, float, str], None]:
+        """One invocation line per delivery of a queue's message or a table's change; the source is
+        looked up when it reports (`kind`: "queues" or "streams"), as a reload replaces them."""
         def report(message: Message, outcome: str, duration_ms: float, error: str) -> None:
-            consumer = self.streams[table].consumer if table in self.streams else "?"
-            detail = f"table {table} change receive {message.receive_count}" + (f": {error}" if error else "")
-            self._keep(Invocation(time.time(), consumer, "changes", outcome, duration_ms, message.id, detail))
+            sources = getattr(self, kind)
+            consumer = sources[name].consumer if name in sources else "?"
+            detail = f"{what} {message.receive_count}" + (f": {error}" if error else "")
+            self._keep(Invocation(time.time(), consumer, trigger, outcome, duration_ms, message.id, detail))
         return report
 
     def _run_task(self, function: str, state: dict, timeout_s: float | None) -> Any:

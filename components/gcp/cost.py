@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ..architecture import YAML_LOADER, Architecture, Stack
-from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, without
+from ..cost import SECONDS_A_MONTH, Line, PriceTable, RequestPath, table_lines, without
 
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 #: Memory -> vCPU of a function that sets no CPU (Cloud Run functions' documented table).
@@ -141,12 +141,8 @@ def per_request(stack: Stack, arch: Architecture, path: RequestPath, prices: Pri
         lines += _invocation(arch.blocks[key].name, stack.by_urn[arch.blocks[key].urns[0]], prices, seconds)
     for queue in path.messages:
         lines.append(_message(arch.blocks[queue].name, prices, assumed))
-    for function, table in path.reads:
-        lines.append(Line("tables", f"{arch.blocks[function].name} reads {arch.blocks[table].name}", 1, "reads",
-                          prices["table_read"], ("table_item_kb",)))
-    for function, table in path.writes:
-        lines.append(Line("tables", f"{arch.blocks[function].name} writes {arch.blocks[table].name}", 1, "writes",
-                          prices["table_write"], ("table_item_kb",)))
+    lines += table_lines(arch, path, (1, "reads", prices["table_read"], ("table_item_kb",)),
+                         (1, "writes", prices["table_write"], ("table_item_kb",)))
     for key in path.workflows:
         block = arch.blocks[key]
         members = [stack.by_urn[u] for u in block.urns]

@@ -49,6 +49,7 @@ from .context import GcpContext
 from .function import FunctionHandle
 from .identity import PUBLISHER, TOKEN_CREATOR, invoker, service_account, table_grant
 from .queue import dead_letter_store
+from .table import database, ttl_field
 
 EVENT_TYPE = "google.cloud.firestore.document.v1.written"
 CONTENT_TYPE = "application/protobuf"
@@ -80,20 +81,8 @@ def create_stores(ctx: GcpContext, spec: TableSpec, parent: pulumi.Resource) -> 
     """The stream's dead-letter topic with its kept subscription, and its deliveries database."""
     name = f"{spec.name}-changes"
     dead_letters, kept = dead_letter_store(ctx, name, parent, physical_limit=LABEL_MAX)
-    deliveries = gcp.firestore.Database(
-        f"{spec.name}-deliveries",
-        name=ctx.physical(f"{spec.name}-deliveries"),
-        location_id=ctx.region,
-        type="FIRESTORE_NATIVE",
-        cmek_config=gcp.firestore.DatabaseCmekConfigArgs(kms_key_name=ctx.key_name) if ctx.key else None,
-        point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
-        delete_protection_state="DELETE_PROTECTION_ENABLED" if ctx.settings.guarded else "DELETE_PROTECTION_DISABLED",
-        deletion_policy="DELETE",
-        opts=ctx.opts(parent, api="firestore", cmek=True),
-    )
-    gcp.firestore.Field(f"{spec.name}-deliveries-ttl", database=deliveries.name, collection=DELIVERIES_COLLECTION,
-                        field=EXPIRES_FIELD, ttl_config=gcp.firestore.FieldTtlConfigArgs(),
-                        opts=ctx.opts(deliveries, api="firestore"))
+    deliveries = database(ctx, f"{spec.name}-deliveries", parent)
+    ttl_field(ctx, f"{spec.name}-deliveries-ttl", deliveries, DELIVERIES_COLLECTION, EXPIRES_FIELD)
     return StreamStores(dead_letters=dead_letters, kept=kept, deliveries=deliveries)
 
 

@@ -39,6 +39,7 @@ from .context import GcpContext
 from .function import FunctionHandle, Shape, Source, create_function
 from .identity import LOG_WRITER, WORKFLOWS_INVOKER, Identity, invoker, service_account, table_grant
 from .queue import MAX_RETENTION_S, QueueHandle, subscribe
+from .table import database, ttl_field
 
 CLAIM_DAYS = 30
 #: Claims live at starts/<workflow>/ids/<execution id>; the TTL policy is on the `ids` group.
@@ -110,20 +111,9 @@ def check_source(spec: WorkflowSpec) -> None:
 
 
 def claims_database(ctx: GcpContext, parent: pulumi.Resource) -> gcp.firestore.Database:
-    database = gcp.firestore.Database(
-        "workflow-starts",
-        name=ctx.physical("workflow-starts"),
-        location_id=ctx.region,
-        type="FIRESTORE_NATIVE",
-        cmek_config=gcp.firestore.DatabaseCmekConfigArgs(kms_key_name=ctx.key_name) if ctx.key else None,
-        point_in_time_recovery_enablement="POINT_IN_TIME_RECOVERY_ENABLED",
-        delete_protection_state="DELETE_PROTECTION_ENABLED" if ctx.settings.guarded else "DELETE_PROTECTION_DISABLED",
-        deletion_policy="DELETE",
-        opts=ctx.opts(parent, api="firestore", cmek=True),
-    )
-    gcp.firestore.Field("workflow-starts-ttl", database=database.name, collection=CLAIM_IDS, field="expires_at",
-                        ttl_config=gcp.firestore.FieldTtlConfigArgs(), opts=ctx.opts(database, api="firestore"))
-    return database
+    claims = database(ctx, "workflow-starts", parent)
+    ttl_field(ctx, "workflow-starts-ttl", claims, CLAIM_IDS, "expires_at")
+    return claims
 
 
 def create_workflow(ctx: GcpContext, spec: WorkflowSpec, functions: dict[str, FunctionHandle],

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
+import sys
+from types import ModuleType
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,19 @@ from pathlib import Path
 import pytest
 
 SDKS = ("pulumi-aws", "pulumi-gcp", "pulumi-azure-native")
+SCRIPTS = Path(__file__).resolve().parent.parent.parent / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """A generator of scripts/ as a module (its folder on the path while it loads, for sdk_inputs)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return module
 
 
 def digest(sources: Iterable[Path]) -> str:
