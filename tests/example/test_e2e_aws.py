@@ -34,7 +34,8 @@ from tests.example.orders_requests import INVALID, JSON, ORDER, PUBLIC_FIELDS
 from tests.support.aws_streams import lambda_record, read_records, records
 from tests.support.inprocess_lambda import fast_step_functions
 from tests.support.lambda_events import sqs_event_from_messages
-from tests.support.moto_stack import RUNTIME_ENV, MotoStack, ProcessDied
+from tests.support.faults import ProcessDied
+from tests.support.moto_stack import RUNTIME_ENV, MotoStack
 
 
 

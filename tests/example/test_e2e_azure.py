@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import SECRET_VALUE
-from tests.support.azure_change_feed import HostDied
+from tests.support.faults import Dying, ProcessDied
 from tests.support.azure_stack import AzureStack, bearer
 from tests.support.azurite import azurite  # noqa: F401 (fixture)
 from tests.example.orders_requests import INVALID as INVALID_ORDERS
@@ -314,26 +314,6 @@ def completed_once(stack: AzureStack, order_id: str) -> None:
     assert all(stack.peek(q) == [] for q in ALL_QUEUES)
 
 
-class Dying:
-    """A table of a process that dies right after `method` succeeds once: that call lands, then the
-    process answers nothing and makes no other call (`state` is shared by its tables)."""
-
-    def __init__(self, table, method: str, state: dict):
-        self._table, self._method, self._state = table, method, state
-
-    def __getattr__(self, name):
-        if self._state["dead"]:
-            raise HostDied
-        attr = getattr(self._table, name)
-        if name != self._method:
-            return attr
-
-        def call(*args, **kwargs):
-            attr(*args, **kwargs)
-            self._state["dead"] = True
-            raise HostDied
-        return call
-
 
 def crash_after_order_write(stack: AzureStack) -> None:
     """create-order's process dies right after it writes the order (before storing its response)."""
@@ -346,7 +326,7 @@ def crash_after_order_write(stack: AzureStack) -> None:
 
 def test_a_the_process_dies_after_the_write_and_the_client_never_retries(stack):
     crash_after_order_write(stack)
-    with pytest.raises(HostDied):
+    with pytest.raises(ProcessDied):
         place(stack, headers={**JSON, "Idempotency-Key": "key-a1"})
     stack.restart(stack.apps["create-order"])
     (order,) = orders(stack)
@@ -358,7 +338,7 @@ def test_a_the_process_dies_after_the_write_and_the_client_never_retries(stack):
 def test_a_the_process_dies_after_the_write_and_the_client_retries_with_its_key(stack):
     headers = {**JSON, "Idempotency-Key": "key-a2"}
     crash_after_order_write(stack)
-    with pytest.raises(HostDied):
+    with pytest.raises(ProcessDied):
         place(stack, headers=headers)
     stack.restart(stack.apps["create-order"])  # a new process
     assert place(stack, headers=headers)["status"] == 409  # the dead request's record holds the key for its timeout
@@ -437,7 +417,7 @@ def test_c_the_consumers_crash_mid_batch(stack):
             result = real_queue.send(body, **kwargs)
             DiesAfterSecond.sent += 1
             if DiesAfterSecond.sent == 2:
-                raise HostDied
+                raise ProcessDied
             return result
 
     sender.resources = dataclasses.replace(sender.resources, queues={"orders": DiesAfterSecond()})
@@ -448,7 +428,7 @@ def test_c_the_consumers_crash_mid_batch(stack):
         def start(self, execution_id, state):
             real_start.start(execution_id, state)
             if execution_id == placed[2]:
-                raise HostDied
+                raise ProcessDied
             return True
 
     starter.resources = dataclasses.replace(starter.resources, workflows={"fulfil-order": DiesAfterStarting()})

@@ -22,7 +22,7 @@ import pytest
 from runtime.gcp.entry import Instance
 from tests.conftest import SECRET_VALUE
 from tests.example.orders_requests import JSON, ORDER
-from tests.support.eventarc_standin import ProcessDied
+from tests.support.faults import Dying, ProcessDied
 from tests.support.firestore_emulator import emulator_client, firestore_emulator  # noqa: F401 (fixture)
 from tests.support.gcp_stack import PROJECT, GcpStack, Pending
 
@@ -84,26 +84,6 @@ def completed_once(stack: GcpStack, order_id: str) -> None:
     assert [e.status for e in ran(stack) if e.calls and order_id in json.dumps(e.calls[0].body)] == ["SUCCEEDED"]
     assert stack.eventarc.discarded == [] and stack.dead_letters == [] and stack.kept == []
 
-
-class Dying:
-    """A table of a process that dies right after `method` succeeds once: that call lands, then the
-    process answers nothing and makes no other call (shared `state` across its tables)."""
-
-    def __init__(self, table, method: str, state: dict):
-        self._table, self._method, self._state = table, method, state
-
-    def __getattr__(self, name):
-        if self._state["dead"]:
-            raise ProcessDied
-        attr = getattr(self._table, name)
-        if name != self._method:
-            return attr
-
-        def call(*args, **kwargs):
-            attr(*args, **kwargs)
-            self._state["dead"] = True
-            raise ProcessDied
-        return call
 
 
 def crash_after_order_write(stack: GcpStack) -> Instance:

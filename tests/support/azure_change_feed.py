@@ -26,7 +26,7 @@ client, authenticated as the app's identity, against the stand-in's REST change 
   https://learn.microsoft.com/azure/cosmos-db/nosql/troubleshoot-changefeed-functions).
 - Checkpointing: once the batch is processed, the lease's continuation becomes the page's etag, by a
   conditional replace (a host that lost its lease in between checkpoints nothing).
-- A host that dies (`HostDied`, injected) before its checkpoint leaves the lease owned until it
+- A host that dies (`ProcessDied`, injected) before its checkpoint leaves the lease owned until it
   expires: the clock passes the expiry, a new host (a new process of the app: `restart`) takes the
   lease and reads from the last checkpoint, so the batch is delivered again, counted from retry 0
   (the runtime keeps the count in the instance's memory: "Max retry counts",
@@ -35,7 +35,6 @@ client, authenticated as the app's identity, against the stand-in's REST change 
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import warnings
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit
 
 from azure.cosmos import CosmosClient
 from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosResourceNotFoundError
+from tests.support.faults import ProcessDied
 
 #: The extension's default lease expiration (leaseExpirationInterval, 60 000 ms).
 LEASE_EXPIRATION_S = 60.0
@@ -53,12 +53,6 @@ LEASE_EXPIRATION_S = 60.0
 RETRIES_BOUND = 200
 RANGE = "0"
 
-
-class HostDied(BaseException):
-    """Injected: the host process running a function dies here (no answer, nothing after it runs, no
-    checkpoint). A BaseException, so no handler's `except Exception` catches it."""
-
-    injected = True
 
 
 class Clock:
@@ -252,7 +246,7 @@ class ChangeFeedTrigger:
         try:
             self.invoke(host, page, retry_count)
             outcome = "ok"
-        except HostDied:
+        except ProcessDied:
             outcome = "died"
         except Exception as failed:  # the runtime logs it; the retry policy decides
             outcome = type(failed).__name__

@@ -37,7 +37,7 @@
   container, the app's retry policy, checkpoints, a crashed host's lease taken over after it
   expires); each invocation gets the documents through the worker's own Cosmos DB converter and a
   ``func.Context`` carrying the retry count.
-- A host may die (`HostDied`, injected by a test): the invocation ends there; a queue message it
+- A host may die (`ProcessDied`, injected by a test): the invocation ends there; a queue message it
   held becomes visible again (its visibility timeout passes), a change feed lease is taken over,
   and the app gets a new process (`restart`: a new instance, nothing kept in memory).
 - Durable: the orchestrator app's `start` gets a real `DurableOrchestrationClient` (its binding
@@ -85,7 +85,8 @@ from runtime.azure.messaging import Clients
 from runtime.dispatch import match_route
 from tests.support import durable_driver
 from tests.support.azure_callers import EntraStandIn
-from tests.support.azure_change_feed import ChangeFeedTrigger, Clock, HostDied, Invocation
+from tests.support.azure_change_feed import ChangeFeedTrigger, Clock, Invocation
+from tests.support.faults import ProcessDied
 from tests.support.azurite import ACCOUNT, Azurite
 from tests.support.cosmos_standin import TOKEN, CosmosStandIn
 
@@ -623,7 +624,7 @@ class AzureStack:
                     run_async(user.__wrapped__(msg=msg, client=self._durable_client(app)))
                 else:
                     user(msg)
-        except HostDied:
+        except ProcessDied:
             return "died"
         except Exception as failed:  # the host logs it and retries the message
             return type(failed).__name__

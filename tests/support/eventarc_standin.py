@@ -43,12 +43,6 @@ TRIGGER = "gcp:eventarc/trigger:Trigger"
 MIN_BACKOFF_S, MAX_BACKOFF_S, RETENTION_S = 10.0, 600.0, 24 * 3600.0
 
 
-class ProcessDied(BaseException):
-    """Injected: the process running a handler dies here (no answer, nothing after it runs). A
-    BaseException, so no handler's `except Exception` catches it."""
-
-    injected = True
-
 
 class Clock:
     """The stack's time: what the adapter's leases and this stand-in's retries read."""

@@ -50,6 +50,7 @@ from components.mock_engine import SECRET_SIG, SIG_KEY, Recorded, Rendering
 from tests.support.aws_streams import StreamMapping
 from tests.support.inprocess_lambda import LambdaContext, run_lambdas_inprocess
 from tests.support.lambda_events import http_event, sqs_event_from_messages
+from tests.support.faults import ProcessDied
 
 TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
@@ -71,10 +72,6 @@ RUNTIME_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
 }
 
-
-class ProcessDied(BaseException):
-    """The function's process died mid-invocation (killed, out of memory, timed out): nothing in
-    it runs on, no answer goes back. A BaseException, so no handler or Powertools catches it."""
 
 
 def lost_answer() -> Exception:
