@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from policy import POLICIES
 from policy.coverage import NAME as COVERAGE
+from policy.coverage import unreviewed
 from policy.offline import PolicyInputError, Report, evaluate, load_export
 
 from .declaration import PROJECT_DIR, default_project_dir, load_service
@@ -123,10 +124,10 @@ def policy_config(stack: StackConfig, spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
-def print_violations(report: Report) -> None:
+def print_violations(report: Report, not_reviewed: Counter[str]) -> None:
     """The policies' findings, then the types no policy read (policy/coverage.py) apart."""
     grouped = report.by_policy()
-    unreviewed = grouped.pop(COVERAGE, [])
+    grouped.pop(COVERAGE, None)
     mandatory = len(report.mandatory)
     if not grouped:
         print(f"\nPolicies: {len(POLICIES)} evaluated, no violations.")
@@ -139,10 +140,10 @@ def print_violations(report: Report) -> None:
                 print(f"    {v.urn}\n      {v.message}")
     for note in report.notes:
         print(f"  note: {note}")
-    if unreviewed:
-        print(f"\nNot reviewed: {len(unreviewed)} resource type(s) that no policy reads (the pack's guarantees stop here):")
-        for v in unreviewed:
-            print(f"  {v.message.split(' is read by no policy')[0]}")
+    if not_reviewed:
+        print(f"\nNot reviewed: {len(not_reviewed)} resource type(s) that no policy reads (the pack's guarantees stop here):")
+        for type_, count in sorted(not_reviewed.items()):
+            print(f"  {type_} ({count} resource{'s' if count > 1 else ''})")
 
 
 def print_text(summary: dict[str, Any]) -> None:
@@ -277,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         {"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message} for v in report.violations
     ]
     summary["policy_notes"] = report.notes
-    summary["unreviewed_types"] = [v.message.split(" (")[0] for v in report.violations if v.policy == COVERAGE]
+    counts = unreviewed(r["type"] for r in resources if r.get("custom", True))
+    summary["unreviewed_types"] = sorted(counts)
     strict_failures = summary.get("limitations", []) if args.strict else []
     if args.strict and summary["environment"] == "prod":
         strict_failures = strict_failures + [f"not reviewed: {t}" for t in summary["unreviewed_types"]]
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         print_text(summary)
-        print_violations(report)
+        print_violations(report, counts)
         if args.export:
             print(f"\nexported {summary['resources']} resources to {args.export}")
         if strict_failures:

@@ -18,6 +18,8 @@ the offline evaluation does the same from the export's `custom` flag.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
 
 from pulumi_policy import StackValidationArgs
 
@@ -50,13 +52,21 @@ def reviewed_types(policies) -> frozenset[str]:
     return frozenset(read | set(INERT))
 
 
-def _check(args: StackValidationArgs, report) -> None:
+@lru_cache(maxsize=1)
+def _pack_reviews() -> frozenset[str]:
     from . import POLICIES  # the whole pack, this policy included, is built by policy/__init__.py
 
-    reviewed = reviewed_types(POLICIES)
-    counts = Counter(r.resource_type for r in args.resources
-                     if r.provider is not None and not r.resource_type.startswith("pulumi:")
-                     and r.resource_type not in reviewed)
+    return reviewed_types(POLICIES)
+
+
+def unreviewed(custom_types: Iterable[str]) -> Counter[str]:
+    """How many resources of each type (of custom resources) no policy of the pack reads."""
+    reviewed = _pack_reviews()
+    return Counter(t for t in custom_types if not t.startswith("pulumi:") and t not in reviewed)
+
+
+def _check(args: StackValidationArgs, report) -> None:
+    counts = unreviewed(r.resource_type for r in args.resources if r.provider is not None)
     for type_, count in sorted(counts.items()):
         report(f"{type_} ({count} resource{'s' if count > 1 else ''}) is read by no policy of the pack: its settings "
                "(keys, access, endpoints, backups) were not judged.")
